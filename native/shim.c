@@ -1,0 +1,1248 @@
+/*
+ * vigil native shim: the few system calls Node has no API for, in plain C over node_api.h (NAPI_VERSION 8)
+ * plus uv.h for one uv_poll helper. No V8 headers, so one build serves Node 20/22/24.
+ *
+ * Why: vigil reaps every child with waitpid(-1) (as PID 1 or a subreaper), so it cannot use child_process;
+ * fork -> execve must run async-signal-safe C; OFD locks, prctl, reboot, mount and pidfd have no Node API.
+ * The typed interface is src/sys/native.ts. Errors are thrown as Error with code/errno(negative)/syscall,
+ * like Node's ErrnoException; read/write/kill return a negative errno instead of throwing.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/kd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef F_OFD_GETLK
+#define F_OFD_GETLK 36
+#define F_OFD_SETLK 37
+#define F_OFD_SETLKW 38
+#endif
+
+#define CHECK(call)                                                                                            \
+  do {                                                                                                         \
+    if ((call) != napi_ok) return NULL;                                                                        \
+  } while (0)
+
+/* ------------------------------------------------------------------------------------------------------------
+ * errors
+ */
+
+static const char *errname(int err) {
+  const char *n = strerrorname_np(err);
+  return n ? n : "EUNKNOWN";
+}
+
+/* Build an Error like Node's ErrnoException: "CODE: strerror, syscall 'path'" with code, errno, syscall, path. */
+static napi_value make_errno_error(napi_env env, int err, const char *code, const char *desc, const char *syscall,
+                                   const char *path) {
+  char msg[1024];
+  if (path)
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, desc, syscall, path);
+  else
+    snprintf(msg, sizeof msg, "%s: %s, %s", code, desc, syscall);
+  napi_value m, e, v;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok) return NULL;
+  if (napi_create_error(env, NULL, m, &e) != napi_ok) return NULL;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "code", v);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, e, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "syscall", v);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, e, "path", v);
+  }
+  return e;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_value e = make_errno_error(env, err, errname(err), strerror(err), syscall, path);
+  if (e) napi_throw(env, e);
+  return NULL;
+}
+
+/* libuv errors are negated errnos on Unix, but use libuv's own names/messages */
+static napi_value throw_uv(napi_env env, int uverr, const char *syscall) {
+  napi_value e = make_errno_error(env, -uverr, uv_err_name(uverr), uv_strerror(uverr), syscall, NULL);
+  if (e) napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * argument helpers: each returns 0 on success, -1 with a pending TypeError
+ */
+
+static int arg_int32(napi_env env, napi_value v, int32_t *out, const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    throw_type(env, msg);
+    return -1;
+  }
+  napi_get_value_int32(env, v, out);
+  return 0;
+}
+
+static int arg_int64(napi_env env, napi_value v, int64_t *out, const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    throw_type(env, msg);
+    return -1;
+  }
+  napi_get_value_int64(env, v, out);
+  return 0;
+}
+
+static int is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (v == NULL) return 1;
+  if (napi_typeof(env, v, &t) != napi_ok) return 1;
+  return t == napi_undefined || t == napi_null;
+}
+
+static int arg_bool_opt(napi_env env, napi_value v, int dflt) {
+  bool b;
+  if (is_nullish(env, v)) return dflt;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) {
+    napi_value c;
+    if (napi_coerce_to_bool(env, v, &c) != napi_ok || napi_get_value_bool(env, c, &b) != napi_ok) return dflt;
+  }
+  return b ? 1 : 0;
+}
+
+/* malloc'd NUL-terminated copy of a JS string; rejects embedded NULs */
+static char *arg_string(napi_env env, napi_value v, const char *what) {
+  napi_valuetype t;
+  size_t len = 0;
+  char msg[160];
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  char *s = malloc(len + 1);
+  if (!s) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    snprintf(msg, sizeof msg, "%s must not contain null bytes", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return NULL;
+  }
+  return s;
+}
+
+/* string or null/undefined -> *out (NULL for nullish); 0 ok, -1 thrown */
+static int arg_string_opt(napi_env env, napi_value v, char **out, const char *what) {
+  *out = NULL;
+  if (is_nullish(env, v)) return 0;
+  *out = arg_string(env, v, what);
+  return *out ? 0 : -1;
+}
+
+static void free_strv(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* JS string[] -> malloc'd NULL-terminated char*[] */
+static char **arg_strv(napi_env env, napi_value v, const char *what) {
+  bool isarr = false;
+  uint32_t n = 0;
+  char msg[160];
+  if (napi_is_array(env, v, &isarr) != napi_ok || !isarr) {
+    snprintf(msg, sizeof msg, "%s must be an array of strings", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  napi_get_array_length(env, v, &n);
+  char **r = calloc((size_t)n + 1, sizeof(char *));
+  if (!r) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !(r[i] = arg_string(env, e, what))) {
+      free_strv(r);
+      return NULL;
+    }
+  }
+  return r;
+}
+
+/* (number|null)[] -> malloc'd int[]; null/undefined -> -1 */
+static int *arg_fdv(napi_env env, napi_value v, uint32_t *count, const char *what) {
+  bool isarr = false;
+  char msg[160];
+  if (napi_is_array(env, v, &isarr) != napi_ok || !isarr) {
+    snprintf(msg, sizeof msg, "%s must be an array of fds", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  napi_get_array_length(env, v, count);
+  int *r = malloc(sizeof(int) * ((size_t)*count + 1));
+  if (!r) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < *count; i++) {
+    napi_value e;
+    int32_t fd = -1;
+    napi_get_element(env, v, i, &e);
+    if (!is_nullish(env, e) && arg_int32(env, e, &fd, what) < 0) {
+      free(r);
+      return NULL;
+    }
+    r[i] = fd < 0 ? -1 : fd;
+  }
+  return r;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  for (size_t i = argc; i < want; i++) argv[i] = undef;
+  return 0;
+}
+
+static napi_value get_prop(napi_env env, napi_value obj, const char *name) {
+  napi_value v = NULL;
+  bool has = false;
+  if (is_nullish(env, obj)) return NULL;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return NULL;
+  napi_get_named_property(env, obj, name, &v);
+  return v;
+}
+
+static napi_value js_undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value js_int(napi_env env, int64_t x) {
+  napi_value v;
+  napi_create_int64(env, x, &v);
+  return v;
+}
+
+static napi_value js_bool(napi_env env, int b) {
+  napi_value v;
+  napi_get_boolean(env, b != 0, &v);
+  return v;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * spawn
+ */
+
+enum stage {
+  ST_OK = 0,
+  ST_BLOCKING, /* "about to block in the fifo open": spawn returns success */
+  ST_SIGNALS,
+  ST_SETSID,
+  ST_SETPGID,
+  ST_DUP2,
+  ST_CLOSE_RANGE,
+  ST_CHDIR,
+  ST_SETGROUPS,
+  ST_SETGID,
+  ST_SETUID,
+  ST_FIFO,
+  ST_EXECVE,
+};
+
+static const char *stage_name(int s) {
+  switch (s) {
+    case ST_SIGNALS: return "signals";
+    case ST_SETSID: return "setsid";
+    case ST_SETPGID: return "setpgid";
+    case ST_DUP2: return "dup2";
+    case ST_CLOSE_RANGE: return "close_range";
+    case ST_CHDIR: return "chdir";
+    case ST_SETGROUPS: return "setgroups";
+    case ST_SETGID: return "setgid";
+    case ST_SETUID: return "setuid";
+    case ST_FIFO: return "fifo";
+    case ST_EXECVE: return "execve";
+    default: return "unknown";
+  }
+}
+
+struct spawn_rec {
+  int32_t stage;
+  int32_t err;
+};
+
+struct spawn_req {
+  char *file;
+  char **argv;
+  char **envp;
+  int *fdmap;
+  uint32_t nfd;
+  char *cwd;
+  char *fifo;
+  int *fifofds;
+  uint32_t nfifofds;
+  int do_setsid;
+  int reset_signals;
+  int have_pgid;
+  int32_t pgid;
+  int have_uid, have_gid;
+  int32_t uid, gid;
+};
+
+static void spawn_req_free(struct spawn_req *r) {
+  free(r->file);
+  free_strv(r->argv);
+  free_strv(r->envp);
+  free(r->fdmap);
+  free(r->cwd);
+  free(r->fifo);
+  free(r->fifofds);
+}
+
+/* async-signal-safe helpers for the child */
+static void child_fail(int ew, int stage, int err) {
+  struct spawn_rec rec = {stage, err};
+  ssize_t w;
+  do w = write(ew, &rec, sizeof rec);
+  while (w < 0 && errno == EINTR);
+  _exit(127);
+}
+
+static void child_set_cloexec_from(unsigned int lowfd) {
+  if (syscall(SYS_close_range, lowfd, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  /* kernel < 5.11: mark every possible fd by hand */
+  struct rlimit rl;
+  unsigned long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) max = rl.rlim_cur;
+  for (unsigned long fd = lowfd; fd < max; fd++) {
+    int fl = fcntl((int)fd, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC)) fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+  }
+}
+
+/* Runs in the forked child: only async-signal-safe calls, no malloc, no JS. Never returns. */
+static void spawn_child(const struct spawn_req *r, int ew_in, const sigset_t *parentmask) {
+  int n = (int)r->nfd;
+  int low = n < 3 ? 3 : n;
+  int ew;
+
+  /* 1. dispositions back to default while every signal is still blocked */
+  for (int sig = 1; sig < _NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) < 0) continue; /* glibc-reserved signals */
+    if (old.sa_handler == SIG_DFL) continue;
+    if (!r->reset_signals && old.sa_handler == SIG_IGN) continue;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+  }
+
+  /* the error pipe must survive the fd map: move it above every target */
+  ew = fcntl(ew_in, F_DUPFD_CLOEXEC, low);
+  if (ew < 0) child_fail(ew_in, ST_DUP2, errno);
+
+  /* 2. session / process group */
+  if (r->do_setsid) {
+    if (setsid() < 0) child_fail(ew, ST_SETSID, errno);
+  } else if (r->have_pgid) {
+    if (setpgid(0, r->pgid) < 0) child_fail(ew, ST_SETPGID, errno);
+  }
+
+  /* 3. fd map: copy every source above n first (permutations are safe), then dup2 onto its slot */
+  int tmp[n > 0 ? n : 1];
+  for (int i = 0; i < n; i++) {
+    tmp[i] = -1;
+    if (r->fdmap[i] >= 0) {
+      tmp[i] = fcntl(r->fdmap[i], F_DUPFD_CLOEXEC, low);
+      if (tmp[i] < 0) child_fail(ew, ST_DUP2, errno);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    if (tmp[i] >= 0) {
+      int d;
+      do d = dup2(tmp[i], i);
+      while (d < 0 && (errno == EINTR || errno == EBUSY));
+      if (d < 0) child_fail(ew, ST_DUP2, errno);
+    } else {
+      close(i);
+    }
+  }
+  /* 4. everything else closes at execve (ew and the tmp copies included) */
+  child_set_cloexec_from((unsigned int)n);
+
+  /* 5. working directory, then credentials */
+  if (r->cwd && chdir(r->cwd) < 0) child_fail(ew, ST_CHDIR, errno);
+  if ((r->have_gid || r->have_uid) && geteuid() == 0) {
+    gid_t g = r->have_gid ? (gid_t)r->gid : getegid();
+    if (setgroups(1, &g) < 0) child_fail(ew, ST_SETGROUPS, errno);
+  }
+  if (r->have_gid && setgid((gid_t)r->gid) < 0) child_fail(ew, ST_SETGID, errno);
+  if (r->have_uid && setuid((uid_t)r->uid) < 0) child_fail(ew, ST_SETUID, errno);
+
+  /* 6. stage 2's blocking fifo open: tell the parent we are past every checkable step, then block */
+  if (r->fifo) {
+    struct spawn_rec rec = {ST_BLOCKING, 0};
+    ssize_t w;
+    do w = write(ew, &rec, sizeof rec);
+    while (w < 0 && errno == EINTR);
+    close(ew);
+    ew = -1;
+    int fd;
+    do fd = open(r->fifo, O_WRONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) _exit(127);
+    int keep = 0;
+    for (uint32_t i = 0; i < r->nfifofds; i++) {
+      int t = r->fifofds[i];
+      if (t < 0) continue;
+      if (t == fd) {
+        if (fcntl(fd, F_SETFD, 0) < 0) _exit(127);
+        keep = 1;
+      } else {
+        int d;
+        do d = dup2(fd, t);
+        while (d < 0 && (errno == EINTR || errno == EBUSY));
+        if (d < 0) _exit(127);
+      }
+    }
+    if (!keep) close(fd);
+  }
+
+  /* 7. signal mask, exec */
+  if (r->reset_signals) {
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+  } else {
+    sigprocmask(SIG_SETMASK, parentmask, NULL);
+  }
+  execve(r->file, r->argv, r->envp);
+  if (ew >= 0) child_fail(ew, ST_EXECVE, errno);
+  _exit(127);
+}
+
+static int parse_spawn_opts(napi_env env, napi_value o, struct spawn_req *r) {
+  napi_value v;
+  r->do_setsid = arg_bool_opt(env, get_prop(env, o, "setsid"), 1);
+  r->reset_signals = arg_bool_opt(env, get_prop(env, o, "resetSignals"), 1);
+  if ((v = get_prop(env, o, "cwd")) && arg_string_opt(env, v, &r->cwd, "opts.cwd") < 0) return -1;
+  if ((v = get_prop(env, o, "fifoWrite")) && arg_string_opt(env, v, &r->fifo, "opts.fifoWrite") < 0) return -1;
+  if ((v = get_prop(env, o, "fifoFds")) && !is_nullish(env, v)) {
+    if (!(r->fifofds = arg_fdv(env, v, &r->nfifofds, "opts.fifoFds"))) return -1;
+  } else if (r->fifo) {
+    r->fifofds = malloc(2 * sizeof(int));
+    if (!r->fifofds) return -1;
+    r->fifofds[0] = 1;
+    r->fifofds[1] = 2;
+    r->nfifofds = 2;
+  }
+  if ((v = get_prop(env, o, "pgid")) && !is_nullish(env, v)) {
+    if (arg_int32(env, v, &r->pgid, "opts.pgid") < 0) return -1;
+    r->have_pgid = 1;
+  }
+  if ((v = get_prop(env, o, "uid")) && !is_nullish(env, v)) {
+    if (arg_int32(env, v, &r->uid, "opts.uid") < 0) return -1;
+    r->have_uid = 1;
+  }
+  if ((v = get_prop(env, o, "gid")) && !is_nullish(env, v)) {
+    if (arg_int32(env, v, &r->gid, "opts.gid") < 0) return -1;
+    r->have_gid = 1;
+  }
+  return 0;
+}
+
+static napi_value throw_spawn(napi_env env, int err, int stage, const char *file) {
+  char desc[512];
+  snprintf(desc, sizeof desc, "%s (%s)", strerror(err), stage_name(stage));
+  napi_value e = make_errno_error(env, err, errname(err), desc, "spawn", file);
+  if (!e) return NULL;
+  napi_value v;
+  napi_create_string_utf8(env, stage_name(stage), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "stage", v);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  struct spawn_req r;
+  napi_value ret = NULL;
+  memset(&r, 0, sizeof r);
+  CHECK(get_args(env, info, 5, a));
+  if (!(r.file = arg_string(env, a[0], "file"))) goto out;
+  if (r.file[0] != '/') {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spawn: file must be an absolute path");
+    goto out;
+  }
+  if (!(r.argv = arg_strv(env, a[1], "argv"))) goto out;
+  if (!(r.envp = arg_strv(env, a[2], "envp"))) goto out;
+  if (!(r.fdmap = arg_fdv(env, a[3], &r.nfd, "fdmap"))) goto out;
+  if (parse_spawn_opts(env, a[4], &r) < 0) goto out;
+
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) < 0) {
+    throw_errno(env, errno, "pipe2", NULL);
+    goto out;
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) spawn_child(&r, ep[1], &old); /* never returns */
+  int forkerr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(ep[1]);
+  if (pid < 0) {
+    close(ep[0]);
+    throw_errno(env, forkerr, "fork", NULL);
+    goto out;
+  }
+  struct spawn_rec rec;
+  ssize_t got;
+  do got = read(ep[0], &rec, sizeof rec);
+  while (got < 0 && errno == EINTR);
+  close(ep[0]);
+  if (got == (ssize_t)sizeof rec && rec.stage != ST_BLOCKING) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    throw_spawn(env, rec.err, rec.stage, r.file);
+    goto out;
+  }
+  ret = js_int(env, pid);
+out:
+  spawn_req_free(&r);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * processes
+ */
+
+static napi_value reap_result(napi_env env, pid_t pid, int status) {
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "pid", js_int(env, pid));
+  napi_set_named_property(env, o, "status", js_int(env, status));
+  return o;
+}
+
+static napi_value Reap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr;
+  uint32_t i = 0;
+  CHECK(napi_create_array(env, &arr));
+  for (;;) {
+    int st;
+    pid_t p = waitpid(-1, &st, WNOHANG);
+    if (p > 0) {
+      napi_set_element(env, arr, i++, reap_result(env, p, st));
+      continue;
+    }
+    if (p == 0) break;
+    if (errno == EINTR) continue;
+    if (errno == ECHILD) break;
+    return throw_errno(env, errno, "waitpid", NULL);
+  }
+  return arr;
+}
+
+static napi_value Waitpid(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t pid;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &pid, "pid") < 0) return NULL;
+  for (;;) {
+    int st;
+    pid_t p = waitpid(pid, &st, WNOHANG);
+    if (p > 0) return reap_result(env, p, st);
+    if (p == 0) {
+      napi_value n;
+      napi_get_null(env, &n);
+      return n;
+    }
+    if (errno != EINTR) return throw_errno(env, errno, "waitpid", NULL);
+  }
+}
+
+static napi_value Execve(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  char *file = NULL, **argv = NULL, **envp = NULL;
+  CHECK(get_args(env, info, 3, a));
+  if ((file = arg_string(env, a[0], "file")) && (argv = arg_strv(env, a[1], "argv")) &&
+      (envp = arg_strv(env, a[2], "envp"))) {
+    execve(file, argv, envp);
+    throw_errno(env, errno, "execve", file);
+  }
+  free(file);
+  free_strv(argv);
+  free_strv(envp);
+  return NULL;
+}
+
+static napi_value Kill(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t pid, sig;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &pid, "pid") < 0 || arg_int32(env, a[1], &sig, "sig") < 0) return NULL;
+  return js_int(env, kill(pid, sig) < 0 ? -errno : 0);
+}
+
+static napi_value Setsid(napi_env env, napi_callback_info info) {
+  (void)info;
+  pid_t s = setsid();
+  if (s < 0) return throw_errno(env, errno, "setsid", NULL);
+  return js_int(env, s);
+}
+
+static napi_value SetSubreaper(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  CHECK(get_args(env, info, 1, a));
+  if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)arg_bool_opt(env, a[0], 1), 0, 0, 0) < 0)
+    return throw_errno(env, errno, "prctl", NULL);
+  return js_undefined(env);
+}
+
+static napi_value GetSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  int on = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&on, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl", NULL);
+  return js_bool(env, on);
+}
+
+static napi_value SetProcessName(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  CHECK(get_args(env, info, 1, a));
+  char *name = arg_string(env, a[0], "name");
+  if (!name) return NULL;
+  int rc = prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+  int err = errno;
+  free(name);
+  if (rc < 0) return throw_errno(env, err, "prctl", NULL);
+  return js_undefined(env);
+}
+
+static napi_value PidfdOpen(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t pid;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &pid, "pid") < 0) return NULL;
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return throw_errno(env, errno, "pidfd_open", NULL);
+  return js_int(env, fd);
+}
+
+static napi_value PidfdSendSignal(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd, sig;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "pidfd") < 0 || arg_int32(env, a[1], &sig, "sig") < 0) return NULL;
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, errno, "pidfd_send_signal", NULL);
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * file descriptors
+ */
+
+static napi_value Mkfifo(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t mode;
+  CHECK(get_args(env, info, 2, a));
+  char *p = arg_string(env, a[0], "path");
+  if (!p) return NULL;
+  if (arg_int32(env, a[1], &mode, "mode") < 0) {
+    free(p);
+    return NULL;
+  }
+  napi_value r = js_undefined(env);
+  if (mkfifo(p, (mode_t)mode) < 0) r = throw_errno(env, errno, "mkfifo", p);
+  free(p);
+  return r;
+}
+
+static napi_value Pipe(napi_env env, napi_callback_info info) {
+  napi_value a[1], arr;
+  int fds[2];
+  CHECK(get_args(env, info, 1, a));
+  int flags = O_CLOEXEC | (arg_bool_opt(env, a[0], 0) ? O_NONBLOCK : 0);
+  if (pipe2(fds, flags) < 0) return throw_errno(env, errno, "pipe2", NULL);
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, js_int(env, fds[0]));
+  napi_set_element(env, arr, 1, js_int(env, fds[1]));
+  return arr;
+}
+
+static napi_value Dup2(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t o, n;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &o, "oldfd") < 0 || arg_int32(env, a[1], &n, "newfd") < 0) return NULL;
+  int r;
+  do r = dup2(o, n);
+  while (r < 0 && (errno == EINTR || errno == EBUSY));
+  if (r < 0) return throw_errno(env, errno, "dup2", NULL);
+  return js_int(env, r);
+}
+
+static napi_value DupCloexec(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd, min = 0;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  if (!is_nullish(env, a[1]) && arg_int32(env, a[1], &min, "minFd") < 0) return NULL;
+  int r = fcntl(fd, F_DUPFD_CLOEXEC, min);
+  if (r < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return js_int(env, r);
+}
+
+static napi_value SetCloexec(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  int on = arg_bool_opt(env, a[1], 1);
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0) return throw_errno(env, errno, "fcntl", NULL);
+  int nfl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+  if (nfl != fl && fcntl(fd, F_SETFD, nfl) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return js_undefined(env);
+}
+
+static napi_value SetNonblock(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  int on = arg_bool_opt(env, a[1], 1);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return throw_errno(env, errno, "fcntl", NULL);
+  int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return js_undefined(env);
+}
+
+/* (fd, buf, offset, length) -> pointer/len checked against the typed array; returns 0 or -1 (thrown) */
+static int io_args(napi_env env, napi_callback_info info, int *fd, char **ptr, size_t *len) {
+  napi_value a[4];
+  int32_t f;
+  int64_t off, ln;
+  bool ista = false;
+  if (get_args(env, info, 4, a) < 0) return -1;
+  if (arg_int32(env, a[0], &f, "fd") < 0) return -1;
+  if (napi_is_typedarray(env, a[1], &ista) != napi_ok || !ista) {
+    throw_type(env, "buf must be a Uint8Array");
+    return -1;
+  }
+  napi_typedarray_type tt;
+  size_t n, boff;
+  void *data;
+  napi_value ab;
+  napi_get_typedarray_info(env, a[1], &tt, &n, &data, &ab, &boff);
+  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array && tt != napi_int8_array) {
+    throw_type(env, "buf must be a Uint8Array");
+    return -1;
+  }
+  off = 0;
+  ln = (int64_t)n;
+  if (!is_nullish(env, a[2]) && arg_int64(env, a[2], &off, "offset") < 0) return -1;
+  if (!is_nullish(env, a[3]) && arg_int64(env, a[3], &ln, "length") < 0) return -1;
+  if (off < 0 || ln < 0 || (uint64_t)off + (uint64_t)ln > (uint64_t)n) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "offset/length out of the buffer's bounds");
+    return -1;
+  }
+  *fd = f;
+  *ptr = (char *)data + off;
+  *len = (size_t)ln;
+  return 0;
+}
+
+static napi_value Read(napi_env env, napi_callback_info info) {
+  int fd;
+  char *p;
+  size_t len;
+  if (io_args(env, info, &fd, &p, &len) < 0) return NULL;
+  ssize_t r;
+  do r = read(fd, p, len);
+  while (r < 0 && errno == EINTR);
+  return js_int(env, r < 0 ? -errno : r);
+}
+
+static napi_value Write(napi_env env, napi_callback_info info) {
+  int fd;
+  char *p;
+  size_t len;
+  if (io_args(env, info, &fd, &p, &len) < 0) return NULL;
+  ssize_t r;
+  do r = write(fd, p, len);
+  while (r < 0 && errno == EINTR);
+  return js_int(env, r < 0 ? -errno : r);
+}
+
+static napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  /* on Linux the fd is gone even when close reports EINTR: never retry */
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close", NULL);
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * locks
+ */
+
+static napi_value Lock(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  int32_t fd;
+  CHECK(get_args(env, info, 4, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  int excl = arg_bool_opt(env, a[1], 1), ofd = arg_bool_opt(env, a[2], 1), wait = arg_bool_opt(env, a[3], 0);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = excl ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  int cmd = ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK);
+  int r;
+  do r = fcntl(fd, cmd, &fl);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return js_bool(env, 1);
+  if (errno == EAGAIN || errno == EACCES) return js_bool(env, 0);
+  return throw_errno(env, errno, "fcntl", NULL);
+}
+
+static napi_value Unlock(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  int ofd = arg_bool_opt(env, a[1], 1);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, ofd ? F_OFD_SETLK : F_SETLK, &fl) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return js_undefined(env);
+}
+
+static napi_value LockHolder(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_GETLK, &fl) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  if (fl.l_type == F_UNLCK) return js_int(env, 0);
+  return js_int(env, fl.l_pid);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * system
+ */
+
+static napi_value Reboot(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t cmd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &cmd, "cmd") < 0) return NULL;
+  if (reboot(cmd) < 0) return throw_errno(env, errno, "reboot", NULL);
+  return js_undefined(env);
+}
+
+static napi_value Mount(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char *src = NULL, *tgt = NULL, *type = NULL, *data = NULL;
+  int64_t flags = 0;
+  napi_value r = NULL;
+  CHECK(get_args(env, info, 5, a));
+  if (arg_string_opt(env, a[0], &src, "source") < 0) goto out;
+  if (!(tgt = arg_string(env, a[1], "target"))) goto out;
+  if (arg_string_opt(env, a[2], &type, "fstype") < 0) goto out;
+  if (!is_nullish(env, a[3]) && arg_int64(env, a[3], &flags, "flags") < 0) goto out;
+  if (arg_string_opt(env, a[4], &data, "data") < 0) goto out;
+  if (mount(src, tgt, type, (unsigned long)flags, data) < 0)
+    throw_errno(env, errno, "mount", tgt);
+  else
+    r = js_undefined(env);
+out:
+  free(src);
+  free(tgt);
+  free(type);
+  free(data);
+  return r;
+}
+
+static napi_value Umount(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t flags = 0;
+  CHECK(get_args(env, info, 2, a));
+  char *t = arg_string(env, a[0], "target");
+  if (!t) return NULL;
+  if (!is_nullish(env, a[1]) && arg_int32(env, a[1], &flags, "flags") < 0) {
+    free(t);
+    return NULL;
+  }
+  napi_value r = js_undefined(env);
+  if (umount2(t, flags) < 0) r = throw_errno(env, errno, "umount2", t);
+  free(t);
+  return r;
+}
+
+static napi_value Sync(napi_env env, napi_callback_info info) {
+  (void)info;
+  sync();
+  return js_undefined(env);
+}
+
+static napi_value ClockGettime(napi_env env, napi_callback_info info) {
+  napi_value a[1], arr;
+  int32_t clk = CLOCK_MONOTONIC;
+  CHECK(get_args(env, info, 1, a));
+  if (!is_nullish(env, a[0]) && arg_int32(env, a[0], &clk, "clock") < 0) return NULL;
+  struct timespec ts;
+  if (clock_gettime(clk, &ts) < 0) return throw_errno(env, errno, "clock_gettime", NULL);
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, js_int(env, ts.tv_sec));
+  napi_set_element(env, arr, 1, js_int(env, ts.tv_nsec));
+  return arr;
+}
+
+/* RLIM_INFINITY <-> Infinity */
+static napi_value rlim_js(napi_env env, rlim_t v) {
+  napi_value r;
+  if (v == RLIM_INFINITY)
+    napi_create_double(env, INFINITY, &r);
+  else
+    napi_create_double(env, (double)v, &r);
+  return r;
+}
+
+static int rlim_arg(napi_env env, napi_value v, rlim_t *out, const char *what) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    throw_type(env, msg);
+    return -1;
+  }
+  napi_get_value_double(env, v, &d);
+  if (d < 0 || d == INFINITY || d >= 18446744073709551615.0)
+    *out = RLIM_INFINITY;
+  else
+    *out = (rlim_t)d;
+  return 0;
+}
+
+static napi_value Getrlimit(napi_env env, napi_callback_info info) {
+  napi_value a[1], arr;
+  int32_t res;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &res, "resource") < 0) return NULL;
+  struct rlimit rl;
+  if (getrlimit(res, &rl) < 0) return throw_errno(env, errno, "getrlimit", NULL);
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, rlim_js(env, rl.rlim_cur));
+  napi_set_element(env, arr, 1, rlim_js(env, rl.rlim_max));
+  return arr;
+}
+
+static napi_value Setrlimit(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  int32_t res;
+  struct rlimit rl;
+  CHECK(get_args(env, info, 3, a));
+  if (arg_int32(env, a[0], &res, "resource") < 0) return NULL;
+  if (rlim_arg(env, a[1], &rl.rlim_cur, "soft") < 0 || rlim_arg(env, a[2], &rl.rlim_max, "hard") < 0) return NULL;
+  if (setrlimit(res, &rl) < 0) return throw_errno(env, errno, "setrlimit", NULL);
+  return js_undefined(env);
+}
+
+static napi_value Tiocnotty(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  if (ioctl(fd, TIOCNOTTY) < 0) return throw_errno(env, errno, "ioctl", NULL);
+  return js_undefined(env);
+}
+
+static napi_value KdSigAccept(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd, sig;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0 || arg_int32(env, a[1], &sig, "sig") < 0) return NULL;
+  if (ioctl(fd, KDSIGACCEPT, (long)sig) < 0) return throw_errno(env, errno, "ioctl", NULL);
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * uv_poll watchers
+ *
+ * The JS handle is an external over a small box; the box points to the live watcher until pollStop. The
+ * watcher is freed in uv_close's callback; the box in the external's finalizer. So pollStop is idempotent,
+ * safe inside the callback, and a lost JS handle never leaves a dangling pointer.
+ */
+
+struct watcher;
+struct poll_box {
+  struct watcher *w;
+};
+struct watcher {
+  uv_poll_t h;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context actx;
+  struct poll_box *box;
+};
+
+static void watcher_closed(uv_handle_t *h) {
+  struct watcher *w = h->data;
+  napi_delete_reference(w->env, w->cb);
+  napi_async_destroy(w->env, w->actx);
+  free(w);
+}
+
+static void watcher_stop(struct watcher *w) {
+  if (w->box) w->box->w = NULL;
+  w->box = NULL;
+  uv_poll_stop(&w->h);
+  uv_close((uv_handle_t *)&w->h, watcher_closed);
+}
+
+static void watcher_fire(uv_poll_t *h, int status, int events) {
+  struct watcher *w = h->data;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_value cb, recv, arg, result;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, w->cb, &cb) == napi_ok && cb) {
+    napi_get_global(env, &recv);
+    napi_create_int32(env, status < 0 ? status : events, &arg);
+    /* w may be stopped (not freed: that happens in uv_close's callback, later) by the JS callback */
+    if (napi_make_callback(env, w->actx, recv, cb, 1, &arg, &result) == napi_pending_exception) {
+      napi_value ex;
+      if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void box_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  struct poll_box *b = data;
+  if (b->w) b->w->box = NULL;
+  free(b);
+}
+
+static napi_value PollStart(napi_env env, napi_callback_info info) {
+  napi_value a[3], ext, name;
+  int32_t fd, events;
+  napi_valuetype t;
+  uv_loop_t *loop;
+  CHECK(get_args(env, info, 3, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0 || arg_int32(env, a[1], &events, "events") < 0) return NULL;
+  if (napi_typeof(env, a[2], &t) != napi_ok || t != napi_function) return throw_type(env, "cb must be a function");
+  if (events & ~(UV_READABLE | UV_WRITABLE | UV_DISCONNECT) || !events)
+    return throw_type(env, "events must be a combination of 1 (readable) and 2 (writable)");
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  struct watcher *w = calloc(1, sizeof *w);
+  struct poll_box *b = calloc(1, sizeof *b);
+  if (!w || !b) {
+    free(w);
+    free(b);
+    return throw_errno(env, ENOMEM, "malloc", NULL);
+  }
+  int r = uv_poll_init(loop, &w->h, fd);
+  if (r < 0) {
+    free(w);
+    free(b);
+    return throw_uv(env, r, "uv_poll_init");
+  }
+  w->h.data = w;
+  w->env = env;
+  napi_create_string_utf8(env, "vigil.poll", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, a[2], 1, &w->cb) != napi_ok || napi_async_init(env, NULL, name, &w->actx) != napi_ok) {
+    uv_close((uv_handle_t *)&w->h, (uv_close_cb)free);
+    free(b);
+    return NULL;
+  }
+  r = uv_poll_start(&w->h, events, watcher_fire);
+  if (r < 0) {
+    uv_close((uv_handle_t *)&w->h, watcher_closed);
+    free(b);
+    return throw_uv(env, r, "uv_poll_start");
+  }
+  b->w = w;
+  w->box = b;
+  if (napi_create_external(env, b, box_finalize, NULL, &ext) != napi_ok) {
+    watcher_stop(w);
+    free(b);
+    return NULL;
+  }
+  return ext;
+}
+
+static napi_value PollStop(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  napi_valuetype t;
+  void *data = NULL;
+  CHECK(get_args(env, info, 1, a));
+  if (napi_typeof(env, a[0], &t) != napi_ok || t != napi_external) return throw_type(env, "not a poll handle");
+  CHECK(napi_get_value_external(env, a[0], &data));
+  struct poll_box *b = data;
+  if (b && b->w) watcher_stop(b->w);
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * module
+ */
+
+static void set_const(napi_env env, napi_value obj, const char *name, int64_t v) {
+  napi_set_named_property(env, obj, name, js_int(env, v));
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"spawn", Spawn},
+      {"reap", Reap},
+      {"waitpid", Waitpid},
+      {"execve", Execve},
+      {"mkfifo", Mkfifo},
+      {"pipe", Pipe},
+      {"dup2", Dup2},
+      {"dupCloexec", DupCloexec},
+      {"setCloexec", SetCloexec},
+      {"setNonblock", SetNonblock},
+      {"read", Read},
+      {"write", Write},
+      {"close", Close},
+      {"kill", Kill},
+      {"lock", Lock},
+      {"unlock", Unlock},
+      {"lockHolder", LockHolder},
+      {"setsid", Setsid},
+      {"setSubreaper", SetSubreaper},
+      {"getSubreaper", GetSubreaper},
+      {"reboot", Reboot},
+      {"mount", Mount},
+      {"umount", Umount},
+      {"sync", Sync},
+      {"pidfdOpen", PidfdOpen},
+      {"pidfdSendSignal", PidfdSendSignal},
+      {"pollStart", PollStart},
+      {"pollStop", PollStop},
+      {"clockGettime", ClockGettime},
+      {"getrlimit", Getrlimit},
+      {"setrlimit", Setrlimit},
+      {"tiocnotty", Tiocnotty},
+      {"kdSigAccept", KdSigAccept},
+      {"setProcessName", SetProcessName},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, f));
+  }
+  napi_value c;
+  CHECK(napi_create_object(env, &c));
+  set_const(env, c, "RB_AUTOBOOT", RB_AUTOBOOT);
+  set_const(env, c, "RB_HALT_SYSTEM", RB_HALT_SYSTEM);
+  set_const(env, c, "RB_POWER_OFF", RB_POWER_OFF);
+  set_const(env, c, "RB_ENABLE_CAD", RB_ENABLE_CAD);
+  set_const(env, c, "RB_DISABLE_CAD", RB_DISABLE_CAD);
+  set_const(env, c, "MS_RDONLY", MS_RDONLY);
+  set_const(env, c, "MS_NOSUID", MS_NOSUID);
+  set_const(env, c, "MS_NODEV", MS_NODEV);
+  set_const(env, c, "MS_NOEXEC", MS_NOEXEC);
+  set_const(env, c, "MS_REMOUNT", MS_REMOUNT);
+  set_const(env, c, "MS_BIND", MS_BIND);
+  set_const(env, c, "MS_MOVE", MS_MOVE);
+  set_const(env, c, "MS_REC", MS_REC);
+  set_const(env, c, "MS_PRIVATE", MS_PRIVATE);
+  set_const(env, c, "MS_SLAVE", MS_SLAVE);
+  set_const(env, c, "MS_SHARED", MS_SHARED);
+  set_const(env, c, "MNT_DETACH", MNT_DETACH);
+  set_const(env, c, "MNT_FORCE", MNT_FORCE);
+  set_const(env, c, "CLOCK_REALTIME", CLOCK_REALTIME);
+  set_const(env, c, "CLOCK_MONOTONIC", CLOCK_MONOTONIC);
+  set_const(env, c, "CLOCK_BOOTTIME", CLOCK_BOOTTIME);
+  set_const(env, c, "RLIMIT_NOFILE", RLIMIT_NOFILE);
+  set_const(env, c, "RLIMIT_CORE", RLIMIT_CORE);
+  set_const(env, c, "RLIMIT_NPROC", RLIMIT_NPROC);
+  set_const(env, c, "POLL_READABLE", UV_READABLE);
+  set_const(env, c, "POLL_WRITABLE", UV_WRITABLE);
+  napi_property_descriptor d = {"constants", NULL, NULL, NULL, NULL, c, napi_enumerable, NULL};
+  CHECK(napi_define_properties(env, exports, 1, &d));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
