@@ -94,7 +94,9 @@ export interface NativeShim {
   pollStop(h: PollHandle): void;
   /** clock_gettime: [seconds, nanoseconds] */
   clockGettime(clock: number): [number, number];
+  /** [soft, hard]; RLIM_INFINITY is reported as Infinity */
   getrlimit(resource: number): [number, number];
+  /** Infinity (or a negative number) means RLIM_INFINITY */
   setrlimit(resource: number, soft: number, hard: number): void;
   /** ioctl(fd, TIOCNOTTY) */
   tiocnotty(fd: number): void;
@@ -107,6 +109,9 @@ export interface NativeShim {
     MS_RDONLY: number; MS_NOSUID: number; MS_NODEV: number; MS_NOEXEC: number; MS_REMOUNT: number; MS_BIND: number;
     MS_MOVE: number; MNT_DETACH: number; MNT_FORCE: number;
     CLOCK_REALTIME: number; CLOCK_MONOTONIC: number; RLIMIT_NOFILE: number;
+    /** added by the shim's owner (backwards compatible) */
+    MS_REC: number; MS_PRIVATE: number; MS_SLAVE: number; MS_SHARED: number; CLOCK_BOOTTIME: number;
+    RLIMIT_CORE: number; RLIMIT_NPROC: number; POLL_READABLE: number; POLL_WRITABLE: number;
   };
 }
 

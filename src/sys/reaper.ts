@@ -1,0 +1,118 @@
+/**
+ * The one process-wide reaper. vigil never uses child_process: every child (services, loggers, finish
+ * scripts) and, as PID 1 or subreaper, every re-parented orphan is collected here with waitpid(-1) and handed
+ * to the owner that registered its pid. Unknown pids are counted as orphans and dropped.
+ *
+ * Why registration is race-free: native spawn() returns the pid synchronously and the caller registers it in
+ * the same JS turn. The SIGCHLD listener (and so reap()) only runs from the event loop, never in between, so
+ * reap() can never see a child before its owner is registered. Keep it so: register right after spawn,
+ * before any await.
+ */
+import { native, ReapResult } from './native';
+
+/** Called once with the raw waitpid status when the child dies. */
+export type ExitCallback = (status: number, pid: number) => void;
+
+const owners = new Map<number, ExitCallback>();
+let installed = false;
+let orphans = 0;
+let reaped = 0;
+let orphanHandler: ((r: ReapResult) => void) | null = null;
+let errorHandler: (e: unknown, pid: number) => void = (e, pid) => {
+  const msg = e instanceof Error ? e.stack ?? e.message : String(e);
+  process.stderr.write(`vigil: exit handler for pid ${pid} threw: ${msg}\n`);
+};
+
+/** Install the SIGCHLD listener (idempotent) and reap once: children that died while we were exec'ing. */
+export function installReaper(): void {
+  if (!installed) {
+    installed = true;
+    process.on('SIGCHLD', drain);
+  }
+  drain();
+}
+
+/** Remove the SIGCHLD listener (tests; a process that stops supervising). */
+export function uninstallReaper(): void {
+  if (!installed) return;
+  installed = false;
+  process.removeListener('SIGCHLD', drain);
+}
+
+/** Register the owner of a freshly spawned pid. Call it in the same turn as spawn(). */
+export function onExit(pid: number, cb: ExitCallback): void {
+  owners.set(pid, cb);
+}
+
+/** Drop an owner (its exit will then count as an orphan). */
+export function forget(pid: number): boolean {
+  return owners.delete(pid);
+}
+
+export function isOwned(pid: number): boolean {
+  return owners.has(pid);
+}
+
+/** Reap everything that is dead now and dispatch it; returns how many were reaped. Each owner runs isolated. */
+export function drain(): number {
+  const results = native().reap();
+  for (const r of results) {
+    reaped++;
+    const cb = owners.get(r.pid);
+    if (cb === undefined) {
+      orphans++;
+      if (orphanHandler) {
+        try {
+          orphanHandler(r);
+        } catch (e) {
+          errorHandler(e, r.pid);
+        }
+      }
+      continue;
+    }
+    owners.delete(r.pid);
+    try {
+      cb(r.status, r.pid);
+    } catch (e) {
+      errorHandler(e, r.pid);
+    }
+  }
+  return results.length;
+}
+
+/** Called for each reaped pid nobody registered (null to stop). */
+export function setOrphanHandler(h: ((r: ReapResult) => void) | null): void {
+  orphanHandler = h;
+}
+
+/** Where exceptions thrown by exit callbacks go (default: one stderr line + stack). */
+export function setReaperErrorHandler(h: (e: unknown, pid: number) => void): void {
+  errorHandler = h;
+}
+
+export interface ReaperStats {
+  /** children with a registered owner, still alive */
+  owned: number;
+  /** reaped pids nobody had registered */
+  orphans: number;
+  /** every pid reaped since load */
+  reaped: number;
+}
+
+export function reaperStats(): ReaperStats {
+  return { owned: owners.size, orphans, reaped };
+}
+
+/** Reaped orphans so far. */
+export function orphansReaped(): number {
+  return orphans;
+}
+
+/** prctl(PR_SET_CHILD_SUBREAPER): orphans of our descendants come to us instead of PID 1. Survives execve. */
+export function setSubreaper(on = true): void {
+  native().setSubreaper(on);
+}
+
+export function getSubreaper(): boolean {
+  return native().getSubreaper();
+}
