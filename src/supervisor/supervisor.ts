@@ -1,0 +1,115 @@
+/**
+ * The Supervisor: every Service of this process, one event queue, one timer queue, one error boundary.
+ *
+ * Inputs (the reaper's exit callbacks, uv_poll callbacks on control fifos and notification pipes, the shared
+ * timer, requests from the scanner or a CLI) never act directly: they `post(service, event)`. post() appends
+ * to the queue and, unless a drain is already running, drains it: each event is handed to its service's
+ * step() inside try/catch, so an exception in one service's handling becomes one line
+ * `vigil: warning: NAME: ...` on stderr and never touches another service (queue then drain: a step that
+ * produces a follow-up event posts it, and it runs after the current step returns).
+ */
+import * as fs from 'node:fs';
+import { installReaper } from '../sys/reaper';
+import { Event, Host, Service, ServiceOptions, SupervisorSignal } from './service';
+import { TimerQueue } from './timers';
+
+export interface SupervisorOptions {
+  /** where warning lines go (default: stderr, written synchronously) */
+  log?: (line: string) => void;
+  /** called when a service's supervision has ended (after its `x`) */
+  onEnded?: (svc: Service) => void;
+  timers?: TimerQueue;
+}
+
+export function defaultLog(line: string): void {
+  try {
+    fs.writeSync(2, line.endsWith('\n') ? line : line + '\n');
+  } catch {
+    /* stderr gone: nothing to do */
+  }
+}
+
+export class Supervisor implements Host {
+  readonly timers: TimerQueue;
+  readonly services = new Set<Service>();
+  private queue: Array<Service | Event> = [];
+  private head = 0;
+  private draining = false;
+  private nullFd = -1;
+  private readonly logLine: (line: string) => void;
+  private readonly onEnded?: (svc: Service) => void;
+
+  constructor(opts: SupervisorOptions = {}) {
+    this.timers = opts.timers ?? new TimerQueue();
+    this.logLine = opts.log ?? defaultLog;
+    this.onEnded = opts.onEnded;
+    installReaper();
+  }
+
+  /**
+   * Start supervising a service directory. Throws SetupError (message names the service; exitCode 100 when
+   * another supervisor holds the lock or supervise/control is not a fifo, 111 otherwise).
+   */
+  add(opts: ServiceOptions): Service {
+    const svc = new Service(this, opts);
+    svc.open();
+    this.services.add(svc);
+    return svc;
+  }
+
+  /** Queue a control byte string for a service, as if written to its supervise/control. */
+  control(svc: Service, letters: string): void {
+    for (let i = 0; i < letters.length; i++) this.post(svc, { t: 'ctl', c: letters.charCodeAt(i) & 0xff });
+  }
+
+  /** What a signal to "the supervisor" of that service does in s6 (§5.3). */
+  signal(svc: Service, sig: SupervisorSignal): void {
+    this.post(svc, { t: 'sig', sig });
+  }
+
+  post(svc: Service, ev: Event): void {
+    this.queue.push(svc, ev);
+    if (!this.draining) this.drain();
+  }
+
+  private drain(): void {
+    this.draining = true;
+    try {
+      while (this.head < this.queue.length) {
+        const svc = this.queue[this.head] as Service;
+        const ev = this.queue[this.head + 1] as Event;
+        this.queue[this.head] = this.queue[this.head + 1] = undefined as unknown as Event;
+        this.head += 2;
+        try {
+          svc.step(ev);
+        } catch (e) {
+          this.warn(svc, `internal error handling ${ev.t}${ev.t === 'ctl' ? ` '${String.fromCharCode(ev.c)}'` : ''}: ${(e as Error)?.stack ?? e}`.split('\n')[0]);
+        }
+      }
+    } finally {
+      this.queue.length = 0;
+      this.head = 0;
+      this.draining = false;
+    }
+  }
+
+  warn(svc: Service | null, msg: string): void {
+    this.logLine(`vigil: warning: ${svc ? `${svc.name}: ` : ''}${msg}`);
+  }
+
+  ended(svc: Service): void {
+    this.services.delete(svc);
+    if (this.onEnded) {
+      try {
+        this.onEnded(svc);
+      } catch (e) {
+        this.warn(svc, `internal error after supervision ended: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  devnull(): number {
+    if (this.nullFd < 0) this.nullFd = fs.openSync('/dev/null', fs.constants.O_RDWR);
+    return this.nullFd;
+  }
+}

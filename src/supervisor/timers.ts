@@ -1,0 +1,132 @@
+/**
+ * One shared timer queue for every service: a binary min-heap of deadlines (monotonic ms) and a single
+ * setTimeout armed for the earliest one; no timer at all when nothing is pending, so an idle tree makes no
+ * wake-ups. Cancelling marks the entry dead; dead entries are dropped when they reach the top.
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface TimerHandle {
+  readonly when: number;
+  cancelled: boolean;
+}
+
+interface Entry extends TimerHandle {
+  fn: () => void;
+  seq: number;
+}
+
+export interface Clock {
+  /** monotonic milliseconds */
+  now(): number;
+}
+
+export const realClock: Clock = { now: () => performance.now() };
+
+export class TimerQueue {
+  private heap: Entry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor = Infinity;
+  private seq = 0;
+
+  constructor(private readonly clock: Clock = realClock) {}
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** run fn after `ms` milliseconds (0 = on the next turn of the loop) */
+  after(ms: number, fn: () => void): TimerHandle {
+    return this.at(this.clock.now() + Math.max(0, ms), fn);
+  }
+
+  at(when: number, fn: () => void): TimerHandle {
+    const e: Entry = { when, fn, cancelled: false, seq: this.seq++ };
+    this.push(e);
+    this.arm();
+    return e;
+  }
+
+  cancel(h: TimerHandle | null | undefined): void {
+    if (!h || h.cancelled) return;
+    h.cancelled = true;
+    if (this.heap[0] === h) this.arm();
+  }
+
+  /** number of live timers (for tests and `services()`) */
+  get pending(): number {
+    return this.heap.filter((e) => !e.cancelled).length;
+  }
+
+  private arm(): void {
+    while (this.heap.length && this.heap[0].cancelled) this.pop();
+    const next = this.heap.length ? this.heap[0].when : Infinity;
+    if (next === this.armedFor) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.armedFor = next;
+    if (next === Infinity) return;
+    const delay = Math.max(0, Math.ceil(next - this.clock.now()));
+    this.timer = setTimeout(() => this.fire(), delay);
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = Infinity;
+    const now = this.clock.now();
+    // run everything due; entries added by a callback for "now" run on the next round (armed with delay 0)
+    const due: Entry[] = [];
+    while (this.heap.length && (this.heap[0].cancelled || this.heap[0].when <= now + 0.5)) {
+      const e = this.pop();
+      if (!e.cancelled) due.push(e);
+    }
+    for (const e of due) {
+      if (e.cancelled) continue;
+      e.cancelled = true;
+      try {
+        e.fn();
+      } catch (err) {
+        process.emitWarning(`vigil: timer callback threw: ${(err as Error).message}`);
+      }
+    }
+    this.arm();
+  }
+
+  private less(a: Entry, b: Entry): boolean {
+    return a.when < b.when || (a.when === b.when && a.seq < b.seq);
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+
+  private pop(): Entry {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l], h[m])) m = l;
+        if (r < h.length && this.less(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
