@@ -1,0 +1,265 @@
+/**
+ * `vigil log [-d fd] [-q|-v] [-b] [-p] [-l n] [--] SCRIPT...` — s6-log 2.11 as a separate process: reads
+ * stdin, runs the script (src/logger/engine.ts), writes logdirs. Exit 0 at the end of input or after
+ * SIGTERM (unless -p) / SIGHUP once everything is written; 100 for a bad command line or script; 111 for a
+ * system error at start (a logdir that cannot be created or locked).
+ *
+ * stdin: a pipe/fifo/socket/tty is set O_NONBLOCK and read with the shim's poll watcher + non-throwing
+ * read (never the thread pool); a regular file is read synchronously (it never blocks) in multiples of
+ * s6-log's 8191-byte reads, yielding to the loop between chunks so signals are seen.
+ */
+import * as fs from 'node:fs';
+import { native } from '../sys/native';
+import { installReaper } from '../sys/reaper';
+import { watchFd, FdWatch, POLL_READABLE, POLL_WRITABLE } from '../sys/fdwatch';
+import { LogEngine, READ_QUANTUM } from '../logger/engine';
+import { ScriptError } from '../logger/script';
+import { LogdirFatal } from '../logger/logdir';
+import { strerror } from '../logger/strerror';
+
+const PROG = 'vigil log';
+const USAGE = 'vigil log [ -d notif ] [ -q | -v ] [ -b ] [ -p ] [ -l linelimit ] [ -- ] logging_script';
+const EAGAIN = 11;
+
+function err(line: string): void {
+  try {
+    fs.writeSync(2, `${PROG}: ${line}\n`);
+  } catch {
+    /* stderr gone: nothing to do */
+  }
+}
+
+interface Opts {
+  notif: number;
+  verbosity: number;
+  blocking: boolean;
+  protect: boolean;
+  lineLimit: number;
+  script: string[];
+}
+
+/** getopt-style: clustered flags, -l N or -lN, -- ends options, the first non-option starts the script. */
+function parseArgs(argv: string[]): Opts | null {
+  const o: Opts = { notif: -1, verbosity: 1, blocking: false, protect: false, lineLimit: 8192, script: [] };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { i++; break; }
+    if (a.length < 2 || a[0] !== '-') break;
+    for (let j = 1; j < a.length; j++) {
+      const c = a[j];
+      if (c === 'q') { if (o.verbosity) o.verbosity--; }
+      else if (c === 'v') o.verbosity++;
+      else if (c === 'b') o.blocking = true;
+      else if (c === 'p') o.protect = true;
+      else if (c === 'd' || c === 'l') {
+        let v = a.slice(j + 1);
+        if (v === '') {
+          if (i + 1 >= argv.length) return null;
+          v = argv[++i];
+        }
+        if (!/^[0-9]+$/.test(v)) return null;
+        const n = Number(v);
+        if (c === 'd') o.notif = n;
+        else o.lineLimit = n;
+        break;
+      } else return null;
+    }
+  }
+  o.script = argv.slice(i);
+  if (o.script.length === 0) return null;
+  return o;
+}
+
+/** Non-blocking writer for fd 1 (action `1`): never blocks the loop; a hard error disables it for good. */
+class StdoutSink {
+  private q: Buffer[] = [];
+  private pending = 0;
+  private watch: FdWatch | null = null;
+  private dead = false;
+  constructor(private readonly fd: number, private readonly onDrained: () => void) {}
+
+  get length(): number {
+    return this.pending;
+  }
+
+  write(data: Buffer): boolean {
+    if (this.dead) return true;
+    this.q.push(data);
+    this.pending += data.length;
+    this.drain();
+    return this.pending === 0;
+  }
+
+  private drain(): void {
+    const n = native();
+    while (this.q.length) {
+      const b = this.q[0];
+      const r = n.write(this.fd, b, 0, b.length);
+      if (r >= 0) {
+        this.pending -= r;
+        if (r === b.length) this.q.shift();
+        else this.q[0] = b.subarray(r);
+        continue;
+      }
+      if (r === -EAGAIN) {
+        if (!this.watch) {
+          this.watch = watchFd(this.fd, POLL_WRITABLE, () => {
+            this.drain();
+            if (this.pending === 0) this.onDrained();
+          });
+        }
+        return;
+      }
+      const e = Object.assign(new Error('write'), { code: errName(-r) });
+      err(`warning: unable to write to stdout, closing the stream - error was: ${strerror(e)}`);
+      this.dead = true;
+      this.q = [];
+      this.pending = 0;
+      try { fs.closeSync(this.fd); } catch { /* ignore */ }
+      break;
+    }
+    if (this.watch) { this.watch.stop(); this.watch = null; }
+  }
+
+  stop(): void {
+    if (this.watch) { this.watch.stop(); this.watch = null; }
+  }
+}
+
+function errName(errno: number): string {
+  const t: Record<number, string> = { 32: 'EPIPE', 28: 'ENOSPC', 5: 'EIO', 9: 'EBADF', 22: 'EINVAL' };
+  return t[errno] ?? `E${errno}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`usage: ${USAGE}\n`);
+    return 0;
+  }
+  const o = parseArgs(argv);
+  if (!o) {
+    err(`usage: ${USAGE}`);
+    return 100;
+  }
+  const alertPrefix = Buffer.from(`${PROG}: alert: `);
+  let sink: StdoutSink | null = null;
+  let engine: LogEngine;
+  let resumeInput: () => void = () => {};
+  try {
+    engine = new LogEngine({
+      script: o.script,
+      lineLimit: o.lineLimit,
+      blocking: o.blocking,
+      verbosity: o.verbosity,
+      onWarning: (m) => err(`warning: ${m}`),
+      onAlert: (d) => {
+        try { fs.writeSync(2, Buffer.concat([alertPrefix, d])); } catch { /* as s6-log: too bad */ }
+      },
+      onStdout: (d) => sink!.write(d),
+      stdoutPending: () => (sink ? sink.length : 0),
+      onDrain: () => resumeInput(),
+    });
+  } catch (e) {
+    if (e instanceof ScriptError) { err(`fatal: ${e.message}`); return 100; }
+    if (e instanceof LogdirFatal) { err(`fatal: ${e.message}`); return 111; }
+    throw e;
+  }
+  if (engine.script.hasStdout) {
+    try { native().setNonblock(1, true); } catch { /* not fatal: a file or a tty */ }
+  }
+  sink = new StdoutSink(1, () => engine.poke());
+  installReaper();
+
+  // readiness: logdirs are open and locked
+  if (o.notif >= 0) {
+    try {
+      fs.writeSync(o.notif, '\n');
+      fs.closeSync(o.notif);
+    } catch (e) {
+      err(`warning: unable to write readiness notification to fd ${o.notif}: ${strerror(e)}`);
+    }
+  }
+
+  const onTerm = (): void => { if (!o.protect) engine.stop(); kick(); };
+  const onHup = (): void => { engine.stop(); kick(); };
+  const onAlrm = (): void => { engine.rotate(); };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  process.on('SIGALRM', onAlrm);
+
+  let st: fs.Stats | null = null;
+  try { st = fs.fstatSync(0); } catch { st = null; }
+  const isFile = st !== null && st.isFile();
+  const buf = Buffer.allocUnsafe(isFile ? READ_QUANTUM * 16 : 1 << 17);
+  let watch: FdWatch | null = null;
+  let stdinOpen = st !== null;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => { done = r; });
+  let scheduled = false;
+
+  const closeInput = (): void => {
+    if (watch) { watch.stop(); watch = null; }
+    if (stdinOpen) {
+      stdinOpen = false;
+      try { fs.closeSync(0); } catch { /* ignore */ }
+    }
+    done();
+  };
+
+  /** read as much as the engine wants now; returns when it must wait */
+  const pump = (): void => {
+    const n = native();
+    for (;;) {
+      if (engine.inputClosed || !stdinOpen) { closeInput(); return; }
+      if (!engine.wantsInput()) { if (watch) { watch.stop(); watch = null; } return; }
+      const want = engine.finishingLine ? 1 : buf.length;
+      let r: number;
+      if (isFile) {
+        try { r = fs.readSync(0, buf, 0, want, null); } catch (e) { err(`warning: unable to read from stdin: ${strerror(e)}`); r = 0; }
+      } else {
+        r = n.read(0, buf, 0, want);
+      }
+      if (r > 0) {
+        engine.feed(buf, 0, r);
+        if (isFile) { schedule(); return; } // let signals in between chunks
+        continue;
+      }
+      if (r === -EAGAIN) {
+        if (!watch) watch = watchFd(0, POLL_READABLE, () => pump());
+        return;
+      }
+      if (r < 0 && r !== -32) err(`warning: unable to read from stdin: ${strerror(Object.assign(new Error(''), { code: errName(-r) }))}`);
+      engine.end();
+      closeInput();
+      return;
+    }
+  };
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => { scheduled = false; pump(); });
+  };
+  const kick = (): void => {
+    if (engine.inputClosed) closeInput();
+    else schedule();
+  };
+  resumeInput = kick;
+
+  if (!stdinOpen) {
+    engine.end();
+    done();
+  } else {
+    if (!isFile) {
+      try { native().setNonblock(0, true); } catch (e) { err(`fatal: unable to set stdin non-blocking: ${strerror(e)}`); return 111; }
+    }
+    pump();
+  }
+  await finished;
+  await engine.close();
+  sink.stop();
+  process.removeListener('SIGTERM', onTerm);
+  process.removeListener('SIGHUP', onHup);
+  process.removeListener('SIGALRM', onAlrm);
+  return 0;
+}

@@ -1,0 +1,590 @@
+/**
+ * The logging engine: s6-log's behaviour as a library, used by `vigil log` (one process reading stdin) and
+ * by the supervisor (logging inside the supervisor process, one engine per logged service).
+ *
+ * The engine owns no process-wide state: no signal handlers, no stdin, no process.exit. The caller feeds
+ * bytes and turns signals into method calls:
+ *
+ *   const eng = new LogEngine({ script: ['t', 's1000000', 'n20', '/var/log/foo'], onWarning, onAlert, ... });
+ *                                  // parses the script (ScriptError → exit 100) and opens/locks every logdir
+ *                                  // (LogdirFatal → exit 111); then the logdirs are ready (-d readiness)
+ *   eng.feed(chunk)                // bytes read from the service; returns how many were taken (all of them,
+ *                                  // except after stop() while finishing the last line)
+ *   eng.wantsInput()               // false: stop reading (back-pressure); opts.onDrain() fires when it is true again
+ *   eng.rotate()                   // SIGALRM
+ *   eng.stop()                     // SIGTERM (without -p) / SIGHUP: finish the current line, then no more input
+ *   eng.end()                      // EOF: a partial last line is dropped (or, after stop(), logged)
+ *   await eng.close()              // wait until every byte is written and rotations/processors are done,
+ *                                  // then fsync + chmod 0744 each current, unlock; resolves once finished
+ *   eng.abandon()                  // drop everything now (no finalize): a supervisor that gives up a logdir
+ *
+ * Lines: a line ends at '\n' or NUL (s6-log 2.11 treats both as separators), the separator is removed and
+ * each action adds '\n'. A line longer than lineLimit bytes is cut after lineLimit bytes and the rest is a
+ * new line; a line of exactly lineLimit bytes followed by its separator is not cut (needs lineLimit+1 bytes
+ * to decide, as s6-log).
+ *
+ * Reads are modelled on s6-log, which reads stdin in 8191-byte pieces and writes each piece's output before
+ * handling the next: the engine cuts every feed() into READ_QUANTUM slices and marks each logdir's queue at
+ * slice ends; a logdir writes all it can in one write() but rotates at the first mark where s6-log would,
+ * so for the same input (read from a file) the files match s6-log's byte for byte (stamps aside). Stamps
+ * (t, T) are taken once per slice: every line of a slice was received at the same time.
+ *
+ * Memory bound ("never lose, never balloon"):
+ * - with blocking (-b): wantsInput() is false while any output is unwritten, so at most one feed() of
+ *   output is buffered: ≤ (chunk size) × (expansion of the script: stamps + prefix per line, per action),
+ *   plus the partial line (≤ lineLimit).
+ * - without -b: s6-log keeps reading into memory with no limit. vigil deliberately differs: once
+ *   maxBuffered bytes (default 16 MiB per engine, option) are waiting, wantsInput() turns false — the same
+ *   back-pressure as -b — so nothing is lost and memory stays ≤ maxBuffered + one chunk's output. Below the
+ *   cap it behaves like s6-log (keeps reading while a logdir is stuck).
+ * - lineLimit 0 (no limit): the partial line is also capped at maxBuffered; beyond that the line is cut
+ *   (the only case where vigil splits a line s6-log would not).
+ * A stuck logdir (ENOSPC, EIO, rotation step failing, processor failing) has ONE retry timer (r ms); a
+ * healthy or idle engine has no timer and no buffer (see outqueue.ts).
+ */
+import * as fs from 'node:fs';
+import { realtimeNs, tainFromUnixNs, tainPack } from '../formats/tai64n';
+import { ActType, Action, parseScript, Script, SelType, STAMP_ISO, STAMP_TAI } from './script';
+import { Logdir, LogdirFatal, RotState } from './logdir';
+import { OutQueue } from './outqueue';
+import { strerror } from './strerror';
+
+export { ScriptError } from './script';
+export { LogdirFatal } from './logdir';
+
+/** s6-log reads stdin into a 8192-byte circular buffer: at most 8191 bytes per read. */
+export const READ_QUANTUM = 8191;
+export const DEFAULT_LINE_LIMIT = 8192;
+export const MIN_LINE_LIMIT = 48;
+export const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+
+export interface LogEngineOptions {
+  /** the script, as argv directives (parsed here), or an already parsed one */
+  script: string[] | Script;
+  /** -l: 0 = none; values below 48 become 48; default 8192 */
+  lineLimit?: number;
+  /** -b */
+  blocking?: boolean;
+  /** 0: alerts only; 1 (default): warnings too */
+  verbosity?: number;
+  /** the cap on buffered output without -b (see the header) */
+  maxBuffered?: number;
+  /** directory relative logdirs and =FILE paths are resolved against (default process.cwd()) */
+  cwd?: string;
+  /** warnings, without the program prefix (e.g. "unable to write to ./d/current: No space left on device") */
+  onWarning?: (msg: string) => void;
+  /** action 2: the alert body (stamps, prefix, first E bytes of the line, '\n' or '...\n') without "PROG: alert: " */
+  onAlert?: (data: Buffer) => void;
+  /**
+   * action 1: the bytes for stdout, one call per feed(). Return false if the sink now holds unwritten data;
+   * call engine.poke() when it drained. Absent: `1` actions write nothing.
+   */
+  onStdout?: (data: Buffer) => boolean;
+  /** bytes the stdout sink still holds (counts for -b and the cap) */
+  stdoutPending?: () => number;
+  /** wantsInput() went from false to true */
+  onDrain?: () => void;
+}
+
+const NL = 10;
+
+export class LogEngine {
+  readonly script: Script;
+  readonly logdirs: Logdir[];
+  private readonly lineLimit: number;
+  private readonly blocking: boolean;
+  private readonly verbosity: number;
+  private readonly maxBuffered: number;
+  private readonly cwd: string;
+  private readonly opts: LogEngineOptions;
+
+  /** the partial line waiting for its separator */
+  private part: Buffer = Buffer.alloc(0);
+  private partLen = 0;
+  /** stdout bytes of the current feed */
+  private readonly out1 = new OutQueue();
+  /** per action: [tai stamp + ' '][iso stamp + '  '][prefix] */
+  private readonly heads: Buffer[];
+  private readonly headStampLen: number[];
+  private readonly acts: Action[];
+  private taiText = Buffer.alloc(26, 0x20);
+  private isoText = Buffer.alloc(31, 0x20);
+  private stampsValid = false;
+  /** no NUL byte in the chunk being fed: only '\n' ends lines */
+  private noNul = true;
+
+  private finishing = false;
+  private inputDone = false;
+  private closing = false;
+  private closed = false;
+  private closeWaiters: Array<() => void> = [];
+  private wasBlocked = false;
+
+  constructor(opts: LogEngineOptions) {
+    this.opts = opts;
+    this.script = Array.isArray(opts.script) ? parseScript(opts.script) : opts.script;
+    const ll = opts.lineLimit ?? DEFAULT_LINE_LIMIT;
+    this.lineLimit = ll === 0 ? 0 : Math.max(ll, MIN_LINE_LIMIT);
+    this.blocking = opts.blocking ?? false;
+    this.verbosity = opts.verbosity ?? 1;
+    this.maxBuffered = opts.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+    this.cwd = opts.cwd ?? process.cwd();
+    this.acts = [];
+    for (const g of this.script.groups) for (const a of g.acts) this.acts.push(a);
+    this.heads = [];
+    this.headStampLen = [];
+    for (const a of this.acts) {
+      const sl = (a.stamps & STAMP_TAI ? 26 : 0) + (a.stamps & STAMP_ISO ? 31 : 0);
+      const h = Buffer.alloc(sl + (a.prefix ? a.prefix.length : 0));
+      if (a.prefix) a.prefix.copy(h, sl);
+      this.heads.push(h);
+      this.headStampLen.push(sl);
+    }
+    const host = {
+      warn: (m: string) => this.warn(m),
+      changed: () => this.poke(),
+    };
+    this.logdirs = [];
+    try {
+      for (const spec of this.script.logdirs) {
+        const ld = new Logdir(spec, host, this.cwd);
+        ld.open();
+        this.logdirs.push(ld);
+      }
+    } catch (e) {
+      for (const ld of this.logdirs) ld.close();
+      throw e;
+    }
+  }
+
+  private warn(msg: string): void {
+    if (this.verbosity >= 1 && this.opts.onWarning) this.opts.onWarning(msg);
+  }
+
+  // ---- stamps ---------------------------------------------------------------------------------------
+
+  private refreshStamps(): void {
+    const ns = realtimeNs();
+    if (this.script.wantTai) {
+      const t = tainFromUnixNs(ns);
+      const p = tainPack(t);
+      this.taiText[0] = 0x40;
+      this.taiText.write(p.toString('hex'), 1, 'latin1');
+      this.taiText[25] = 0x20;
+    }
+    if (this.script.wantIso) {
+      const ms = Number(ns / 1000000n);
+      const d = new Date(ms);
+      const p2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+      const s = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(ns % 1000000000n).padStart(9, '0')}  `;
+      this.isoText.write(s, 0, 'latin1');
+    }
+    for (let i = 0; i < this.acts.length; i++) {
+      const st = this.acts[i].stamps;
+      if (!st) continue;
+      const h = this.heads[i];
+      let o = 0;
+      if (st & STAMP_TAI) { this.taiText.copy(h, 0); o = 26; }
+      if (st & STAMP_ISO) this.isoText.copy(h, o);
+    }
+    this.stampsValid = true;
+  }
+
+  // ---- input ----------------------------------------------------------------------------------------
+
+  /** stop() came while a line was half read: the caller should now read one byte at a time */
+  get finishingLine(): boolean {
+    return this.finishing;
+  }
+
+  /** true once no more input will be taken (after end(), or stop() and the last line). */
+  get inputClosed(): boolean {
+    return this.inputDone;
+  }
+
+  /** Bytes waiting to be written (all logdirs + stdout). */
+  buffered(): number {
+    let n = this.out1.length + (this.opts.stdoutPending ? this.opts.stdoutPending() : 0);
+    for (const ld of this.logdirs) n += ld.q.length;
+    return n;
+  }
+
+  /** Should the caller read more input now? */
+  wantsInput(): boolean {
+    if (this.inputDone || this.closed) return false;
+    const n = this.buffered();
+    const ok = this.blocking ? n === 0 : n < this.maxBuffered;
+    if (!ok) this.wasBlocked = true;
+    return ok;
+  }
+
+  /**
+   * Take input bytes. Returns how many were consumed: all of them, except while finishing the last line
+   * after stop() (then the bytes after that line are left for the next reader). The engine keeps no
+   * reference to `chunk`.
+   */
+  feed(chunk: Uint8Array, start = 0, end = chunk.length): number {
+    if (this.inputDone || this.closed) return 0;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.finishing) return this.feedLast(buf, start, end);
+    let off = start;
+    const z = buf.indexOf(0, start);
+    this.noNul = z === -1 || z >= end;
+    this.stampsValid = false;
+    while (off < end) {
+      const sliceEnd = Math.min(end, off + READ_QUANTUM);
+      if (!this.stampsValid && (this.script.wantTai || this.script.wantIso)) this.refreshStamps();
+      this.split(buf, off, sliceEnd);
+      off = sliceEnd;
+      this.endSlice();
+    }
+    this.flushAll();
+    return end - start;
+  }
+
+  private endSlice(): void {
+    for (const ld of this.logdirs) ld.q.mark();
+    this.stampsValid = false;
+  }
+
+  /** Cut buf[s, e) into lines; the tail goes to `part`. */
+  private split(buf: Buffer, s: number, e: number): void {
+    const L = this.lineLimit;
+    let pos = s;
+    if (this.partLen > 0) {
+      // complete the pending line first
+      const room = L ? L - this.partLen : Infinity; // bytes the line may still take
+      const look = Math.min(e, room === Infinity ? e : pos + room + 1);
+      const sep = findSep(buf, pos, look, this.noNul);
+      if (sep >= 0) {
+        this.appendPart(buf, pos, sep);
+        this.line(this.part, 0, this.partLen);
+        this.partLen = 0;
+        pos = sep + 1;
+      } else if (L && this.partLen + (e - pos) > L) {
+        this.appendPart(buf, pos, pos + room);
+        this.line(this.part, 0, this.partLen);
+        this.partLen = 0;
+        pos += room;
+      } else {
+        this.appendPart(buf, pos, e);
+        this.capPart();
+        return;
+      }
+    }
+    let nl = -2; // cached next '\n' (-1 = none left)
+    let nul = this.noNul ? -1 : -2; // cached next NUL
+    while (pos < e) {
+      if (nl !== -1 && nl < pos) { nl = buf.indexOf(NL, pos); if (nl >= e) nl = -1; }
+      if (nul !== -1 && nul < pos) { nul = buf.indexOf(0, pos); if (nul >= e) nul = -1; }
+      const sep = nl === -1 ? nul : nul === -1 ? nl : nl < nul ? nl : nul;
+      if (L) {
+        if (sep === -1) {
+          if (e - pos > L) { this.line(buf, pos, pos + L); pos += L; continue; }
+          break;
+        }
+        if (sep - pos > L) { this.line(buf, pos, pos + L); pos += L; continue; }
+      } else if (sep === -1) break;
+      this.line(buf, pos, sep);
+      pos = sep + 1;
+    }
+    if (pos < e) {
+      this.appendPart(buf, pos, e);
+      this.capPart();
+    }
+  }
+
+  private appendPart(buf: Buffer, s: number, e: number): void {
+    const n = e - s;
+    if (n <= 0) return;
+    if (this.partLen + n > this.part.length) {
+      let cap = Math.max(256, this.part.length * 2);
+      while (cap < this.partLen + n) cap *= 2;
+      const nb = Buffer.allocUnsafe(cap);
+      this.part.copy(nb, 0, 0, this.partLen);
+      this.part = nb;
+    }
+    buf.copy(this.part, this.partLen, s, e);
+    this.partLen += n;
+  }
+
+  /** lineLimit 0: never let the partial line grow past maxBuffered (documented divergence). */
+  private capPart(): void {
+    if (this.lineLimit === 0 && this.partLen >= this.maxBuffered) {
+      this.line(this.part, 0, this.partLen);
+      this.partLen = 0;
+    }
+    // keep an idle engine small: a partial line never holds more than it needs for long
+    if (this.partLen === 0 && this.part.length > 65536) this.part = Buffer.alloc(0);
+  }
+
+  /** After stop() with a partial line: take bytes up to the separator (or lineLimit+1 bytes), log, done. */
+  private feedLast(buf: Buffer, s: number, e: number): number {
+    if (!this.stampsValid && (this.script.wantTai || this.script.wantIso)) this.refreshStamps();
+    const L = this.lineLimit;
+    let i = s;
+    for (; i < e; i++) {
+      const c = buf[i];
+      if (c === NL || c === 0) {
+        this.lastLine();
+        this.flushAll();
+        return i + 1 - s;
+      }
+      this.appendPart(buf, i, i + 1);
+      if (L && this.partLen > L) {
+        this.warn('input line too long, stopping before the end');
+        this.lastLine();
+        this.flushAll();
+        return i + 1 - s;
+      }
+    }
+    return e - s;
+  }
+
+  private lastLine(): void {
+    this.line(this.part, 0, this.partLen);
+    this.partLen = 0;
+    this.finishing = false;
+    this.inputDone = true;
+    this.endSlice();
+  }
+
+  /** SIGTERM (unless -p) or SIGHUP: finish the line being read, then take no more input. */
+  stop(): void {
+    if (this.inputDone) return;
+    if (this.partLen === 0) this.inputDone = true;
+    else this.finishing = true;
+    this.poke();
+  }
+
+  /** EOF on the input. A partial line is dropped, unless stop() asked to finish it (then it is logged). */
+  end(): void {
+    if (this.inputDone) return;
+    if (this.finishing) {
+      this.lastLine();
+      this.flushAll();
+    }
+    this.partLen = 0;
+    this.inputDone = true;
+    this.poke();
+  }
+
+  /** SIGALRM: rotate every writable logdir whose current is not empty. */
+  rotate(): void {
+    for (const ld of this.logdirs) {
+      try {
+        ld.forceRotate();
+      } catch (e) {
+        this.warn(`unable to rotate ${ld.name}: ${strerror(e)}`);
+      }
+    }
+    this.flushAll();
+  }
+
+  // ---- one line -------------------------------------------------------------------------------------
+
+  private line(buf: Buffer, s: number, e: number): void {
+    const sc = this.script;
+    if (sc.noSelections) {
+      const acts = this.acts;
+      for (let i = 0; i < acts.length; i++) this.act(i, buf, s, e);
+      return;
+    }
+    let selected = true;
+    let acted = false;
+    let str: string | null = null;
+    let ai = 0;
+    for (const g of sc.groups) {
+      for (const sel of g.sels) {
+        if (sel.type === SelType.Default) selected = !acted;
+        else if (sel.type === SelType.Plus) {
+          if (!selected) {
+            if (str === null) str = buf.toString("latin1", s, e);
+            if (sel.re!.test(str as string)) selected = true;
+          }
+        } else if (selected) {
+          if (str === null) str = buf.toString("latin1", s, e);
+          if (sel.re!.test(str as string)) selected = false;
+        }
+      }
+      if (selected) {
+        acted = true;
+        for (let j = 0; j < g.acts.length; j++) this.act(ai + j, buf, s, e);
+      }
+      ai += g.acts.length;
+    }
+  }
+
+  private act(i: number, buf: Buffer, s: number, e: number): void {
+    const a = this.acts[i];
+    switch (a.type) {
+      case ActType.Dir: {
+        const q = this.logdirs[a.logdir].q;
+        const h = this.heads[i];
+        const n = h.length + (e - s) + 1;
+        const ob = q.reserve(n);
+        let o = q.end;
+        if (h.length) { h.copy(ob, o); o += h.length; }
+        buf.copy(ob, o, s, e);
+        o += e - s;
+        ob[o++] = NL;
+        q.end = o;
+        return;
+      }
+      case ActType.Stdout: {
+        if (!this.opts.onStdout) return;
+        const q = this.out1;
+        const h = this.heads[i];
+        const ob = q.reserve(h.length + (e - s) + 1);
+        let o = q.end;
+        if (h.length) { h.copy(ob, o); o += h.length; }
+        buf.copy(ob, o, s, e);
+        o += e - s;
+        ob[o++] = NL;
+        q.end = o;
+        return;
+      }
+      case ActType.Alert: {
+        if (!this.opts.onAlert) return;
+        const h = this.heads[i];
+        const len = e - s;
+        const cut = a.size > 0 && a.size + 3 < len;
+        const body = cut ? a.size : len;
+        const out = Buffer.allocUnsafe(h.length + body + (cut ? 4 : 1));
+        h.copy(out, 0);
+        buf.copy(out, h.length, s, s + body);
+        if (cut) out.write('...\n', h.length + body, 'latin1');
+        else out[out.length - 1] = NL;
+        this.opts.onAlert(out);
+        return;
+      }
+      case ActType.Status: {
+        const h = this.heads[i];
+        const len = h.length + (e - s);
+        let out: Buffer;
+        if (a.size === 0) {
+          out = Buffer.allocUnsafe(len + 1);
+          h.copy(out, 0);
+          buf.copy(out, h.length, s, e);
+          out[len] = NL;
+        } else if (len + 1 > a.size) {
+          // cut to exactly size bytes
+          out = Buffer.allocUnsafe(a.size);
+          const hh = Math.min(h.length, a.size);
+          h.copy(out, 0, 0, hh);
+          if (hh < a.size) buf.copy(out, hh, s, s + (a.size - hh));
+        } else {
+          out = Buffer.alloc(a.size, NL);
+          h.copy(out, 0);
+          buf.copy(out, h.length, s, e);
+        }
+        this.writeStatus(a.file, out);
+        return;
+      }
+    }
+  }
+
+  private writeStatus(file: string, data: Buffer): void {
+    const p = file.startsWith('/') ? file : `${this.cwd}/${file}`;
+    try {
+      fs.writeFileSync(p + '.new', data);
+      fs.renameSync(p + '.new', p);
+    } catch (e) {
+      this.warn(`unable to write status file ${file}: ${strerror(e)}`);
+    }
+  }
+
+  // ---- output ---------------------------------------------------------------------------------------
+
+  private flushAll(): void {
+    if (this.out1.length && this.opts.onStdout) {
+      const q = this.out1;
+      const data = Buffer.from(q.buf.subarray(q.start, q.end));
+      q.clear();
+      this.opts.onStdout(data);
+    }
+    for (const ld of this.logdirs) {
+      if (ld.q.length || !ld.idle()) {
+        try {
+          ld.flush();
+        } catch (e) {
+          this.warn(`unexpected error in logdir ${ld.name}: ${strerror(e)}`);
+        }
+      }
+    }
+  }
+
+  /** Re-try what can be retried now (the stdout sink drained, a timer fired...), then report drain/finish. */
+  poke(): void {
+    if (this.closed) return;
+    if (this.wasBlocked && !this.inputDone) {
+      const n = this.buffered();
+      const ok = this.blocking ? n === 0 : n < this.maxBuffered;
+      if (ok) {
+        this.wasBlocked = false;
+        if (this.opts.onDrain) this.opts.onDrain();
+      }
+    }
+    if (this.closing) this.tryFinish();
+  }
+
+  /**
+   * Finish: stop taking input, wait until all data is written and no rotation or processor is running,
+   * then fsync and chmod 0744 each current and release the locks. Resolves when done.
+   */
+  close(): Promise<void> {
+    if (!this.inputDone) {
+      this.partLen = 0;
+      this.inputDone = true;
+      this.finishing = false;
+    }
+    this.closing = true;
+    const p = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    this.flushAll();
+    this.tryFinish();
+    return p;
+  }
+
+  private tryFinish(): void {
+    if (this.closed) return;
+    if (this.opts.stdoutPending && this.opts.stdoutPending() > 0) return;
+    for (const ld of this.logdirs) {
+      if (ld.state < RotState.SyncEnd && !ld.idle()) {
+        if (!ld.waiting) ld.flush();
+        if (!ld.idle()) return;
+      }
+    }
+    let all = true;
+    for (const ld of this.logdirs) if (!ld.finalize()) all = false;
+    if (!all) return;
+    for (const ld of this.logdirs) ld.close();
+    this.closed = true;
+    const w = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Give up now: no finalize, queued data dropped, locks released. */
+  abandon(): void {
+    for (const ld of this.logdirs) ld.close();
+    this.closed = true;
+    this.inputDone = true;
+    const w = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+function findSep(buf: Buffer, s: number, e: number, noNul: boolean): number {
+  let a = buf.indexOf(NL, s);
+  if (a >= e) a = -1;
+  if (noNul) return a;
+  let b = buf.indexOf(0, s);
+  if (b >= e) b = -1;
+  if (a === -1) return b;
+  if (b === -1) return a;
+  return a < b ? a : b;
+}
+
+export { Logdir };
+export const isFatal = (e: unknown): e is LogdirFatal => e instanceof LogdirFatal;
