@@ -1,0 +1,665 @@
+/**
+ * The scanner: s6-svscan's job (s6-protocol.md §8) on top of the in-process Supervisor — every service of a
+ * scan directory supervised by this one process.
+ *
+ * In-process API (the init engine runs stage 1, then "becomes the scanner" in the same process):
+ *
+ *   const sc = new Scanner({
+ *     scandir,              // the scan directory (made absolute)
+ *     rescanMs?,            // -t: rescan every ms (0/undefined = only on command or signal)
+ *     maxServices?,         // -c: table size, default 500, clamped to [2, 90000]
+ *     readyFd?,             // -d: write "\n" there and close it before the first scan
+ *     consoleFd?,           // -X: stderr of the `s6-svscan-log` service; put back on fds 1 and 2 at stop
+ *     subreaper?,           // -r: PR_SET_CHILD_SUBREAPER (PID 1 reaps orphans anyway)
+ *     handleSignals?,       // default true: listen to HUP INT TERM QUIT USR1 USR2 PWR WINCH ALRM ABRT
+ *     onSignal?: (sig) => boolean,        // true = handled, skip the .s6-svscan/SIG* script and the default
+ *     onStopped?: (how: 'finish' | 'crash', code?) => void,
+ *                           // replaces the exec of .s6-svscan/finish (or crash); without it the process
+ *                           // execs finish (exit 0 if there is none, crash / exit 111 on other failures)
+ *     log?: (line) => void, // one line per warning (default: stderr, synchronous)
+ *   });
+ *   sc.start();             // throws ScannerError (exitCode 100: lock held / .s6-svscan not a dir; 111)
+ *   sc.command('h');        // the letters of .s6-svscan/control: z a b h i t q n N
+ *   sc.signal('SIGTERM');   // as if the scanner received it (scripts, then defaults)
+ *   sc.services();          // [{ name, dir, active, logged, main: info|null, log: info|null }]
+ *   sc.supervisor;          // the Supervisor (control(svc, letters), signal(svc, sig)) for direct use
+ *
+ * Rules kept from s6-svscan: dot names skipped; stat follows symlinks; non-dirs skipped; services known by
+ * (dev, ino); `log/` looked at only on first discovery, with a pipe made then whose BOTH ends the scanner holds
+ * until the service is inactive and one side's supervision has ended; `s6-svscan-log` ignores its log/;
+ * supervision of an active service is brought back 1 s after it ended; inactive services are dropped once
+ * their supervision has ended. "Killing a supervisor" is the in-process equivalent: TERM/HUP to a service's
+ * supervision (Supervisor.signal), with s6's semantics (§5.3).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native } from '../sys/native';
+import { drain as reapNow, setSubreaper, reaperStats } from '../sys/reaper';
+import { watchReadable, FdWatch } from '../sys/fdwatch';
+import { raiseNofileLimit } from '../sys/rlimit';
+import { envList } from '../sys/spawn';
+import { onExit } from '../sys/reaper';
+import {
+  LOG_SUBDIR, SVSCAN_CONTROL, SVSCAN_CRASH, SVSCAN_DIR, SVSCAN_FINISH, SVSCAN_LOCK, SVSCAN_LOG_SERVICE,
+} from '../formats/paths';
+import { Supervisor, defaultLog } from '../supervisor/supervisor';
+import { Service, SetupError, SupervisorSignal } from '../supervisor/service';
+import { TimerHandle } from '../supervisor/timers';
+
+export type StopHow = 'finish' | 'crash';
+
+export interface ScannerOptions {
+  scandir: string;
+  rescanMs?: number;
+  maxServices?: number;
+  readyFd?: number;
+  consoleFd?: number;
+  subreaper?: boolean;
+  handleSignals?: boolean;
+  onSignal?: (sig: NodeJS.Signals) => boolean;
+  onStopped?: (how: StopHow) => void;
+  log?: (line: string) => void;
+  /**
+   * stdout / stderr given to services that have no log/ (stderr: to every service except s6-svscan-log)
+   * instead of this process's own fds 1 and 2. vigil init passes a blocking description of the catch-all
+   * fifo that init never writes to itself (libuv may make init's own fds 1/2 O_NONBLOCK).
+   */
+  serviceStdout?: number;
+  serviceStderr?: number;
+}
+
+export class ScannerError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+interface Entry {
+  key: string;
+  name: string;
+  dir: string;
+  active: boolean;
+  special: boolean;
+  logged: boolean;
+  /** [read, write] of the service→logger pipe, held for the service's life; null once closed */
+  pipe: [number, number] | null;
+  main: Service | null;
+  log: Service | null;
+  mainTimer: TimerHandle | null;
+  logTimer: TimerHandle | null;
+  /** last setup error reported per side, so a persisting problem is said once */
+  mainErr: string;
+  logErr: string;
+}
+
+export interface SideInfo {
+  name: string;
+  state: string;
+  pid: number;
+  wantUp: boolean;
+  ready: boolean;
+}
+
+export interface ServiceInfo {
+  name: string;
+  dir: string;
+  active: boolean;
+  logged: boolean;
+  main: SideInfo | null;
+  log: SideInfo | null;
+}
+
+const SCANNED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH', 'SIGALRM', 'SIGABRT'];
+const RESTART_MS = 1000;
+const STAT_RETRY_MS = 3000;
+
+export class Scanner {
+  readonly scandir: string;
+  readonly supervisor: Supervisor;
+  private readonly opts: ScannerOptions;
+  private readonly logLine: (line: string) => void;
+  private entries = new Map<string, Entry>();
+  private owner = new Map<Service, Entry>();
+  private lockFd = -1;
+  private ctlR = -1;
+  private ctlW = -1;
+  private ctlWatch: FdWatch | null = null;
+  private sigHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  private rescanTimer: TimerHandle | null = null;
+  private retryScanTimer: TimerHandle | null = null;
+  private stopping: '' | 'wait' | 'done' = '';
+  private readonly max: number;
+  private readonly ctlBuf = Buffer.allocUnsafe(4096);
+
+  constructor(opts: ScannerOptions) {
+    this.opts = opts;
+    this.scandir = path.resolve(opts.scandir);
+    this.logLine = opts.log ?? defaultLog;
+    this.max = Math.min(90000, Math.max(2, opts.maxServices ?? 500));
+    this.supervisor = new Supervisor({ log: this.logLine, onEnded: (svc) => this.onEnded(svc) });
+  }
+
+  private warn(msg: string): void {
+    this.logLine(`vigil: warning: ${msg}`);
+  }
+
+  /** Take the scan directory and run: .s6-svscan/, lock, control fifo, signals, -d readiness, first scan. */
+  start(): void {
+    const n = native();
+    try {
+      raiseNofileLimit();
+    } catch (e) {
+      this.warn(`unable to raise the open files limit: ${(e as Error).message}`);
+    }
+    if (this.opts.subreaper) setSubreaper(true);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.scandir);
+    } catch (e) {
+      throw new ScannerError(`unable to chdir to ${this.scandir}: ${(e as NodeJS.ErrnoException).code}`, 111);
+    }
+    if (!st.isDirectory()) throw new ScannerError(`unable to chdir to ${this.scandir}: ENOTDIR`, 111);
+    const dot = path.join(this.scandir, SVSCAN_DIR);
+    try {
+      fs.mkdirSync(dot);
+      fs.chmodSync(dot, 0o700);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ScannerError(`unable to mkdir ${SVSCAN_DIR}: ${(e as NodeJS.ErrnoException).code}`, 111);
+      let ds: fs.Stats | null = null;
+      try {
+        ds = fs.statSync(dot);
+      } catch {
+        ds = null;
+      }
+      if (!ds || !ds.isDirectory()) throw new ScannerError(`${SVSCAN_DIR} exists and is not a directory`, 100);
+    }
+    const lockPath = path.join(this.scandir, SVSCAN_LOCK);
+    try {
+      try {
+        this.lockFd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+        fs.fchmodSync(this.lockFd, 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        this.lockFd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+      }
+    } catch (e) {
+      throw new ScannerError(`unable to open ${SVSCAN_LOCK}: ${(e as NodeJS.ErrnoException).code}`, 111);
+    }
+    if (!n.lock(this.lockFd, true, true)) {
+      fs.closeSync(this.lockFd);
+      this.lockFd = -1;
+      throw new ScannerError('another instance of s6-svscan is already running on the same directory', 100);
+    }
+    const ctl = path.join(this.scandir, SVSCAN_CONTROL);
+    try {
+      try {
+        n.mkfifo(ctl, 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (!fs.statSync(ctl).isFIFO()) throw new ScannerError(`${SVSCAN_CONTROL} exists and is not a fifo`, 100);
+      }
+      this.ctlR = fs.openSync(ctl, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      this.ctlW = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      if (e instanceof ScannerError) throw e;
+      throw new ScannerError(`unable to set up ${SVSCAN_CONTROL}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 111);
+    }
+    this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
+    if (this.opts.handleSignals !== false) {
+      for (const sig of SCANNED_SIGNALS) {
+        const h = () => this.signal(sig);
+        this.sigHandlers.push([sig, h]);
+        process.on(sig, h);
+      }
+    }
+    reapNow();
+    if (this.opts.readyFd !== undefined) {
+      try {
+        fs.writeSync(this.opts.readyFd, '\n');
+      } catch (e) {
+        this.warn(`unable to write readiness to fd ${this.opts.readyFd}: ${(e as NodeJS.ErrnoException).code}`);
+      }
+      try {
+        fs.closeSync(this.opts.readyFd);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.scan();
+  }
+
+  // ------------------------------------------------------------------------------------------------ scan
+
+  /** readdir, (dev, ino) identity, start what is missing, mark and reap the inactive. */
+  scan(): void {
+    if (this.stopping) return;
+    if (this.rescanTimer) {
+      this.supervisor.timers.cancel(this.rescanTimer);
+      this.rescanTimer = null;
+    }
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.scandir);
+    } catch (e) {
+      this.warn(`unable to read the scan directory ${this.scandir}: ${(e as NodeJS.ErrnoException).code}`);
+      this.scheduleRetryScan();
+      this.armRescan();
+      return;
+    }
+    const seen = new Set<string>();
+    let statFailed = false;
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const dir = path.join(this.scandir, name);
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(dir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && isSymlink(dir)) {
+          this.warn(`${name}: dangling symlink - skipping it`);
+        } else {
+          this.warn(`${name}: unable to stat: ${code}${code === 'ELOOP' ? ' (symlink loop)' : ''} - skipping it`);
+          statFailed = true;
+        }
+        continue;
+      }
+      if (!st.isDirectory()) continue;
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let e = this.entries.get(key);
+      if (!e) {
+        if (this.entries.size >= this.max) {
+          this.warn(`${name}: too many services (maximum ${this.max}, see -c) - not supervising it`);
+          continue;
+        }
+        e = this.discover(key, name, dir) ?? undefined;
+        if (!e) continue;
+      }
+      e.active = true;
+    }
+    for (const e of [...this.entries.values()]) {
+      if (!seen.has(e.key)) {
+        e.active = false;
+        this.cancelRestarts(e);
+        this.maybeRelease(e);
+      }
+    }
+    for (const e of this.entries.values()) if (e.active) this.startMissing(e);
+    if (statFailed) this.scheduleRetryScan();
+    this.armRescan();
+  }
+
+  private armRescan(): void {
+    const ms = this.opts.rescanMs;
+    if (ms && ms > 0 && !this.stopping) this.rescanTimer = this.supervisor.timers.after(ms, () => this.scan());
+  }
+
+  private scheduleRetryScan(): void {
+    if (this.retryScanTimer && !this.retryScanTimer.cancelled) return;
+    this.retryScanTimer = this.supervisor.timers.after(STAT_RETRY_MS, () => {
+      this.retryScanTimer = null;
+      this.scan();
+    });
+  }
+
+  private discover(key: string, name: string, dir: string): Entry | null {
+    const special = name === SVSCAN_LOG_SERVICE;
+    let logged = false;
+    if (!special) {
+      try {
+        logged = fs.statSync(path.join(dir, LOG_SUBDIR)).isDirectory();
+      } catch {
+        logged = false;
+      }
+    }
+    let pipe: [number, number] | null = null;
+    if (logged) {
+      try {
+        pipe = native().pipe(false);
+      } catch (e) {
+        this.warn(`${name}: unable to create the log pipe: ${(e as NodeJS.ErrnoException).code} - will retry`);
+        this.scheduleRetryScan();
+        return null;
+      }
+    }
+    const e: Entry = {
+      key, name, dir, active: true, special, logged, pipe, main: null, log: null, mainTimer: null, logTimer: null, mainErr: '', logErr: '',
+    };
+    this.entries.set(key, e);
+    return e;
+  }
+
+  private startMissing(e: Entry): void {
+    if (this.stopping) return;
+    if (e.logged && !e.pipe) return; // pipe closed while inactive: wait until both sides are gone
+    if (e.logged && !e.log && !pending(e.logTimer)) this.startSide(e, 'log');
+    if (!e.main && !pending(e.mainTimer)) this.startSide(e, 'main');
+  }
+
+  private startSide(e: Entry, side: 'main' | 'log'): void {
+    if (side === 'main') e.mainTimer = null;
+    else e.logTimer = null;
+    if (this.stopping || !e.active || !this.entries.has(e.key) || e[side]) return;
+    if (e.logged && !e.pipe) return;
+    const opts =
+      side === 'main'
+        ? {
+            dir: e.dir,
+            name: e.name,
+            stdout: e.pipe ? e.pipe[1] : this.opts.serviceStdout,
+            stderr: e.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
+            dupStdio: true,
+          }
+        : { dir: path.join(e.dir, LOG_SUBDIR), name: `${e.name}/${LOG_SUBDIR}`, stdin: e.pipe![0], dupStdio: true };
+    let svc: Service;
+    try {
+      svc = this.supervisor.add(opts);
+    } catch (err) {
+      const msg = err instanceof SetupError ? err.message : `${opts.name}: ${(err as Error).message}`;
+      const errKey = side === 'main' ? 'mainErr' : 'logErr';
+      if (e[errKey] !== msg) {
+        e[errKey] = msg;
+        this.warn(`${msg} (retrying every second)`);
+      }
+      const t = this.supervisor.timers.after(RESTART_MS, () => this.startSide(e, side));
+      if (side === 'main') e.mainTimer = t;
+      else e.logTimer = t;
+      return;
+    }
+    if (side === 'main') e.mainErr = '';
+    else e.logErr = '';
+    e[side] = svc;
+    this.owner.set(svc, e);
+  }
+
+  private onEnded(svc: Service): void {
+    const e = this.owner.get(svc);
+    if (!e) return;
+    this.owner.delete(svc);
+    const side = e.main === svc ? 'main' : e.log === svc ? 'log' : null;
+    if (!side) return;
+    e[side] = null;
+    if (this.stopping === 'wait') {
+      this.checkStopped();
+      return;
+    }
+    if (this.stopping) return;
+    if (e.active && e.pipe !== null) {
+      const t = this.supervisor.timers.after(RESTART_MS, () => this.startSide(e, side));
+      if (side === 'main') e.mainTimer = t;
+      else e.logTimer = t;
+      return;
+    }
+    this.maybeRelease(e);
+  }
+
+  /** inactive (or pipe lost): close the pipe once one side is gone, drop the entry once both are */
+  private maybeRelease(e: Entry): void {
+    if (e.active && e.pipe !== null) return;
+    if (e.pipe && (!e.main || !e.log)) this.closePipe(e);
+    if (!e.main && !e.log) {
+      this.cancelRestarts(e);
+      this.closePipe(e);
+      this.entries.delete(e.key);
+      // came back while its pipe was gone: rediscover it as a new service
+      if (e.active && !this.stopping) this.supervisor.timers.after(RESTART_MS, () => this.scan());
+    }
+  }
+
+  private closePipe(e: Entry): void {
+    if (!e.pipe) return;
+    closeQuiet(e.pipe[0]);
+    closeQuiet(e.pipe[1]);
+    e.pipe = null;
+  }
+
+  private cancelRestarts(e: Entry): void {
+    this.supervisor.timers.cancel(e.mainTimer);
+    this.supervisor.timers.cancel(e.logTimer);
+    e.mainTimer = e.logTimer = null;
+  }
+
+  // ------------------------------------------------------------------------------------- control, signals
+
+  private onControlReadable(): void {
+    if (this.ctlR < 0) return;
+    const r = native().read(this.ctlR, this.ctlBuf, 0, this.ctlBuf.length);
+    if (r <= 0) return;
+    this.command(this.ctlBuf.toString('latin1', 0, r));
+  }
+
+  /** Process .s6-svscan/control letters, in order (z a b h i t q n N; others: a warning). */
+  command(letters: string): void {
+    for (const c of letters) {
+      if (this.stopping === 'done') return;
+      try {
+        this.letter(c);
+      } catch (e) {
+        this.warn(`internal error handling control command ${c}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private letter(c: string): void {
+    switch (c) {
+      case 'z':
+        reapNow();
+        return;
+      case 'a':
+        this.scan();
+        return;
+      case 'b':
+        this.stop(false);
+        return;
+      case 'h':
+        this.scan();
+        this.killSupervisors(true, 'term', 'hup', 'hup');
+        return;
+      case 'n':
+        this.killSupervisors(true, 'term', 'hup', 'hup');
+        return;
+      case 'N':
+        this.killSupervisors(true, 'term', 'term', 'term');
+        return;
+      case 't':
+      case 'i':
+        this.killSupervisors(false, 'term', 'hup', 'hup');
+        this.stop(true);
+        return;
+      case 'q':
+        this.killSupervisors(false, 'term', 'term', 'term');
+        this.stop(true);
+        return;
+      default:
+        this.warn(`received unknown control command: ${JSON.stringify(c).slice(1, -1)}`);
+    }
+  }
+
+  /** "kill" supervisors: main / logger / s6-svscan-log get the given supervisor signal */
+  private killSupervisors(inactiveOnly: boolean, mainSig: SupervisorSignal, logSig: SupervisorSignal, specialSig: SupervisorSignal): void {
+    for (const e of [...this.entries.values()]) {
+      if (inactiveOnly && e.active) continue;
+      if (e.main) this.supervisor.signal(e.main, e.special ? specialSig : mainSig);
+      if (e.log) this.supervisor.signal(e.log, logSig);
+    }
+  }
+
+  /** A signal received by the scanner (§8.2). */
+  signal(sig: NodeJS.Signals): void {
+    if (this.stopping === 'done') return;
+    try {
+      if (this.opts.onSignal && this.opts.onSignal(sig)) return;
+      if (sig === 'SIGALRM') return this.scan();
+      if (sig === 'SIGABRT') return this.command('b');
+      if (this.runSignalScript(sig)) return;
+      switch (sig) {
+        case 'SIGHUP':
+          return this.command('h');
+        case 'SIGINT':
+        case 'SIGTERM':
+          return this.command('t');
+        case 'SIGQUIT':
+          return this.command('q');
+        default:
+          return;
+      }
+    } catch (e) {
+      this.warn(`internal error handling ${sig}: ${(e as Error).message}`);
+    }
+  }
+
+  /** spawn .s6-svscan/SIGNAME (no args, cwd = scandir); true if it could be spawned */
+  private runSignalScript(sig: NodeJS.Signals): boolean {
+    const rel = `${SVSCAN_DIR}/${sig}`;
+    const file = path.join(this.scandir, rel);
+    try {
+      const pid = native().spawn(file, [rel], envList(process.env), [0, 1, 2], { setsid: false, resetSignals: true, cwd: this.scandir });
+      onExit(pid, () => {});
+      return true;
+    } catch (e) {
+      const x = e as NodeJS.ErrnoException;
+      if (x.code !== 'ENOENT') this.warn(`unable to spawn ${rel}: ${x.code} - using the default action`);
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ stop
+
+  private stop(wait: boolean): void {
+    if (this.stopping === 'done') return;
+    this.stopping = wait ? 'wait' : 'done';
+    if (this.rescanTimer) this.supervisor.timers.cancel(this.rescanTimer);
+    if (this.retryScanTimer) this.supervisor.timers.cancel(this.retryScanTimer);
+    for (const e of this.entries.values()) {
+      this.cancelRestarts(e);
+      this.closePipe(e);
+    }
+    const n = native();
+    let hasSpecial = false;
+    for (const e of this.entries.values()) if (e.special) hasSpecial = true;
+    if (hasSpecial) {
+      try {
+        n.dup2(this.supervisor.devnull(), 1);
+      } catch {
+        /* keep going */
+      }
+    }
+    if (this.opts.consoleFd !== undefined) {
+      try {
+        n.dup2(this.opts.consoleFd, 2);
+        n.dup2(this.opts.consoleFd, 1);
+      } catch {
+        /* keep going */
+      }
+    }
+    if (wait) this.checkStopped();
+    else this.finish('finish');
+  }
+
+  private checkStopped(): void {
+    if (this.stopping !== 'wait') return;
+    for (const e of this.entries.values()) if (e.main || e.log) return;
+    this.stopping = 'done';
+    // let the `x` writes and status files settle before the image is replaced
+    this.finish('finish');
+  }
+
+  private teardown(): void {
+    for (const [s, h] of this.sigHandlers) process.removeListener(s, h);
+    this.sigHandlers = [];
+    if (this.ctlWatch) this.ctlWatch.stop();
+    this.ctlWatch = null;
+    closeQuiet(this.ctlR);
+    closeQuiet(this.ctlW);
+    this.ctlR = this.ctlW = -1;
+    this.supervisor.timers.cancel(this.rescanTimer);
+    this.supervisor.timers.cancel(this.retryScanTimer);
+    // every pending restart is dead too
+    for (const e of this.entries.values()) this.cancelRestarts(e);
+  }
+
+  private finish(how: StopHow): void {
+    this.stopping = 'done';
+    this.teardown();
+    if (this.opts.onStopped) {
+      closeQuiet(this.lockFd);
+      this.lockFd = -1;
+      this.opts.onStopped(how);
+      return;
+    }
+    execStopScript(this.scandir, how, this.logLine);
+  }
+
+  /** one row per known service */
+  services(): ServiceInfo[] {
+    const side = (s: Service | null): SideInfo | null =>
+      s ? { name: s.name, state: s.state, pid: s.status.pid, wantUp: s.status.wantUp, ready: s.status.ready } : null;
+    return [...this.entries.values()].map((e) => ({
+      name: e.name, dir: e.dir, active: e.active, logged: e.logged, main: side(e.main), log: side(e.log),
+    }));
+  }
+
+  /** reaped pids nobody owned (orphans), for tests and status tools */
+  orphansReaped(): number {
+    return reaperStats().orphans;
+  }
+}
+
+/**
+ * exec .s6-svscan/finish (or crash) in place of this process: argv [".s6-svscan/finish"], cwd = scandir,
+ * fds 0-2 kept. finish missing → exit 0; any other failure of finish → crash; crash failing → exit 111.
+ */
+export function execStopScript(scandir: string, how: StopHow, log: (line: string) => void = defaultLog): never {
+  const n = native();
+  try {
+    process.chdir(scandir);
+  } catch {
+    /* exec with absolute paths anyway */
+  }
+  for (const fd of [0, 1, 2]) {
+    try {
+      n.setCloexec(fd, false);
+    } catch {
+      /* closed */
+    }
+  }
+  const env = envList(process.env);
+  if (how === 'finish') {
+    try {
+      n.execve(path.join(scandir, SVSCAN_FINISH), [SVSCAN_FINISH], env);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') process.exit(0);
+      log(`vigil: warning: unable to exec ${SVSCAN_FINISH}: ${code}`);
+    }
+  }
+  try {
+    n.execve(path.join(scandir, SVSCAN_CRASH), [SVSCAN_CRASH], env);
+  } catch (e) {
+    log(`vigil: fatal: unable to exec ${SVSCAN_CRASH}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  process.exit(111);
+}
+
+function pending(t: TimerHandle | null): boolean {
+  return t !== null && !t.cancelled;
+}
+
+function isSymlink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function closeQuiet(fd: number): void {
+  if (fd < 0) return;
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* closed */
+  }
+}
