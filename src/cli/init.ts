@@ -1,0 +1,27 @@
+/**
+ * `vigil init` — see src/init/README.md (modes, the fifo trick, signals, exit codes) and `vigil init --help`.
+ */
+import { INIT_USAGE, parseInitArgs, UsageError } from '../init/options';
+import { Init } from '../init/init';
+
+export async function run(argv: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseInitArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`vigil init: ${e.message}\n${INIT_USAGE}`);
+      if (process.pid !== 1) return 100;
+      // a kernel's init must not exit over a usage error: go on with the defaults
+      o = parseInitArgs([]);
+    } else throw e;
+  }
+  if (o === 'help') {
+    process.stdout.write(INIT_USAGE);
+    return 0;
+  }
+  const init = new Init(o);
+  const code = await init.boot();
+  // leave at once: the tree is down, nothing is left to flush but our own console messages (synchronous)
+  process.exit(code);
+}

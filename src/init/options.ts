@@ -1,0 +1,110 @@
+/**
+ * `vigil init` command line. Kept apart so the environments engineer's runc/QEMU set-ups and the tests share
+ * one definition of the flags (the CLI is a stable interface: add flags, never change these).
+ */
+export type InitMode = 'container' | 'machine';
+
+export interface InitOptions {
+  /** forced mode; undefined = detect (mode.ts) */
+  mode?: InitMode;
+  basedir: string;
+  rundir: string;
+  graceMs: number;
+  noLoggerWait: boolean;
+  /** how long stage 2 waits for the catch-all logger before going on with the console as the fallback */
+  loggerTimeoutMs: number;
+  /** the container's main program, after `--` */
+  cmd: string[];
+  /** positional words before `--`: as a kernel's init these are the kernel's leftover arguments */
+  extra: string[];
+}
+
+export const INIT_USAGE = `usage: vigil init [--container|--machine] [--basedir DIR] [--rundir DIR] [--grace MS]
+                  [--no-logger-wait] [--logger-timeout MS] [-- CMD ARGS...]
+
+Run as PID 1 (or as a subreaper under another init): stage 1, the supervision tree, stage 2 (BASEDIR/rc.init),
+the shutdown daemon, stages 3 and 4.
+
+  --container         container mode: no mounts, no reboot(2); the exit code is CMD's or RUNDIR/vigil/exitcode's
+  --machine           machine mode: mount /proc /sys /dev and a tmpfs on RUNDIR, console, reboot(2) at the end
+                      (default: machine only when PID 1 of the initial PID namespace, else container)
+  --basedir DIR       rc.init, rc.shutdown, rc.shutdown.final, service/, env/, early-getty (default /etc/vigil)
+  --rundir DIR        writable run directory; the scan directory is RUNDIR/service (default /run)
+  --grace MS          time between TERM and KILL at shutdown (default 3000); stops early once all have exited
+  --no-logger-wait    start stage 2 and the services at once instead of after the catch-all logger is ready;
+                      their early output is held by init and handed to the logger when it is up
+  --logger-timeout MS give up waiting for the catch-all logger after MS (default 2000): stage 2 starts and
+                      init copies the uncaught output to the console until the logger is up
+  -- CMD ARGS...      container mode: the main program, started when rc.init has exited; when it exits the
+                      container stops with its exit code (128+N if killed by signal N)
+`;
+
+export class UsageError extends Error {}
+
+function num(flag: string, v: string | undefined): number {
+  if (v === undefined || !/^[0-9]+$/.test(v)) throw new UsageError(`${flag} needs a number of milliseconds`);
+  return Number(v);
+}
+
+export function parseInitArgs(argv: string[]): InitOptions | 'help' {
+  const o: InitOptions = {
+    basedir: '/etc/vigil',
+    rundir: '/run',
+    graceMs: 3000,
+    noLoggerWait: false,
+    loggerTimeoutMs: 2000,
+    cmd: [],
+    extra: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let val: string | undefined;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    if (eq > 0) {
+      val = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const next = (): string => {
+      if (val !== undefined) return val;
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--':
+        o.cmd = argv.slice(i + 1);
+        if (o.cmd.length === 0) throw new UsageError('-- must be followed by a command');
+        return o;
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--container':
+        o.mode = 'container';
+        break;
+      case '--machine':
+        o.mode = 'machine';
+        break;
+      case '--basedir':
+        o.basedir = next();
+        break;
+      case '--rundir':
+        o.rundir = next();
+        break;
+      case '--grace':
+        o.graceMs = num(a, next());
+        break;
+      case '--logger-timeout':
+        o.loggerTimeoutMs = num(a, next());
+        break;
+      case '--no-logger-wait':
+        o.noLoggerWait = true;
+        break;
+      default:
+        if (!a.startsWith('-')) {
+          o.extra.push(a);
+          break;
+        }
+        throw new UsageError(`unknown argument: ${argv[i]}`);
+    }
+  }
+  return o;
+}
