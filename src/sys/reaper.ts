@@ -23,7 +23,11 @@ let errorHandler: (e: unknown, pid: number) => void = (e, pid) => {
   process.stderr.write(`vigil: exit handler for pid ${pid} threw: ${msg}\n`);
 };
 
-/** Install the SIGCHLD listener (idempotent) and reap once: children that died while we were exec'ing. */
+/**
+ * Install the SIGCHLD listener (idempotent) and reap once: children that died while we were exec'ing.
+ * It reaps at once, so install it before spawning anything (or register owners first): a dead child with
+ * no owner yet would be counted as an orphan.
+ */
 export function installReaper(): void {
   if (!installed) {
     installed = true;

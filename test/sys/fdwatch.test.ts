@@ -4,11 +4,10 @@ import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { native } from '../../src/sys/native';
 import { readAvailable, watchReadable } from '../../src/sys/fdwatch';
 import { EAGAIN } from '../../src/sys/errors';
-import { exitOf, killAll } from '../helpers/sys-proc';
+import { exitOf, killAll, runCmd } from '../helpers/sys-proc';
 
 const n = native();
 const live = new Set<number>();
@@ -113,12 +112,8 @@ test('pidfd + poll: fires when a process exits; pidfdSendSignal delivers', async
   assert.throws(() => n.pidfdOpen(2 ** 22 + 12345), (e: NodeJS.ErrnoException) => e.code === 'ESRCH' || e.code === 'EINVAL');
 });
 
-function runFixture(mode: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.resolve(__dirname, '..', 'helpers', 'sys-pollthrow.js'), mode], { timeout: 15_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
+function runFixture(mode: string): ReturnType<typeof runCmd> {
+  return runCmd([process.execPath, path.resolve(__dirname, '..', 'helpers', 'sys-pollthrow.js'), mode], 15_000);
 }
 
 test('an exception thrown in a poll callback is an ordinary uncaught exception', async () => {

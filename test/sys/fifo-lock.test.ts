@@ -5,23 +5,22 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFile, spawnSync } from 'node:child_process';
 import { native } from '../../src/sys/native';
 import { makeFifo, openFifoReadHeld, openFifoReadNonblock, openFifoWriteNoReader, writeNonblock } from '../../src/sys/fifo';
 import { isLocked, lockFile, lockHolderPid, unlockFile } from '../../src/sys/lock';
 import { isErrno, isSysError } from '../../src/sys/errors';
-import { readAvailable } from '../../src/sys/fdwatch';
+import { readAvailable, watchReadable } from '../../src/sys/fdwatch';
+import { killAll, runCmd } from '../helpers/sys-proc';
 
 const n = native();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-fifolock-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function svok(dir: string): Promise<number | null> {
-  return new Promise((resolve) => {
-    execFile('s6-svok', [dir], { timeout: 10_000, killSignal: 'SIGKILL' }, (err) => {
-      resolve(err ? ((err as { code?: number }).code ?? null) : 0);
-    });
-  });
+const live = new Set<number>();
+after(() => killAll(live));
+
+async function svok(dir: string): Promise<number | null> {
+  return (await runCmd(['s6-svok', dir], 10_000)).code;
 }
 
 test('makeFifo: mode without umask, idempotent on a fifo, EEXIST on a regular file', () => {
@@ -100,7 +99,7 @@ test('OFD lock on supervise/lock is what the real s6-svok sees; unlock and it is
   assert.equal(lockHolderPid(lockPath), -1, 'OFD locks report pid -1');
   assert.equal(lockFile(lockPath), 'busy', 'a second open file description in the same process conflicts');
   // another process sees it busy too
-  const other = spawnSync(process.execPath, ['-e', `const l=require(${JSON.stringify(path.resolve(__dirname, '../../src/sys/lock.js'))}); process.stdout.write(String(l.lockFile(${JSON.stringify(lockPath)})))`], { timeout: 10_000, encoding: 'utf8' });
+  const other = await runCmd([process.execPath, '-e', `const l=require(${JSON.stringify(path.resolve(__dirname, '../../src/sys/lock.js'))}); process.stdout.write(String(l.lockFile(${JSON.stringify(lockPath)})))`], 10_000);
   assert.equal(other.stdout, 'busy', other.stderr);
   // closing an unrelated fd on the same file does not drop an OFD lock
   fs.closeSync(fs.openSync(lockPath, 'r'));
@@ -116,22 +115,34 @@ test('OFD lock on supervise/lock is what the real s6-svok sees; unlock and it is
 test('a classic POSIX lock held by another process is reported with its pid', async () => {
   const p = path.join(tmp, 'classic');
   fs.writeFileSync(p, '');
-  // a child takes a classic F_SETLK write lock and waits on stdin
-  const child = execFile(process.execPath, ['-e', `const n=require(${JSON.stringify(path.resolve(__dirname, '../../../native/build/Release/shim.node'))}); const fs=require('fs'); const fd=fs.openSync(${JSON.stringify(p)}, 'r+'); n.lock(fd, true, false); process.stdout.write('locked\\n'); process.stdin.on('data', () => process.exit(0));`], { timeout: 15_000, killSignal: 'SIGKILL' });
+  // a child takes a classic F_SETLK write lock, says so, and sleeps until killed
+  const script = `const n=require(${JSON.stringify(path.resolve(__dirname, '../../../native/build/Release/shim.node'))}); const fs=require('fs'); const fd=fs.openSync(${JSON.stringify(p)}, 'r+'); n.lock(fd, true, false); process.stdout.write('locked\\n'); setInterval(() => {}, 1000);`;
+  const [r, w] = n.pipe(true);
+  const pid = n.spawn(process.execPath, ['node', '-e', script], [], [null, w, 2]);
+  live.add(pid);
+  n.close(w);
   try {
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('child did not lock within 10 s')), 10_000);
-      child.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('locked')) {
+      const t = setTimeout(() => {
+        watch.stop();
+        reject(new Error('child did not lock within 10 s'));
+      }, 10_000);
+      let text = '';
+      const watch = watchReadable(r, () => {
+        const got = readAvailable(r, Buffer.alloc(256));
+        text += got.bytes.toString();
+        if (text.includes('locked') || got.eof) {
+          watch.stop();
           clearTimeout(t);
-          resolve();
+          if (text.includes('locked')) resolve();
+          else reject(new Error(`child ended without locking: ${text}`));
         }
       });
     });
-    assert.equal(lockHolderPid(p), child.pid);
+    assert.equal(lockHolderPid(p), pid);
     assert.equal(lockFile(p), 'busy');
   } finally {
-    child.stdin?.end('x');
-    child.kill('SIGKILL');
+    n.kill(pid, 9);
+    n.close(r);
   }
 });

@@ -3,25 +3,21 @@
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { native } from '../../src/sys/native';
 import { drain, installReaper, onExit, orphansReaped, reaperStats, setReaperErrorHandler, uninstallReaper } from '../../src/sys/reaper';
 import { watchReadable } from '../../src/sys/fdwatch';
 import { decodeWaitStatus } from '../../src/sys/signals';
-import { killAll, procStat } from '../helpers/sys-proc';
+import { killAll, procStat, runCmd } from '../helpers/sys-proc';
 
 const n = native();
 const helpers = path.resolve(__dirname, '..', 'helpers');
 const live = new Set<number>();
 after(() => killAll(live));
 
-function run(cmd: string, args: string[], ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: ms, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`));
-      else resolve(stdout);
-    });
-  });
+async function run(argv: string[], ms: number): Promise<string> {
+  const r = await runCmd(argv, ms);
+  assert.equal(r.code, 0, `${argv.join(' ')}: status ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** resolve when pid has exited (it stays a zombie: nobody reaps it) */
@@ -79,7 +75,7 @@ test('an owner that throws does not stop the others; unknown pids count as orpha
 });
 
 test('1000 orphans as PID 1 of a pid namespace: all reaped, 0 zombies', async () => {
-  const out = await run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, path.join(helpers, 'sys-orphans.js'), 'pid1', '1000'], 50_000);
+  const out = await run(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, path.join(helpers, 'sys-orphans.js'), 'pid1', '1000'], 50_000);
   const r = JSON.parse(out.trim().split('\n').pop() as string);
   assert.equal(r.why, 'done', out);
   assert.equal(r.pid, 1);
@@ -91,7 +87,7 @@ test('1000 orphans as PID 1 of a pid namespace: all reaped, 0 zombies', async ()
 });
 
 test('200 orphans as a subreaper (no namespace): all come to us and are reaped', async () => {
-  const out = await run(process.execPath, [path.join(helpers, 'sys-orphans.js'), 'subreaper', '200'], 30_000);
+  const out = await run([process.execPath, path.join(helpers, 'sys-orphans.js'), 'subreaper', '200'], 30_000);
   const r = JSON.parse(out.trim().split('\n').pop() as string);
   assert.equal(r.why, 'done', out);
   assert.equal(r.subreaper, true);
@@ -100,7 +96,7 @@ test('200 orphans as a subreaper (no namespace): all come to us and are reaped',
 });
 
 test('execve(self) keeps the pid, the children and the subreaper flag; the first reap() catches the death in the window', async () => {
-  const out = await run(process.execPath, [path.join(helpers, 'sys-reexec.js')], 20_000);
+  const out = await run([process.execPath, path.join(helpers, 'sys-reexec.js')], 20_000);
   const r = JSON.parse(out.trim().split('\n').pop() as string);
   assert.equal(r.why, 'done', out);
   assert.equal(r.pid, r.gen0, 'same pid after execve');
