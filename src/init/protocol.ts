@@ -70,7 +70,7 @@ export class RecordParser {
         const sec = buf.readBigUInt64BE(i + 1);
         const nsec = buf.readUInt32BE(i + 9);
         const grace = buf.readUInt32BE(i + 13);
-        const secN = sec > BigInt(Number.MAX_SAFE_INTEGER / 1000) ? Number.MAX_SAFE_INTEGER / 1000 : Number(sec);
+        const secN = sec > 9007199254740n ? 9007199254740 : Number(sec);
         out.push({
           kind: 'shutdown',
           what: String.fromCharCode(c) as ShutdownWhat,

@@ -1,0 +1,141 @@
+// `vigil init` in container mode as PID 1 of `unshare --pid --fork --mount-proc --mount`: the fifo trick and
+// the catch-all logger, stage 2 ordering, services never exposed to a readerless fifo, CMD and exit codes,
+// signals, stopping within (and before the end of) the grace time.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bootInit, liveDescendants, VIGIL } from '../helpers/init-ns';
+import { waitFor } from '../helpers/wait';
+import { readStatus } from '../../src/formats/status';
+import { tainToUnixMs } from '../../src/formats/tai64n';
+import { readDtally } from '../../src/formats/dtally';
+
+const N = 300;
+
+/** a stage 2 that checks the logger is ready (with the real s6-svstat), prints N lines, exits */
+const RC_INIT = `#!/bin/sh
+echo "stage2-first logger-ready=$(s6-svstat -o ready "$VIGIL_RUNDIR/service/s6-svscan-log")"
+i=1; while [ $i -le ${N} ]; do echo "stage2-line $i"; i=$((i+1)); done
+echo stage2-last
+`;
+/** prints at once when started (the SIGPIPE flaw: must never die of it) and stays up */
+const EAGER = '#!/bin/sh\necho "eager-start $$"\nexec sleep 100000\n';
+
+function tree(extra: Record<string, string> = {}): Record<string, string> {
+  return { 'rc.init!': RC_INIT, 'service/eager/run!': EAGER, 'service/quiet/run!': '#!/bin/sh\nexec sleep 100000\n', ...extra };
+}
+
+test('container boot: stage 2 starts after the logger is ready, every line lands in uncaught-logs, CMD exit code', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree(),
+    cmd: ['/bin/sh', '-c', 'echo cmd-says-hi; test -e "$VIGIL_RUNDIR/service/eager/supervise/status" || exit 99; touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 7'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
+  // the logger's readiness stamp, read while it runs (after it stops the stamp is "down and ready")
+  const st = readStatus(path.join(b.rundir, 'service', 's6-svscan-log'));
+  assert.ok(st.ready && st.pid > 0, 'the catch-all logger is not up and ready');
+  fs.writeFileSync(path.join(b.rundir, 'go'), '');
+  const r = await b.exited(20000);
+  assert.equal(r.code, 7, `exit code\n${b.stderr()}`);
+  const lines = b.logLines();
+  const first = lines.findIndex((l) => l.startsWith('stage2-first'));
+  assert.ok(first >= 0, `no stage 2 line in uncaught-logs:\n${lines.join('\n')}`);
+  assert.equal(lines[first], 'stage2-first logger-ready=true', 'the logger was not ready when stage 2 started');
+  for (let i = 1; i <= N; i++) assert.ok(lines.includes(`stage2-line ${i}`), `stage2-line ${i} missing from uncaught-logs`);
+  assert.ok(lines.includes('stage2-last'));
+  // the TAI64N stamps: the logger's readiness (its status) is before stage 2's first line
+  const readyMs = tainToUnixMs(st.readyStamp);
+  const firstMs = b.stampedLines().find(([, l]) => l.startsWith('stage2-first'))![0];
+  assert.ok(readyMs <= firstMs, `logger ready at ${readyMs}, stage 2's first line at ${firstMs}`);
+  // the eager service printed once, never restarted (no SIGPIPE death)
+  assert.equal(lines.filter((l) => l.startsWith('eager-start')).length, 1, lines.join('\n'));
+  assert.equal(readDtally(path.join(b.rundir, 'service', 'eager')).filter((d) => d.sig === 13).length, 0, 'the eager service died of SIGPIPE');
+  // CMD's own output went to the container's stdout, not to the logger
+  assert.match(b.stdout(), /cmd-says-hi/);
+  assert.ok(!lines.includes('cmd-says-hi'));
+  // the catch-all logger copies to the container's console (docker logs shows everything)
+  assert.match(b.stderr(), /stage2-last/);
+});
+
+test('--no-logger-wait: stage 2 at once, still every line in uncaught-logs, no service dies of SIGPIPE', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, { tree: tree({ 'rc.init!': RC_INIT.replace('stage2-first', 'stage2-first-nowait') }), args: ['--no-logger-wait'], cmd: ['/bin/sh', '-c', 'sleep 0.5; exit 3'] });
+  const r = await b.exited(20000);
+  assert.equal(r.code, 3, b.stderr());
+  const lines = b.logLines();
+  assert.ok(lines.some((l) => l.startsWith('stage2-first-nowait')), lines.join('\n'));
+  for (let i = 1; i <= N; i++) assert.ok(lines.includes(`stage2-line ${i}`), `stage2-line ${i} missing`);
+  assert.equal(lines.filter((l) => l.startsWith('eager-start')).length, 1, lines.join('\n'));
+});
+
+test('SIGTERM: everything stops before the grace time when all exit at once; CMD TERMed → 143', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, { tree: tree(), args: ['--grace', '8000'], cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; exec sleep 100000'] });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
+  const before = liveDescendants(b.pid1);
+  assert.ok(before.length >= 4, `expected logger, 2 services, CMD: ${before}`);
+  const t0 = Date.now();
+  b.signal('SIGTERM');
+  const r = await b.exited(15000);
+  const ms = r.at - t0;
+  assert.equal(r.code, 143, b.stderr());
+  assert.ok(ms < 8000, `stopping took ${ms} ms: the whole grace time was waited`);
+  t.diagnostic(`SIGTERM → namespace gone in ${ms} ms (grace 8000)`);
+  for (const p of before) assert.ok(!fs.existsSync(`/proc/${p}`), `pid ${p} survived`);
+});
+
+test('SIGTERM: a process that ignores TERM is KILLed when the grace time ends', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree({ 'service/stubborn/run!': '#!/bin/sh\ntrap "" TERM\ntouch "$VIGIL_RUNDIR/stubborn-up"\nwhile :; do sleep 0.05; done\n' }),
+    args: ['--grace', '1500'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'stubborn-up')), 10000, 'stubborn service');
+  const t0 = Date.now();
+  b.signal('SIGTERM');
+  const r = await b.exited(15000);
+  const ms = r.at - t0;
+  assert.equal(r.code, 0, b.stderr());
+  assert.ok(ms >= 1400, `stopped after ${ms} ms, before the grace time`);
+  assert.ok(ms < 1500 + 4000, `stopped after ${ms} ms`);
+});
+
+test('exit codes: CMD killed by signal → 128+N; missing → 127 with a message; not executable → 126', { timeout: 40000 }, async (t) => {
+  const a = await bootInit(t, { tree: tree(), cmd: ['/bin/sh', '-c', 'kill -KILL $$'] });
+  assert.equal((await a.exited(20000)).code, 137, a.stderr());
+  const m = await bootInit(t, { tree: tree(), cmd: ['no-such-program-vigil', 'x'] });
+  assert.equal((await m.exited(20000)).code, 127, m.stderr());
+  assert.match(m.stderr(), /vigil init: no-such-program-vigil: not found/);
+  const n = await bootInit(t, { tree: tree(), cmd: ['/etc/passwd'] });
+  assert.equal((await n.exited(20000)).code, 126, n.stderr());
+  assert.match(n.stderr(), /vigil init: \/etc\/passwd: not executable/);
+});
+
+test('exit code from RUNDIR/vigil/exitcode when there is no CMD; stage 2 halts with vigil halt', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree({ 'rc.init!': `#!/bin/sh\necho 42 > "$VIGIL_RUNDIR/vigil/exitcode"\nexec ${VIGIL} halt\n`, 'rc.shutdown!': '#!/bin/sh\necho "rc.shutdown $1" > "$VIGIL_RUNDIR/rc-shutdown-ran"\n' }),
+  });
+  const r = await b.exited(20000);
+  assert.equal(r.code, 42, b.stderr());
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'rc-shutdown-ran'), 'utf8'), 'rc.shutdown halt\n');
+});
+
+test('HUP/USR1/QUIT/WINCH to PID 1 reach CMD; the container exits with the status CMD chooses on TERM', { timeout: 30000 }, async (t) => {
+  const script = `
+trap 'echo HUP >> "$VIGIL_RUNDIR/got"' HUP
+trap 'echo USR1 >> "$VIGIL_RUNDIR/got"' USR1
+trap 'echo WINCH >> "$VIGIL_RUNDIR/got"' WINCH
+trap 'exit 9' TERM
+touch "$VIGIL_RUNDIR/ready"
+while :; do sleep 0.05; done`;
+  const b = await bootInit(t, { tree: tree(), cmd: ['/bin/sh', '-c', script] });
+  const got = path.join(b.rundir, 'got');
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'ready')), 10000, 'CMD ready');
+  b.signal('SIGHUP');
+  await waitFor(() => fs.existsSync(got) && fs.readFileSync(got, 'utf8').includes('HUP'), 5000, 'HUP forwarded');
+  b.signal('SIGUSR1');
+  await waitFor(() => fs.readFileSync(got, 'utf8').includes('USR1'), 5000, 'USR1 forwarded');
+  b.signal('SIGWINCH');
+  await waitFor(() => fs.readFileSync(got, 'utf8').includes('WINCH'), 5000, 'WINCH forwarded');
+  b.signal('SIGTERM');
+  const r = await b.exited(10000);
+  assert.equal(r.code, 9, b.stderr());
+});
