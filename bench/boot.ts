@@ -65,7 +65,7 @@ function write(p: string, text: string, mode = 0o644): void {
 }
 
 /** A basedir with rc.init and NSERVICES services, all reporting to the event fifo `ev`. */
-function makeBasedir(dir: string, ev: string): void {
+export function makeBasedir(dir: string, ev: string): void {
   write(path.join(dir, 'rc.init'), `#!/bin/sh\necho "rc.init: stage 2 running"\necho stage2-done > ${ev}\n`, 0o755);
   for (let i = 1; i <= NSERVICES; i++) {
     write(path.join(dir, 'service', `svc${i}`, 'run'), `#!/bin/sh\necho svc-${i} > ${ev}\nexec sleep 100000\n`, 0o755);
@@ -73,7 +73,7 @@ function makeBasedir(dir: string, ev: string): void {
 }
 
 /** s6-linux-init's stage 1 in shell (see the header): args RUNDIR BASEDIR. */
-function s6Stage1(file: string): void {
+export function s6Stage1(file: string): void {
   write(file, `#!/bin/sh -e
 R=$1 B=$2
 mkdir -p "$R/service" "$R/uncaught-logs"
