@@ -377,7 +377,7 @@ static void child_set_cloexec_from(unsigned int lowfd) {
 }
 
 /* Runs in the forked child: only async-signal-safe calls, no malloc, no JS. Never returns. */
-static void spawn_child(const struct spawn_req *r, int ew_in, const sigset_t *parentmask) {
+static void spawn_child(const struct spawn_req *r, int ew_in) {
   int n = (int)r->nfd;
   int low = n < 3 ? 3 : n;
   int ew;
@@ -467,14 +467,10 @@ static void spawn_child(const struct spawn_req *r, int ew_in, const sigset_t *pa
     if (!keep) close(fd);
   }
 
-  /* 7. signal mask, exec */
-  if (r->reset_signals) {
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-  } else {
-    sigprocmask(SIG_SETMASK, parentmask, NULL);
-  }
+  /* 7. empty signal mask (s6's run starts with one), exec */
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, NULL);
   execve(r->file, r->argv, r->envp);
   if (ew >= 0) child_fail(ew, ST_EXECVE, errno);
   _exit(127);
@@ -547,7 +543,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = fork();
-  if (pid == 0) spawn_child(&r, ep[1], &old); /* never returns */
+  if (pid == 0) spawn_child(&r, ep[1]); /* never returns */
   int forkerr = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(ep[1]);

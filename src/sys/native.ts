@@ -21,7 +21,7 @@ export interface ReapResult {
 export interface SpawnOptions {
   /** call setsid() in the child (default true) */
   setsid?: boolean;
-  /** reset every signal disposition to SIG_DFL and clear the mask (default true); false keeps ignored ones */
+  /** reset every signal disposition to SIG_DFL (default true); false keeps ignored ones. The mask is always emptied. */
   resetSignals?: boolean;
   /** chdir() in the child before exec */
   cwd?: string;

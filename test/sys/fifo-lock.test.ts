@@ -11,6 +11,7 @@ import { isLocked, lockFile, lockHolderPid, unlockFile } from '../../src/sys/loc
 import { isErrno, isSysError } from '../../src/sys/errors';
 import { readAvailable, watchReadable } from '../../src/sys/fdwatch';
 import { killAll, runCmd } from '../helpers/sys-proc';
+import { isNonblocking, pipeForChild, reopenFresh } from '../../src/sys/fds';
 
 const n = native();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-fifolock-'));
@@ -145,4 +146,21 @@ test('a classic POSIX lock held by another process is reported with its pid', as
     n.kill(pid, 9);
     n.close(r);
   }
+});
+
+test('reopenFresh gives a blocking description of the same pipe; the shared one keeps its O_NONBLOCK', () => {
+  const [r, w] = n.pipe(false);
+  n.setNonblock(w, true);
+  assert.equal(isNonblocking(w), true);
+  const w2 = reopenFresh(w, 'w');
+  assert.equal(isNonblocking(w2), false);
+  assert.equal(isNonblocking(w), true);
+  assert.equal(n.write(w2, Buffer.from('via-fresh'), 0, 9), 9);
+  n.setNonblock(r, true);
+  assert.equal(readAvailable(r, Buffer.alloc(64)).bytes.toString(), 'via-fresh');
+  for (const fd of [r, w, w2]) n.close(fd);
+  const [pr, pw] = pipeForChild();
+  assert.deepEqual([isNonblocking(pr), isNonblocking(pw)], [true, false]);
+  n.close(pr);
+  n.close(pw);
 });
