@@ -70,13 +70,16 @@ test('runc kill TERM: CMD that traps TERM and exits 7 → 7 (its own status kept
 });
 
 test('non-root UID 4321 with a read-only root: boots, exit code propagated, TERM stops it', { timeout: 40000 }, async (t) => {
-  const b1 = setup(t, ['/bin/sh', '-c', 'id -u > /out/uid; touch /rootfs-write-test 2>/out/ro-err; exit 3'], { uid: 4321 });
+  const b1 = setup(t, ['/bin/sh', '-c', 'id -u > /out/uid; touch /rootfs-write-test 2>/out/ro-err; cat /run/uncaught-logs/current > /out/uncaught; exit 3'],
+    { uid: 4321, rcInitTail: 'echo "stage 2 says hello as $(id -u)"\n' });
   const h1 = runForeground(b1);
   const code1 = await exitWithin(b1, h1, 20000);
   assert.equal(code1, 3, why(b1, h1, `exit code ${code1}`)());
   assert.equal(read(b1, 'uid').trim(), '4321');
   assert.match(read(b1, 'rc-init'), /uid=4321/);
   assert.match(read(b1, 'ro-err'), /Read-only file system/);
+  // the catch-all logger ran as 4321 too and stage 2's stdout (the fifo) reached it
+  assert.match(read(b1, 'uncaught'), /stage 2 says hello as 4321/, why(b1, h1, 'stage 2 line not in uncaught-logs/current')());
 
   const b2 = setup(t, ['/bin/sh', '-c', 'touch /out/cmd-ready; exec sleep 1000'], { uid: 4321 });
   const h2 = runForeground(b2);
@@ -92,4 +95,23 @@ test('no CMD: the exit code comes from <rundir>/vigil/exitcode written by stage 
   const code = await exitWithin(b, h, 20000);
   assert.equal(code, 9, why(b, h, `exit code ${code}`)());
   assert.ok(has(b, 'rc-shutdown')(), why(b, h, 'rc.shutdown did not run')());
+});
+
+test('runc kill TERM with a service that ignores TERM: KILLed after --grace, exit code still CMD\'s', { timeout: 30000 }, async (t) => {
+  const base = makeBasedir({
+    'rc.init': '#!/bin/sh\ntrue\n',
+    'service/stubborn/run': '#!/bin/sh\ntrap "" TERM\necho "up $$" > /out/stubborn-up\nexec sleep 1000\n',
+  });
+  const b = makeBundle({ args: initArgs(['/bin/sh', '-c', 'touch /out/cmd-ready; exec sleep 1000'], ['--grace', '1500']), basedir: base });
+  t.after(() => { b.cleanup(); fs.rmSync(base, { recursive: true, force: true }); });
+  const h = runForeground(b);
+  await waitFor(() => has(b, 'cmd-ready')() && has(b, 'stubborn-up')(), 15000, why(b, h, 'CMD and the stubborn service to start'));
+  const t0 = Date.now();
+  runcKill(b, 'TERM');
+  const code = await exitWithin(b, h, 15000);
+  const ms = Date.now() - t0;
+  assert.equal(code, 143, why(b, h, `exit code ${code}`)());
+  t.diagnostic(`TERM → container gone in ${ms} ms with a 1500 ms grace`);
+  assert.ok(ms >= 1400, `the container was gone after ${ms} ms, before the 1500 ms grace had passed`);
+  assert.ok(ms < 10000, `stop took ${ms} ms`);
 });
