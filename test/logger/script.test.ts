@@ -1,0 +1,102 @@
+// Bad scripts: `vigil log` exits like s6-log (100) with the same message naming the offending directive.
+// Regex selections: for each POSIX ERE, `vigil log` selects exactly the lines Debian's s6-log selects.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kind, mkTmp, runWithFile, maskProg } from './harness';
+import { translateEre, RegexSyntaxError } from '../../src/logger/regex';
+
+const BAD: string[][] = [
+  ['e'], ['x'], ['tt'], ['f1'], ['1x'], ['22'], ['='], ['n'], ['t'], ['p'],
+  ['nabc', '1'], ['n-1', '1'], ['s5000', 'l2501', '1'], ['+[', '1'], ['--', '-(', '1'], ['E', '1'], ['Eabc', '1'],
+  ['^', '1'], ['r', '1'], ['S', '1'], ['Sx', '1'], ['n', '1'], ['r99999999999', '1'], ['n99999999999', '1'],
+  ['+a{2', '1'], ['+*a', '1'], ['+a|*b', '1'], ['+[z-a]', '1'], ['+(a)\\2', '1'], ['+[[:foo:]]', '1'], ['+a\\', '1'],
+  ['+a{1,99999}', '1'], ['+((a)', '1'], ['2', 'y', '1'],
+];
+
+test('bad scripts: same exit code and message as s6-log, naming the directive', { timeout: 60000 }, () => {
+  const tmp = mkTmp('vigil-logscript-');
+  try {
+    const problems: string[] = [];
+    for (const script of BAD) {
+      const res: Record<Kind, { status: number | null; err: string }> = {} as never;
+      for (const kind of ['s6', 'vigil'] as Kind[]) {
+        const r = runWithFile(kind, script, Buffer.from('hello\n'), tmp);
+        res[kind] = { status: r.status, err: maskProg(r.stderr.toString()) };
+      }
+      if (res.vigil.status !== 100) problems.push(`${JSON.stringify(script)}: vigil exit ${res.vigil.status}`);
+      if (res.s6.status !== res.vigil.status || res.s6.err !== res.vigil.err) {
+        problems.push(`${JSON.stringify(script)}: s6-log ${res.s6.status} ${JSON.stringify(res.s6.err)} vs vigil ${res.vigil.status} ${JSON.stringify(res.vigil.err)}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('usage errors exit 100 (bad option, missing script, bad -l)', { timeout: 30000 }, () => {
+  const tmp = mkTmp('vigil-logusage-');
+  try {
+    for (const args of [['-z', '1'], [], ['-l'], ['-l', 'abc', '1'], ['-(', '1']]) {
+      const s6 = runWithFile('s6', args, Buffer.from('x\n'), tmp);
+      const v = runWithFile('vigil', args, Buffer.from('x\n'), tmp);
+      assert.equal(s6.status, 100, `s6-log ${JSON.stringify(args)}`);
+      assert.equal(v.status, 100, `vigil log ${JSON.stringify(args)}: ${v.stderr}`);
+      assert.match(v.stderr.toString(), /^vigil log: usage: /, JSON.stringify(args));
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+const PATTERNS = [
+  'a**', 'a{,2}', 'a|', '()', '\\n', '[\\]', 'a\\{2\\}', 'a{1}{2}', '$a', 'a^', '[[:alpha:]-]', '[a-]', '[]]', '\\w', '\\W',
+  '\\<a', 'a\\>', '.', '^.$', '(a)\\1', '[[:upper:]]', '\\*a', 'a{0}', '^$', '[^a]', 'x|^\\+', '\\a', '[[.*.]]', 'a+?',
+  '\\^a', ')', 'a)', '[[=a=]]', 'a{1,}', '(|a)', '(^a)', 'a|^', 'a{1}*', '\\(', '[[:space:]]', '[[:punct:]]+$', '\\s',
+  '\\S+\\s\\S+', '\\bx', '\\Bx', 'x\\b', '^[^[:alnum:]]', '[[:xdigit:]]{4}', '[[:cntrl:]]', '[[:print:]]{3}', '\\.',
+  '(ab|cd)+e', 'a?b+c*', '^[0-9]{2,3}[^0-9]', 'é', '[é]', '[^[:print:]]', '\r', '[.]', '[*+?{}()|^$]', '\\`a', "a\\'",
+  '\\|', '\\?', 'a.c', '[a-c-]', '[-a]', '[]a]', '[^]a]', '(a|b)(c|d)\\2', '\\)', '[[:blank:]]', '[[:graph:]]$',
+];
+
+test('POSIX ERE selections match exactly the lines s6-log selects', { timeout: 60000 }, () => {
+  const input = Buffer.concat([
+    Buffer.from([
+      'xaa', 'n', '*a', '\\', 'a{2', '+a', '^a', 'A', '\r', '', 'a)', 'ab cd', 'abcde', 'cdcde', 'GET x', 'tab\there',
+      '123 abc', '12x', '1234', 'deadbeef', 'a.c', 'abc', 'a-c', ']', '-', 'acdd', 'bdd', 'éa', 'caf\u00e9', '  lead',
+      'trail  ', '(x)', '|', '?', 'x.y', 'word boundary', 'xx', 'ax', 'x', '!!!', '{}', 'a^b', '$a', 'ctrl\x01x', '\x7f',
+    ].join('\n') + '\n'),
+    Buffer.from([0xff, 0x80, 0x41, 0x0a, 0xe9, 0x0a]),
+  ]);
+  const tmp = mkTmp('vigil-logre-');
+  try {
+    const problems: string[] = [];
+    for (const re of PATTERNS) {
+      const out: Record<string, string> = {};
+      for (const kind of ['s6', 'vigil'] as Kind[]) {
+        const r = runWithFile(kind, ['--', '-.*', `+${re}`, '1'], input, tmp);
+        out[kind] = `${r.status} ${r.stdout.toString('latin1')}`;
+      }
+      if (!out.s6.startsWith('0 ')) problems.push(`${re}: s6-log rejected it (${out.s6}): the list should hold valid EREs`);
+      if (out.s6 !== out.vigil) problems.push(`${re}: s6-log ${JSON.stringify(out.s6)} vs vigil ${JSON.stringify(out.vigil)}`);
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('ERE translation: errors s6-log rejects, and JS syntax never leaks through', () => {
+  for (const bad of ['*a', '(*a)', 'a{2', '{1}', 'a|*b', '+a', '^*', '[a', 'a\\', '[[:foo:]]', '[z-a]', 'a{2,1}', '\\3', '(a)\\2', 'a{32768}', '[a-c-e]', '((a)']) {
+    assert.throws(() => translateEre(bad), RegexSyntaxError, bad);
+  }
+  // lookaround syntax is not ERE: "(?" has nothing to repeat
+  assert.throws(() => translateEre('(?=x)'), RegexSyntaxError);
+  // '.' does not match '\n' (REG_NEWLINE) but matches '\r'
+  assert.ok(new RegExp(translateEre('^.$')).test('\r'));
+  assert.ok(!new RegExp(translateEre('^.$')).test('\n'));
+  // stacked quantifiers are not lazy quantifiers
+  assert.ok(new RegExp(translateEre('a+?')).test('zzz'));
+  void path;
+});
