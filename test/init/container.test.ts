@@ -139,3 +139,41 @@ while :; do sleep 0.05; done`;
   const r = await b.exited(10000);
   assert.equal(r.code, 9, b.stderr());
 });
+
+test('a catch-all logger that keeps crashing: stage 2 and services run, their output reaches the console', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree(),
+    args: ['--logger-timeout', '500'],
+    // uncaught-logs is a regular file: the logger cannot open its logdir and exits every time it starts
+    prepare: (rundir) => fs.writeFileSync(path.join(rundir, 'uncaught-logs'), 'not a directory\n'),
+    cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 4'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, `CMD to start\n${b.stderr()}`);
+  await waitFor(() => b.stderr().includes('stage2-last'), 10000, `stage 2's last line on the console\n${b.stderr()}`);
+  assert.match(b.stderr(), /catch-all logger is not ready/);
+  assert.match(b.stderr(), /stage2-first/);
+  assert.match(b.stderr(), /eager-start/);
+  // the logger really is crashing (restarted, several deaths), and nothing else died
+  await waitFor(() => readDtally(path.join(b.rundir, 'service', 's6-svscan-log')).length >= 2, 10000, 'logger deaths');
+  const eager = readStatus(path.join(b.rundir, 'service', 'eager'));
+  assert.ok(eager.pid > 0 && !eager.finishing, 'eager service is not up');
+  assert.equal(readDtally(path.join(b.rundir, 'service', 'eager')).length, 0, 'eager service died');
+  fs.writeFileSync(path.join(b.rundir, 'go'), '');
+  const r = await b.exited(15000);
+  assert.equal(r.code, 4, b.stderr());
+});
+
+test('non-root PID 1 (uid 4321) with only a writable rundir: boot, services, CMD exit code, TERM', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree(),
+    uid: 4321,
+    cmd: ['/bin/sh', '-c', 'id -u > "$VIGIL_RUNDIR/cmd-uid"; exec sleep 100000'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-uid')), 10000, `CMD to start\n${b.stderr()}`);
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'cmd-uid'), 'utf8').trim(), '4321');
+  await waitFor(() => b.logLines().includes('stage2-last'), 10000, `stage 2 logged\n${b.stderr()}`);
+  assert.equal(fs.statSync(path.join(b.rundir, 'uncaught-logs', 'current')).uid, 4321);
+  b.signal('SIGTERM');
+  const r = await b.exited(10000);
+  assert.equal(r.code, 143, b.stderr());
+});
