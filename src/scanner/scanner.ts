@@ -613,11 +613,15 @@ export class Scanner {
  */
 export function execStopScript(scandir: string, how: StopHow, log: (line: string) => void = defaultLog): never {
   const n = native();
+  let inDir = false;
   try {
     process.chdir(scandir);
+    inDir = true;
   } catch {
     /* exec with absolute paths anyway */
   }
+  // as s6-svscan: execve(".s6-svscan/finish") from the scan dir, so a script's $0 is .s6-svscan/finish
+  const file = (rel: string) => (inDir ? rel : path.join(scandir, rel));
   for (const fd of [0, 1, 2]) {
     try {
       n.setCloexec(fd, false);
@@ -628,7 +632,7 @@ export function execStopScript(scandir: string, how: StopHow, log: (line: string
   const env = envList(process.env);
   if (how === 'finish') {
     try {
-      n.execve(path.join(scandir, SVSCAN_FINISH), [SVSCAN_FINISH], env);
+      n.execve(file(SVSCAN_FINISH), [SVSCAN_FINISH], env);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') process.exit(0);
@@ -636,7 +640,7 @@ export function execStopScript(scandir: string, how: StopHow, log: (line: string
     }
   }
   try {
-    n.execve(path.join(scandir, SVSCAN_CRASH), [SVSCAN_CRASH], env);
+    n.execve(file(SVSCAN_CRASH), [SVSCAN_CRASH], env);
   } catch (e) {
     log(`vigil: fatal: unable to exec ${SVSCAN_CRASH}: ${(e as NodeJS.ErrnoException).code}`);
   }

@@ -100,6 +100,8 @@ const KILL_REPEAT_MS = 5000;
 const THROTTLE_MS = 1000;
 
 const readBuf = Buffer.allocUnsafe(4096);
+/** the shim accepts a relative file when cwd is given (checked once; else the absolute path is used) */
+let relativeExecOk = true;
 
 function errText(e: unknown): string {
   const x = e as NodeJS.ErrnoException & { stage?: string };
@@ -140,6 +142,7 @@ export class Service {
 
   constructor(private readonly host: Host, opts: ServiceOptions) {
     this.dir = opts.dir;
+    this.base = opts.dir;
     this.name = opts.name ?? path.basename(opts.dir);
     this.status = {
       stamp: TAIN_ZERO, readyStamp: TAIN_ZERO, pid: 0, wstat: 0, paused: false, finishing: false, wantUp: false, ready: false,
@@ -158,8 +161,46 @@ export class Service {
     this.stdio = fds;
   }
 
+  /** where files are reached: /proc/self/fd/DIRFD (follows a renamed dir, as s6-supervise's cwd does) */
+  private base: string;
+  private dirFd = -1;
+
   private p(rel: string): string {
-    return path.join(this.dir, rel);
+    return path.join(this.base, rel);
+  }
+
+  /** the directory's current path (after renames); '... (deleted)' once removed */
+  currentPath(): string {
+    if (this.dirFd < 0) return this.dir;
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${this.dirFd}`);
+    } catch {
+      return this.dir;
+    }
+  }
+
+  /** spawn ./PROG in the service dir; returns pid or throws the shim's error */
+  private spawnHere(prog: string, argv: string[], fdmap: Array<number | null>): number {
+    const cwd = this.currentPath();
+    if (cwd.endsWith(' (deleted)')) {
+      const e = new Error('the service directory was removed') as NodeJS.ErrnoException & { stage?: string };
+      e.code = 'ENOENT';
+      e.syscall = 'spawn';
+      e.stage = 'chdir';
+      throw e;
+    }
+    const n = native();
+    const opts = { setsid: true, resetSignals: true, cwd };
+    if (relativeExecOk) {
+      try {
+        // as s6: execve("./run") in the service dir, so a script's $0 is ./run
+        return n.spawn(`./${prog}`, argv, envList(process.env), fdmap, opts);
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e;
+        relativeExecOk = false;
+      }
+    }
+    return n.spawn(path.join(cwd, prog), argv, envList(process.env), fdmap, opts);
   }
 
   /**
@@ -194,6 +235,8 @@ export class Service {
     } catch (e) {
       throw new SetupError(`${this.name}: the service directory is not accessible: ${errText(e)}`, 111);
     }
+    this.dirFd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    if (fs.existsSync(`/proc/self/fd/${this.dirFd}/.`)) this.base = `/proc/self/fd/${this.dirFd}`;
     mkdirFollowing(this.p(EVENT_DIR), 0o3730, true);
     mkdirFollowing(this.p(SUPERVISE_DIR), 0o700, false);
     const lockPath = this.p(LOCK_FILE);
@@ -227,7 +270,7 @@ export class Service {
     this.ctlW = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
     try {
-      writeDtally(this.dir, []);
+      writeDtally(this.base, []);
     } catch (e) {
       this.warn(`unable to truncate supervise/death_tally: ${errText(e)}`);
     }
@@ -375,7 +418,7 @@ export class Service {
       native().kill(this.runPid, this.downSignal());
       native().kill(this.runPid, SIG.CONT);
       this.status.paused = false;
-      const tk = readTimeoutKill(this.dir, this.name, (l) => this.host.warn(null, l));
+      const tk = readTimeoutKill(this.base, this.name, (l) => this.host.warn(null, l));
       if (tk > 0) this.setDeadline(tk);
     } else if (this.state === State.DOWN) {
       this.clearDeadline();
@@ -432,8 +475,8 @@ export class Service {
     this.clearDeadline();
     const n = native();
     const warn = (l: string) => this.host.warn(null, l);
-    const nfd = readNotificationFd(this.dir, this.name, warn);
-    const lfd = readLockFd(this.dir, this.name, warn);
+    const nfd = readNotificationFd(this.base, this.name, warn);
+    const lfd = readLockFd(this.base, this.name, warn);
     if (nfd !== undefined && lfd !== undefined && nfd === lfd) {
       this.warn('notification-fd and lock-fd are the same - not starting the service');
       return;
@@ -476,7 +519,7 @@ export class Service {
     }
     let pid: number;
     try {
-      pid = n.spawn(this.p(RUN), ['run', this.name], envList(process.env), fdmap, { setsid: true, resetSignals: true, cwd: this.dir });
+      pid = this.spawnHere(RUN, ['run', this.name], fdmap);
     } catch (e) {
       closeQuiet(notifR);
       closeQuiet(notifW);
@@ -530,8 +573,7 @@ export class Service {
     const n = native();
     let pid: number;
     try {
-      pid = n.spawn(this.p(FINISH), ['finish', a1, a2, this.name], envList(process.env), [this.stdio[0], this.stdio[1], this.stdio[2]],
-        { setsid: true, resetSignals: true, cwd: this.dir });
+      pid = this.spawnHere(FINISH, ['finish', a1, a2, this.name], [this.stdio[0], this.stdio[1], this.stdio[2]]);
     } catch (e) {
       const x = e as NodeJS.ErrnoException;
       if (x.syscall === 'spawn') {
@@ -554,7 +596,7 @@ export class Service {
     s.finishing = true;
     this.persist();
     this.announce('d');
-    const tf = readTimeoutFinish(this.dir, this.name, (l) => this.host.warn(null, l));
+    const tf = readTimeoutFinish(this.base, this.name, (l) => this.host.warn(null, l));
     if (tf > 0) this.setDeadline(tf);
   }
 
@@ -587,12 +629,12 @@ export class Service {
 
   private recordDeath(wstat: number): void {
     const warn = (l: string) => this.host.warn(null, l);
-    const max = readMaxDeathTally(this.dir, this.name, warn);
+    const max = readMaxDeathTally(this.base, this.name, warn);
     if (max === 0) return;
     try {
-      const recs: DeathRecord[] = readDtally(this.dir);
+      const recs: DeathRecord[] = readDtally(this.base);
       recs.push(recordFromWstat(this.status.stamp, wstat));
-      writeDtally(this.dir, recs.length > max ? recs.slice(recs.length - max) : recs);
+      writeDtally(this.base, recs.length > max ? recs.slice(recs.length - max) : recs);
     } catch (e) {
       this.warn(`unable to update supervise/death_tally: ${errText(e)}`);
     }
@@ -615,7 +657,7 @@ export class Service {
   // ----------------------------------------------------------------------------------------------- helpers
 
   private downSignal(): number {
-    return readDownSignal(this.dir, this.name, (l) => this.host.warn(null, l)) ?? SIG.TERM;
+    return readDownSignal(this.base, this.name, (l) => this.host.warn(null, l)) ?? SIG.TERM;
   }
 
   private downFile(create: boolean): void {
@@ -651,7 +693,7 @@ export class Service {
 
   private persist(): void {
     try {
-      writeStatusFile(this.dir, this.status);
+      writeStatusFile(this.base, this.status);
     } catch (e) {
       this.warn(`unable to write supervise/status: ${errText(e)}`);
     }
@@ -713,6 +755,11 @@ export class Service {
     }
     for (const fd of [this.ctlR, this.ctlW, this.lockFd]) closeQuiet(fd);
     this.ctlR = this.ctlW = this.lockFd = -1;
+    if (this.dirFd >= 0) {
+      this.base = this.currentPath();
+      closeQuiet(this.dirFd);
+      this.dirFd = -1;
+    }
     for (const fd of this.owned) closeQuiet(fd);
     this.owned = [];
     const nul = this.host.devnull();
