@@ -3,7 +3,7 @@
  *
  * The bundle's root is an empty directory (read-only root) in which the host's /usr and /etc are bound
  * read-only, /bin /lib /lib64 /sbin reproduced (symlinks on a merged-/usr host, read-only binds otherwise),
- * the project bound read-only at its own path, a writable tmpfs on /run and /tmp (owned by the process
+ * the project bound read-only at /vigil, a writable tmpfs on /run and /tmp (owned by the process
  * user, so any UID works), a basedir bound read-only at /vigil-basedir and a host temp dir bound read-write
  * at /out (how a test sees what happened inside). The rest is `runc spec`'s default (no CAP_SYS_ADMIN,
  * no_new_privs, fresh pid/mount/ipc/uts/network namespaces), process.terminal false.
@@ -18,6 +18,8 @@ import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const NODE = fs.realpathSync(process.execPath);
+/** where the project is bound inside the container (a fixed path: the host path's parents may be private) */
+export const CREPO = '/vigil';
 
 export interface BundleOptions {
   /** process.args (absolute program path first) */
@@ -46,10 +48,10 @@ let seq = 0;
 export function initArgs(cmd: string[] | null, extra: string[] = []): string[] {
   const mode = process.env.VIGIL_RUNC_INIT || 'vigil';
   if (mode === 'standin') {
-    return [NODE, path.join(REPO, 'test', 'runc', 'standin-init.js'), ...(cmd ? ['--', ...cmd] : [])];
+    return [NODE, path.join(CREPO, 'test', 'runc', 'standin-init.js'), ...(cmd ? ['--', ...cmd] : [])];
   }
   if (mode !== 'vigil') throw new Error(`VIGIL_RUNC_INIT must be vigil or standin, not ${mode}`);
-  return [NODE, path.join(REPO, 'bin', 'vigil'), 'init', '--container', '--basedir', '/vigil-basedir', ...extra, ...(cmd ? ['--', ...cmd] : [])];
+  return [NODE, path.join(CREPO, 'bin', 'vigil'), 'init', '--container', '--basedir', '/vigil-basedir', ...extra, ...(cmd ? ['--', ...cmd] : [])];
 }
 
 export function makeBundle(o: BundleOptions): Bundle {
@@ -68,6 +70,12 @@ export function makeBundle(o: BundleOptions): Bundle {
   const gid = o.gid ?? uid;
   const ro = (src: string, dst = src) => ({ destination: dst, type: 'bind', source: src, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
   const mounts: unknown[] = spec.mounts;
+  // the tmpfs mounts first, so that a project checked out under /tmp or /run is bound on top of them
+  const tmpfs = (dst: string, mode: string) => ({
+    destination: dst, type: 'tmpfs', source: 'tmpfs',
+    options: ['nosuid', 'nodev', `mode=${mode}`, `uid=${uid}`, `gid=${gid}`, 'size=65536k'],
+  });
+  mounts.push(tmpfs('/run', '0755'), tmpfs('/tmp', '1777'));
   for (const top of ['usr', 'etc', 'bin', 'sbin', 'lib', 'lib64']) {
     const host = `/${top}`;
     let st: fs.Stats;
@@ -75,14 +83,9 @@ export function makeBundle(o: BundleOptions): Bundle {
     if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(host), path.join(rootfs, top));
     else mounts.push(ro(host));
   }
-  // the project (node, bin/vigil, dist/, the shim) at its host path; node itself comes with /usr
-  mounts.push(ro(REPO));
+  // the project (bin/vigil, dist/, the shim) at /vigil; node itself comes with /usr
+  mounts.push(ro(REPO, CREPO));
   if (!NODE.startsWith('/usr/')) mounts.push(ro(path.dirname(NODE)));
-  const tmpfs = (dst: string, mode: string) => ({
-    destination: dst, type: 'tmpfs', source: 'tmpfs',
-    options: ['nosuid', 'nodev', `mode=${mode}`, `uid=${uid}`, `gid=${gid}`, 'size=65536k'],
-  });
-  mounts.push(tmpfs('/run', '0755'), tmpfs('/tmp', '1777'));
   if (o.basedir) mounts.push(ro(o.basedir, '/vigil-basedir'));
   mounts.push({ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw', 'nosuid', 'nodev'] });
   spec.mounts = mounts;

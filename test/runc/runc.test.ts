@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Bundle, exitWithin, initArgs, makeBasedir, makeBundle, runcKill, runForeground, waitFor, REPO } from './bundle';
+import { Bundle, CREPO, exitWithin, initArgs, makeBasedir, makeBundle, runcKill, runForeground, waitFor } from './bundle';
 
-const VIGIL = path.join(REPO, 'bin', 'vigil');
+const VIGIL = path.join(CREPO, 'bin', 'vigil');
 
 /** A basedir whose stage 2 and one service leave traces in /out. */
 function basedir(rcInitTail = ''): string {
