@@ -525,8 +525,9 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   memset(&r, 0, sizeof r);
   CHECK(get_args(env, info, 5, a));
   if (!(r.file = arg_string(env, a[0], "file"))) goto out;
-  if (r.file[0] != '/') {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spawn: file must be an absolute path");
+  if (!strchr(r.file, '/')) {
+    /* no PATH search in the child: a bare name is a caller bug (search in TS, or say ./name) */
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spawn: file must be an absolute path or contain a '/' (no PATH search)");
     goto out;
   }
   if (!(r.argv = arg_strv(env, a[1], "argv"))) goto out;

@@ -43,7 +43,9 @@ export interface PollHandle { readonly __poll: unique symbol }
 
 export interface NativeShim {
   /**
-   * fork + execve. `file` must be an absolute path (no PATH search in the child). `fdmap[i]` is the parent fd
+   * fork + execve. `file` must be an absolute path, or contain a '/' ('./run': resolved in the child after
+   * chdir(opts.cwd), as s6 execs ./run so a script's $0 is ./run); a bare name is a TypeError (no PATH search
+   * in the child: do it in TS with which()). `fdmap[i]` is the parent fd
    * that becomes fd i in the child (null or -1 = closed); every other fd is closed at exec. Signals are all
    * blocked across fork. Throws on failure before exec (the failed child is reaped by the shim). Returns pid.
    */

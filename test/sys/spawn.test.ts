@@ -189,7 +189,9 @@ test('exec failures throw with code, errno, syscall, stage and path, and leave n
   assert.equal(e.code, 'ENOENT');
   assert.equal(e.stage, 'path');
 
-  assert.throws(() => n.spawn('bin/true', ['true'], [], [0, 1, 2]), /absolute/);
+  assert.throws(() => n.spawn('true', ['true'], [], [0, 1, 2]), (x: unknown) => x instanceof TypeError && /no PATH search/.test(x.message));
+  e = spawnError(() => n.spawn('./no-such-run', ['./no-such-run'], [], [0, 1, 2], { cwd: tmp }));
+  assert.deepEqual([e.code, e.stage], ['ENOENT', 'execve']);
   assert.deepEqual(zombieChildren().filter((p) => !before.includes(p)), []);
 });
 
@@ -250,4 +252,17 @@ test('fifoWrite onto chosen fds only (fifoFds [2])', async () => {
   assert.equal(fifoText, 'to-stderr\n');
   assert.equal(pipeText, 'to-stdout\n');
   await exited;
+});
+
+test('a relative file is resolved in the child after chdir, as s6 execs ./run (the script sees $0 = ./run)', async () => {
+  const svc = path.join(tmp, 'svc-rel');
+  fs.mkdirSync(svc);
+  fs.writeFileSync(path.join(svc, 'run'), '#!/bin/sh\necho "$0 $(pwd)"\n', { mode: 0o755 });
+  const [r, w] = n.pipe();
+  const pid = track(n.spawn('./run', ['./run'], [], [null, w, 2], { cwd: svc }));
+  const exited = exitOf(pid);
+  n.close(w);
+  assert.equal(await readAll(r), `./run ${fs.realpathSync(svc)}\n`);
+  n.close(r);
+  assert.equal(decodeWaitStatus(await exited).code, 0);
 });
