@@ -266,3 +266,35 @@ test('a relative file is resolved in the child after chdir, as s6 execs ./run (t
   n.close(r);
   assert.equal(decodeWaitStatus(await exited).code, 0);
 });
+
+test('pgid joins an existing group of our session; a group in another session fails at stage setpgid', async () => {
+  const leader = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [null, 2, 2], { setsid: false, pgid: 0 }));
+  const el = exitOf(leader);
+  const member = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [null, 2, 2], { setsid: false, pgid: leader }));
+  const em = exitOf(member);
+  const other = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [null, 2, 2]));
+  const eo = exitOf(other);
+  try {
+    assert.equal(Number(procStat(member)[2]), leader);
+    const e = spawnError(() => n.spawn('/bin/true', ['true'], [], [null, 2, 2], { setsid: false, pgid: other }));
+    assert.deepEqual([e.code, e.stage], ['EPERM', 'setpgid']);
+  } finally {
+    n.kill(-leader, 9);
+    n.kill(other, 9);
+  }
+  await Promise.all([el, em, eo]);
+});
+
+test('uid/gid: the child runs unprivileged with only its own group', async () => {
+  const pid = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [null, 2, 2], { uid: 65534, gid: 65534 }));
+  const exited = exitOf(pid);
+  try {
+    await until('sleep to exec', () => fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'));
+    assert.deepEqual(procStatus(pid, 'Uid').split(/\s+/), ['65534', '65534', '65534', '65534']);
+    assert.deepEqual(procStatus(pid, 'Gid').split(/\s+/), ['65534', '65534', '65534', '65534']);
+    assert.equal(procStatus(pid, 'Groups'), '65534');
+  } finally {
+    n.kill(pid, 9);
+  }
+  await exited;
+});
