@@ -24,13 +24,14 @@ export const MARKERS = [
   ['mounts', 'VIGIL-BOOT: mounts ok'],
   ['fifo', 'VIGIL-BOOT: fifo ok'],
   ['service', 'VIGIL-BOOT: service answered'],
+  ['supervised', 'VIGIL-BOOT: web supervised: up'],
   ['stage2done', 'VIGIL-BOOT: stage2 done'],
   ['shutdown', 'VIGIL-BOOT: rc.shutdown ran'],
   ['powerdown', 'reboot: Power down'],
 ] as const;
 export type MarkerName = (typeof MARKERS)[number][0];
-/** The stand-in init has no stage 3: it powers off when stage 2 exits. */
-const optional = (name: MarkerName): boolean => name === 'shutdown' && bootInitMode() === 'standin';
+/** The stand-in init has no supervisor and no stage 3: it powers off when stage 2 exits. */
+const optional = (name: MarkerName): boolean => (name === 'shutdown' || name === 'supervised') && bootInitMode() === 'standin';
 
 const FATAL = ['Kernel panic', 'VIGIL-BOOT: FAIL', 'Failed to execute /init'];
 
