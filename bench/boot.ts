@@ -3,7 +3,7 @@
  * `node dist/bench/boot.js` (prints the table). Progress goes to stderr only.
  *
  * Container boot, each system as PID 1 of `unshare --pid --fork --mount-proc`, same machine, same run,
- * interleaved, median of VIGIL_BENCH_RUNS (default 7):
+ * interleaved, median of VIGIL_BENCH_RUNS (default 7, at least 5; 3 with BENCH_QUICK=1):
  *   - vigil:  `vigil init --container --basedir B --rundir R`
  *   - s6:     a stage-1 shell script doing what s6-linux-init does (catch-all logger service s6-svscan-log with
  *             its fifo, `redirfd -wnb` trick for s6-svscan's stdout, stage 2 forked after it and re-opening the fifo
@@ -14,7 +14,7 @@
  * The clock starts just before spawning unshare and stops when the bench reads the event line.
  *
  * QEMU boot (TCG, test/boot/): QEMU spawn → the guest's "stage2 done" marker on the serial console, median
- * of VIGIL_BENCH_QEMU_RUNS (default 5).
+ * of VIGIL_BENCH_QEMU_RUNS (default 5; 1 with BENCH_QUICK=1). VIGIL_BENCH_NO_QEMU=1 leaves QEMU out.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -277,8 +277,9 @@ async function qemuRows(runs: number, notes: string[]): Promise<Row[]> {
 
 export async function benchBoot(): Promise<Table> {
   const notes: string[] = [];
-  const runs = Math.max(5, Number(process.env.VIGIL_BENCH_RUNS || 7));
-  const qruns = Math.max(1, Number(process.env.VIGIL_BENCH_QEMU_RUNS || 5));
+  const quick = process.env.BENCH_QUICK === '1';
+  const runs = quick ? 3 : Math.max(5, Number(process.env.VIGIL_BENCH_RUNS || 7));
+  const qruns = quick ? 1 : Math.max(1, Number(process.env.VIGIL_BENCH_QEMU_RUNS || 5));
   const rows = [...await containerRows(runs, notes)];
   if (process.env.VIGIL_BENCH_NO_QEMU) notes.push('QEMU boot skipped (VIGIL_BENCH_NO_QEMU)');
   else rows.push(...await qemuRows(qruns, notes));
