@@ -1,6 +1,8 @@
 /**
  * Readiness of a raw fd without the libuv thread pool or timers: one uv_poll handle per watched fd (native
  * pollStart), plus a drain loop over the shim's non-blocking read. Used for control fifos, pidfds, pipes.
+ * Rules: one watcher per fd (a second one throws EEXIST); stop() before closing the fd; a live watcher keeps
+ * the process alive (like a socket), the SIGCHLD listener does not.
  */
 import { native, PollHandle } from './native';
 import { EAGAIN, errnoError } from './errors';
