@@ -1,0 +1,83 @@
+// vigil svscan as PID 1 of a PID namespace: 1000 orphans double-forked by a service are all reaped, then
+// SIGTERM from outside brings the tree down and finish's exit code becomes the namespace's status
+// (s6-protocol.md §8.6, §11 idea 16). Its own file: forking 1000 processes is slow on a loaded machine.
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeTree, removeTree, SLEEP_RUN, addEntry } from '../helpers/scandir';
+import { startBg, tool, Bg, VIGIL, descendants, waitListening } from '../helpers/svscan';
+import { waitFor, waitUp, statusOf, sleep } from '../helpers/wait';
+
+const cleanup: Array<() => void> = [];
+after(() => {
+  for (const f of cleanup.reverse()) f();
+});
+
+interface Ns {
+  bg: Bg;
+  /** host pid of vigil (PID 1 inside) */
+  pid1: number;
+  signal(sig: NodeJS.Signals): void;
+}
+
+async function pid1(tree: Record<string, string>, args: string[] = []): Promise<{ sd: string; ns: Ns }> {
+  const sd = makeTree(tree);
+  cleanup.push(() => removeTree(sd));
+  const bg = startBg('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, VIGIL, 'svscan', ...args, sd]);
+  cleanup.push(() => bg.kill());
+  const p = await waitFor(() => {
+    const kids = fs.readFileSync(`/proc/${bg.pid}/task/${bg.pid}/children`, 'utf8').trim();
+    return kids ? Number(kids.split(' ')[0]) : 0;
+  }, 5000, 'PID 1 of the namespace');
+  await waitListening(sd, bg);
+  const ns: Ns = {
+    bg,
+    pid1: p,
+    signal: (sig) => {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+    },
+  };
+  return { sd, ns };
+}
+
+function zombies(root: number): number {
+  let z = 0;
+  for (const p of descendants(root)) {
+    try {
+      const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (s.slice(s.lastIndexOf(')') + 2)[0] === 'Z') z++;
+    } catch {
+      /* gone */
+    }
+  }
+  return z;
+}
+
+const exitOf = (bg: Bg, ms: number) =>
+  Promise.race([bg.exited, sleep(ms).then(() => { throw new Error(`namespace still running after ${ms} ms: ${bg.stderr()}`); })]);
+
+test('16: 1000 orphans (double-forked by a service) are all reaped: no zombies', async () => {
+  const { sd, ns } = await pid1({
+    // a child shell starts 1000 sleeps and exits at once: they are orphans, re-parented to PID 1
+    'forker/run!': '#!/bin/sh\nsh -c \'for i in $(seq 1000); do sleep 0.5 & done\'\necho spawned > spawned\nexec sleep 1000000\n',
+    '.s6-svscan/finish!': '#!/bin/sh\nexit 42\n',
+  });
+  await waitFor(() => fs.existsSync(path.join(sd, 'forker', 'spawned')), 50000, 'orphans spawned');
+  // all the sleeps end 0.2 s later and must be reaped by PID 1
+  await waitFor(() => {
+    const d = descendants(ns.pid1);
+    return d.length <= 2 && zombies(ns.pid1) === 0 ? d.length + 1 : 0;
+  }, 10000, 'orphans reaped (only the service left)');
+  assert.equal(zombies(ns.pid1), 0);
+  // SIGTERM from outside: tree down, finish exec'd as PID 1, its exit code is the namespace's status
+  ns.signal('SIGTERM');
+  const [code] = await exitOf(ns.bg, 8000);
+  assert.equal(code, 42);
+  assert.equal(statusOf(path.join(sd, 'forker'))!.pid, 0);
+});
+
