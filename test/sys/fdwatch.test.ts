@@ -68,6 +68,18 @@ test('pollStart fires on readability; pollStop inside the callback, twice, is sa
   n.close(w);
 });
 
+test('a second watcher on the same fd is refused with EEXIST', () => {
+  const [r, w] = n.pipe(true);
+  const first = watchReadable(r, () => {});
+  try {
+    assert.throws(() => watchReadable(r, () => {}), (e: NodeJS.ErrnoException) => e.code === 'EEXIST' && e.errno === -17);
+  } finally {
+    first.stop();
+    n.close(r);
+    n.close(w);
+  }
+});
+
 test('a watcher on a regular file is refused with an errno error', () => {
   const fd = fs.openSync(__filename, 'r');
   try {
