@@ -25,8 +25,8 @@ node_bin=$(readlink -f "$(command -v node)")
 key=$(stat -c '%s-%Y-%i' "$node_bin")
 node_strip="$cache/node-stripped-$key"
 if [ ! -x "$node_strip" ]; then
-  strip -o "$node_strip.tmp" "$node_bin"
-  mv "$node_strip.tmp" "$node_strip"
+  strip -o "$node_strip.tmp.$$" "$node_bin"
+  mv "$node_strip.tmp.$$" "$node_strip"
 fi
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/vigil-initramfs.XXXXXX")

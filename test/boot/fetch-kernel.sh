@@ -7,6 +7,9 @@ set -euo pipefail
 cache="${VIGIL_BOOT_CACHE:-/var/cache/vigil-test}"
 mkdir -p "$cache/kernel"
 cd "$cache/kernel"
+# one fetch at a time (a test and a bench may start together)
+exec 9>"$cache/kernel/.lock"
+flock -w 600 9 || { echo "fetch-kernel: could not lock $cache/kernel/.lock" >&2; exit 1; }
 
 pick() {
   apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null \
