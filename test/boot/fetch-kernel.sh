@@ -39,7 +39,7 @@ if [ ! -e "$dir/.done" ]; then
   tmp=$(mktemp -d "$cache/kernel/dl.XXXXXX")
   chmod 755 "$tmp"  # apt drops to _apt for the download
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && apt-get download -q "$pkg" >&2)
+  (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
   deb=$(ls "$tmp"/*.deb | head -n 1)
   rm -rf "$dir"
   mkdir -p "$dir"
