@@ -18,7 +18,7 @@ import * as path from 'node:path';
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 const SCRIPTS = path.join(REPO, 'test', 'boot');
 
-/** The markers a good boot prints, in order. */
+/** The markers a good boot prints, in order ("end" is the kernel's last line, per action). */
 export const MARKERS = [
   ['stage2', 'VIGIL-BOOT: stage2 started'],
   ['mounts', 'VIGIL-BOOT: mounts ok'],
@@ -27,13 +27,20 @@ export const MARKERS = [
   ['supervised', 'VIGIL-BOOT: web supervised: up'],
   ['stage2done', 'VIGIL-BOOT: stage2 done'],
   ['shutdown', 'VIGIL-BOOT: rc.shutdown ran'],
-  ['powerdown', 'reboot: Power down'],
+  ['end', 'reboot: Power down'],
 ] as const;
 export type MarkerName = (typeof MARKERS)[number][0];
 /** The stand-in init has no supervisor and no stage 3: it powers off when stage 2 exits. */
 const optional = (name: MarkerName): boolean => (name === 'shutdown' || name === 'supervised') && bootInitMode() === 'standin';
 
 const FATAL = ['Kernel panic', 'VIGIL-BOOT: FAIL', 'Failed to execute /init'];
+
+/** How stage 2 ends the boot (passed on the kernel command line as vigil_test_action=). */
+export type Action = 'poweroff' | 'reboot';
+const END_LINE: Record<Action, string> = { poweroff: 'reboot: Power down', reboot: 'reboot: Restarting system' };
+function markersFor(action: Action): Array<[MarkerName, string]> {
+  return MARKERS.map(([n, text]) => [n, n === 'end' ? END_LINE[action] : text]);
+}
 
 export interface Prepared { kernel: string; initrd: string; workdir: string; cleanup(): void }
 
@@ -54,6 +61,7 @@ export function bootInitMode(): 'vigil' | 'standin' {
 }
 
 export interface BootResult {
+  action: Action;
   serial: string;
   /** ms after QEMU was spawned at which each marker was first seen */
   at: Partial<Record<MarkerName, number>>;
@@ -72,12 +80,13 @@ export function killAll(): void {
   for (const c of running) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
 }
 
-export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Number(process.env.VIGIL_BOOT_TIMEOUT_MS || 120000)): Promise<BootResult> {
+export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Number(process.env.VIGIL_BOOT_TIMEOUT_MS || 120000), action: Action = 'poweroff'): Promise<BootResult> {
+  const markers = markersFor(action);
   const args = [
     '-accel', 'tcg', '-smp', '1', '-m', '1024', '-nographic', '-no-reboot',
     '-kernel', p.kernel, '-initrd', p.initrd,
     // init= too: if rdinit=/init cannot run, the kernel panics instead of trying /bin/sh
-    '-append', 'console=ttyS0 rdinit=/init init=/init panic=-1 quiet',
+    '-append', `console=ttyS0 rdinit=/init init=/init panic=-1 quiet vigil_test_action=${action}`,
   ];
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,7 +97,7 @@ export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Numb
   let fatalSeen = false;
   const onData = (d: Buffer): void => {
     serial += d.toString('latin1');
-    for (const [name, text] of MARKERS) if (at[name] === undefined && serial.includes(text)) at[name] = Date.now() - t0;
+    for (const [name, text] of markers) if (at[name] === undefined && serial.includes(text)) at[name] = Date.now() - t0;
     if (!fatalSeen && FATAL.some((f) => serial.includes(f))) {
       fatalSeen = true;
       // a panic reboots and -no-reboot ends QEMU; give it 10 s to print the trace, then stop it
@@ -103,7 +112,7 @@ export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Numb
     child.on('close', (code) => {
       clearTimeout(timer);
       running.delete(child);
-      const r: BootResult = { serial, at, wallMs: Date.now() - t0, exitCode: code, timedOut, problems: [] };
+      const r: BootResult = { action, serial, at, wallMs: Date.now() - t0, exitCode: code, timedOut, problems: [] };
       const m = /VIGIL-BOOT: stage2 done uptime=([0-9.]+)/.exec(serial);
       if (m) r.guestStage2DoneUptime = Number(m[1]);
       r.problems = judge(r, timeoutMs);
@@ -122,7 +131,7 @@ export function judge(r: BootResult, timeoutMs: number): string[] {
   }
   if (r.timedOut) problems.push(`QEMU did not exit within ${timeoutMs} ms (killed)`);
   let last = -1;
-  for (const [name, text] of MARKERS) {
+  for (const [name, text] of markersFor(r.action)) {
     const t = r.at[name];
     if (t === undefined && optional(name)) continue;
     if (t === undefined) problems.push(`marker missing: "${text}"`);
