@@ -130,6 +130,8 @@ export class Scanner {
   private stopping: '' | 'wait' | 'done' = '';
   private readonly max: number;
   private readonly ctlBuf = Buffer.allocUnsafe(4096);
+  /** scan problems already reported, by name */
+  private reported = new Map<string, string>();
 
   constructor(opts: ScannerOptions) {
     this.opts = opts;
@@ -198,8 +200,8 @@ export class Scanner {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         if (!fs.statSync(ctl).isFIFO()) throw new ScannerError(`${SVSCAN_CONTROL} exists and is not a fifo`, 100);
       }
-      this.ctlR = fs.openSync(ctl, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      this.ctlW = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      // O_RDWR: reader and held writer in one descriptor (never EOF)
+      this.ctlR = fs.openSync(ctl, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     } catch (e) {
       if (e instanceof ScannerError) throw e;
       throw new ScannerError(`unable to set up ${SVSCAN_CONTROL}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 111);
@@ -247,6 +249,7 @@ export class Scanner {
       return;
     }
     const seen = new Set<string>();
+    const problems = new Map<string, string>();
     let statFailed = false;
     for (const name of names) {
       if (name.startsWith('.')) continue;
@@ -256,12 +259,16 @@ export class Scanner {
         st = fs.statSync(dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
+        let msg: string;
         if (code === 'ENOENT' && isSymlink(dir)) {
-          this.warn(`${name}: dangling symlink - skipping it`);
+          msg = `${name}: dangling symlink - skipping it`;
         } else {
-          this.warn(`${name}: unable to stat: ${code}${code === 'ELOOP' ? ' (symlink loop)' : ''} - skipping it`);
+          msg = `${name}: unable to stat: ${code}${code === 'ELOOP' ? ' (symlink loop)' : ''} - skipping it`;
           statFailed = true;
         }
+        problems.set(name, msg);
+        // said once per name while the problem lasts (the 3 s retries stay quiet)
+        if (this.reported.get(name) !== msg) this.warn(msg);
         continue;
       }
       if (!st.isDirectory()) continue;
@@ -271,7 +278,9 @@ export class Scanner {
       let e = this.entries.get(key);
       if (!e) {
         if (this.entries.size >= this.max) {
-          this.warn(`${name}: too many services (maximum ${this.max}, see -c) - not supervising it`);
+          const msg = `${name}: too many services (maximum ${this.max}, see -c) - not supervising it`;
+          problems.set(name, msg);
+          if (this.reported.get(name) !== msg) this.warn(msg);
           continue;
         }
         e = this.discover(key, name, dir) ?? undefined;
@@ -279,6 +288,7 @@ export class Scanner {
       }
       e.active = true;
     }
+    this.reported = problems;
     for (const e of [...this.entries.values()]) {
       if (!seen.has(e.key)) {
         e.active = false;

@@ -183,7 +183,8 @@ export class Service {
   private spawnHere(prog: string, argv: string[], fdmap: Array<number | null>): number {
     const cwd = this.currentPath();
     if (cwd.endsWith(' (deleted)')) {
-      const e = new Error('the service directory was removed') as NodeJS.ErrnoException & { stage?: string };
+      const e = new Error('the service directory was removed') as NodeJS.ErrnoException & { stage?: string; detail?: string };
+      e.detail = 'the service directory was removed';
       e.code = 'ENOENT';
       e.syscall = 'spawn';
       e.stage = 'chdir';
@@ -266,8 +267,8 @@ export class Service {
       }
       if (!cs.isFIFO()) throw new SetupError(`${this.name}: ${CONTROL_FIFO} exists and is not a fifo`, 100);
     }
-    this.ctlR = fs.openSync(ctl, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    this.ctlW = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    // one O_RDWR descriptor is both the reader and the writer s6-supervise keeps: never EOF, one fd fewer
+    this.ctlR = fs.openSync(ctl, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
     try {
       writeDtally(this.base, []);
@@ -772,8 +773,9 @@ export class Service {
   }
 }
 
-function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string }): string {
+function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string; detail?: string }): string {
   const stage = x.stage ? ` (${x.stage})` : '';
+  if (x.detail) return `${x.code}${stage}: ${x.detail}`;
   if (x.code === 'ENOENT' && (x.stage === 'execve' || !x.stage)) return `ENOENT${stage}: no such file, or a missing interpreter`;
   if (x.code === 'EACCES' && x.stage === 'execve') return `EACCES${stage}: not executable`;
   return `${x.code}${stage}`;
