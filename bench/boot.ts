@@ -8,6 +8,7 @@
  *   - s6:     a stage-1 shell script doing what s6-linux-init does (catch-all logger service s6-svscan-log with
  *             its fifo, `redirfd -wnb` trick for s6-svscan's stdout, stage 2 forked after it and re-opening the fifo
  *             *blocking* before running rc.init), then exec s6-svscan
+ *   - vigil --no-logger-wait (a row of its own), and bare `node -e` writing the same events (the Node floor)
  *   - pm2:    pm2-runtime with the same 10 programs as apps (installed with npm into a cache dir under
  *             os.tmpdir() at bench time, never a project dependency; skipped with a note if it cannot be installed)
  * Every service is `sh` that writes "svc-N" to an event fifo and execs `sleep`; rc.init writes "stage2-done".
@@ -55,7 +56,8 @@ function spread(xs: number[]): string {
   return xs.length ? `${r1(Math.min(...xs))}–${r1(Math.max(...xs))}` : '';
 }
 
-type System = 'vigil' | 's6' | 'pm2';
+/** vigil-nlw: vigil init --no-logger-wait; node: bare `node -e` writing the 11 events itself (the floor) */
+type System = 'vigil' | 'vigil-nlw' | 's6' | 'pm2' | 'node';
 
 interface Sample { stage2: number | null; allUp: number }
 
@@ -131,8 +133,12 @@ async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
   makeBasedir(base, ev);
   let argv: string[];
   const env = { ...process.env };
-  if (sys === 'vigil') {
+  if (sys === 'vigil' || sys === 'vigil-nlw') {
     argv = [NODE, path.join(REPO, 'bin', 'vigil'), 'init', '--container', '--basedir', base, '--rundir', run];
+    if (sys === 'vigil-nlw') argv.push('--no-logger-wait');
+  } else if (sys === 'node') {
+    const lines = ['stage2-done', ...Array.from({ length: NSERVICES }, (_, i) => `svc-${i + 1}`)].join('\n') + '\n';
+    argv = [NODE, '-e', `require('fs').writeFileSync(${JSON.stringify(ev)}, ${JSON.stringify(lines)}); setInterval(() => {}, 1e9)`];
   } else if (sys === 's6') {
     const st1 = path.join(work, 's6-stage1');
     s6Stage1(st1);
@@ -211,10 +217,10 @@ async function stopNamespace(child: import('node:child_process').ChildProcess): 
 }
 
 async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
-  const systems: System[] = ['vigil', 's6'];
+  const systems: System[] = ['vigil', 's6', 'vigil-nlw', 'node'];
   if (pm2Runtime()) systems.push('pm2');
   else notes.push(pm2Note);
-  const res: Record<System, Sample[]> = { vigil: [], s6: [], pm2: [] };
+  const res: Record<System, Sample[]> = { vigil: [], 'vigil-nlw': [], s6: [], pm2: [], node: [] };
   const failed: Partial<Record<System, string>> = {};
   // one warm-up each (page cache), then interleaved runs
   for (let i = -1; i < runs; i++) {
@@ -235,11 +241,12 @@ async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
     const xs = res[sys].map((s) => s[k]).filter((x): x is number => x !== null);
     return xs.length ? r1(median(xs)) : null;
   };
-  const rng = (k: keyof Sample): string => systems.map((s) => `${s} ${spread(res[s].map((x) => x[k]).filter((x): x is number => x !== null))}`).join(', ');
+  const rng = (k: keyof Sample): string => systems.filter((s) => s !== 'node').map((s) => `${s} ${spread(res[s].map((x) => x[k]).filter((x): x is number => x !== null))}`).join(', ');
   if (pm2Note && systems.includes('pm2')) notes.push(pm2Note);
   return [
     { scenario: 'container boot: start → stage 2 done', vigil: med('vigil', 'stage2'), s6: med('s6', 'stage2'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng('stage2')}; pm2 has no stage 2` },
-    { scenario: `container boot: start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil', 'allUp'), s6: med('s6', 'allUp'), other: systems.includes('pm2') ? med('pm2', 'allUp') : null, unit: 'ms', note: `median of ${runs}; range ${rng('allUp')}` },
+    { scenario: `container boot: start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil', 'allUp'), s6: med('s6', 'allUp'), other: systems.includes('pm2') ? med('pm2', 'allUp') : null, unit: 'ms', note: `median of ${runs}; range ${rng('allUp')}; floor: bare node under unshare writing the same 11 events ${med('node', 'allUp')} ms` },
+    { scenario: `container boot, vigil --no-logger-wait: start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-nlw', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}` },
   ];
 }
 
