@@ -132,7 +132,8 @@ async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
   fs.mkdirSync(run);
   makeBasedir(base, ev);
   let argv: string[];
-  const env = { ...process.env };
+  // the same small environment for every system (no user PATH with version-manager shims to search)
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: work };
   if (sys === 'vigil' || sys === 'vigil-nlw') {
     argv = [NODE, path.join(REPO, 'bin', 'vigil'), 'init', '--container', '--basedir', base, '--rundir', run];
     if (sys === 'vigil-nlw') argv.push('--no-logger-wait');
