@@ -24,6 +24,11 @@ function isOpen(fd: number): boolean {
 
 /** A new description of what fd refers to, opened with flags; falls back to a blocking dup. */
 export function reopenFd(fd: number, write: boolean): number {
+  return reopenFdEx(fd, write)[0];
+}
+
+/** reopenFd, also saying whether the description is new (true) or a shared dup (false) */
+export function reopenFdEx(fd: number, write: boolean): [number, boolean] {
   const sh = native();
   let st: fs.Stats | null = null;
   try {
@@ -34,7 +39,7 @@ export function reopenFd(fd: number, write: boolean): number {
   if (st && !st.isSocket()) {
     const flags = (write ? O_WRONLY | (st.isFile() ? O_APPEND : 0) : O_RDONLY) | O_NOCTTY;
     try {
-      return fs.openSync(`/proc/self/fd/${fd}`, flags);
+      return [fs.openSync(`/proc/self/fd/${fd}`, flags), true];
     } catch {
       /* fall through */
     }
@@ -45,8 +50,10 @@ export function reopenFd(fd: number, write: boolean): number {
   } catch {
     /* not every fd supports it */
   }
-  return d;
+  return [d, false];
 }
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 export class ConsoleHolder {
   /** close-on-exec dups of the original 0/1/2 (-1 = was closed) */
@@ -64,7 +71,11 @@ export class ConsoleHolder {
     let s = -1;
     if (target >= 0) {
       try {
-        s = reopenFd(target, true);
+        const [fd, fresh] = reopenFdEx(target, true);
+        s = fd;
+        // a description of our own: non-blocking, so a stuck serial console cannot hang PID 1 (say() waits
+        // a bounded time, then drops the message)
+        if (fresh) native().setNonblock(s, true);
       } catch {
         s = -1;
       }
@@ -82,7 +93,9 @@ export class ConsoleHolder {
   /** Machine mode: /dev/console for everything. */
   static fromDevice(dev: string): ConsoleHolder {
     const sh = native();
-    const fd = fs.openSync(dev, fs.constants.O_RDWR | O_NOCTTY);
+    // non-blocking open: a serial line without carrier must not hang PID 1; then blocking again
+    const fd = fs.openSync(dev, fs.constants.O_RDWR | O_NOCTTY | fs.constants.O_NONBLOCK);
+    sh.setNonblock(fd, false);
     const a = sh.dupCloexec(fd, 10);
     const b = sh.dupCloexec(fd, 10);
     const c = sh.dupCloexec(fd, 10);
@@ -114,15 +127,27 @@ export class ConsoleHolder {
     }
   }
 
-  /** Write a message on the console, synchronously; never throws. */
+  /**
+   * Write a message on the console, synchronously; never throws. A console that accepts nothing for
+   * about a second (EAGAIN) loses the rest of the message rather than stalling PID 1.
+   */
   say(text: string): void {
     if (this.sayFd < 0) return;
     const b = Buffer.from(text.endsWith('\n') ? text : text + '\n');
-    try {
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(this.sayFd, b, off, b.length - off);
-    } catch {
-      /* nowhere else to go */
+    const sh = native();
+    let off = 0;
+    let waits = 0;
+    while (off < b.length) {
+      const n = sh.write(this.sayFd, b, off, b.length - off);
+      if (n > 0) {
+        off += n;
+        continue;
+      }
+      if (n === -11 /* EAGAIN */ && waits++ < 100) {
+        Atomics.wait(pause, 0, 0, 10);
+        continue;
+      }
+      return;
     }
   }
 

@@ -82,6 +82,8 @@ export class Init {
   private finished: (code: number) => void = () => {};
   private devnull: number;
   private useProc = false;
+  /** PID 1 of the initial PID namespace: only then does stage 4 unmount and remount filesystems */
+  private kernelInit = false;
 
   constructor(private readonly o: InitOptions) {
     this.rundir = path.resolve(o.rundir);
@@ -157,6 +159,8 @@ export class Init {
       if (process.pid !== 1) setSubreaper(true);
     }
     if (this.devnull < 0) this.devnull = fs.openSync('/dev/null', O_RDWR);
+    const probe = probeMode();
+    this.kernelInit = probe.pid === 1 && probe.pid2Comm === 'kthreadd';
     this.useProc = procMatchesUs();
     setReaperErrorHandler((e, pid) => this.warn(`exit handler for pid ${pid} failed: ${(e as Error).message}`));
 
@@ -537,7 +541,8 @@ export class Init {
     }
     if (this.mode === 'machine') {
       native().sync();
-      umountAll(this.rundir, (m) => this.console.say(m));
+      if (this.kernelInit) umountAll(this.rundir, (m) => this.console.say(m));
+      else this.console.say('vigil init: not the kernel\'s init (forced --machine): filesystems left mounted');
       await this.runScript('rc.shutdown.final', [WHAT_WORD[what]], true);
       native().sync();
       const c = native().constants;

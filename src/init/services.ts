@@ -13,7 +13,9 @@
  *                              (shutdownd.ts): a separate process would cost a Node start and ~25-37 MB for
  *                              something that sleeps until shutdown. The directory holds `down` and a `run`
  *                              that only explains that, so the scanner shows it as a normally-down service.
- *   s6-linux-init-early-getty/ machine mode, when BASEDIR/early-getty holds a command line (split on blanks).
+ *   s6-linux-init-early-getty/ machine mode, when BASEDIR/early-getty holds a command line (first line, split
+ *                              on blanks, no quoting; a relative program path such as ./getty.sh is taken
+ *                              from BASEDIR; a bare name is searched in PATH when the service starts).
  *
  * The user's services (BASEDIR/service/NAME) are *copied* into the scandir, like s6-linux-init's run-image:
  * the basedir may be read-only (supervise/ and event/ are written next to `run`), and a copy cannot be
@@ -95,6 +97,8 @@ export function writeEarlyGetty(scandir: string, basedir: string): boolean {
   }
   if (!line) return false;
   const argv = line.split(/[ \t]+/);
+  // a relative program path (./getty.sh) is BASEDIR's
+  if (argv[0].includes('/') && !path.isAbsolute(argv[0])) argv[0] = path.join(basedir, argv[0]);
   const dir = path.join(scandir, EARLY_GETTY_SERVICE);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   writeFile(path.join(dir, 'run'), nodeRunFile('execrun.js', { argv }), 0o755);

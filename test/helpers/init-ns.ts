@@ -28,7 +28,11 @@ export interface BootOptions {
   uid?: number;
   /** called with the rundir before boot (e.g. to plant a broken uncaught-logs) */
   prepare?: (rundir: string) => void;
-  /** wait until PID 1 is found (default true) */
+  /**
+   * machine-mode tests: bind-mount this file over /dev/console inside the namespace (so init's console
+   * messages land there, not on the host's console)
+   */
+  fakeConsole?: string;
 }
 
 export interface Booted {
@@ -61,7 +65,11 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
   if (o.cmd) initArgv.push('--', ...o.cmd);
   const priv = o.uid !== undefined ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--'] : [];
   const t0 = Date.now();
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...priv, process.execPath, ...initArgv], {
+  const inner = [...priv, process.execPath, ...initArgv];
+  const wrapped = o.fakeConsole
+    ? ['sh', '-c', 'mount --bind "$0" /dev/console && exec "$@"', o.fakeConsole, ...inner]
+    : inner;
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...wrapped], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
