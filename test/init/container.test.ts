@@ -167,7 +167,7 @@ test('non-root PID 1 (uid 4321) with only a writable rundir: boot, services, CMD
   const b = await bootInit(t, {
     tree: tree(),
     uid: 4321,
-    cmd: ['/bin/sh', '-c', 'id -u > "$VIGIL_RUNDIR/cmd-uid"; exec sleep 100000'],
+    cmd: ['/bin/sh', '-c', 'id -u > "$VIGIL_RUNDIR/cmd-uid.tmp"; mv "$VIGIL_RUNDIR/cmd-uid.tmp" "$VIGIL_RUNDIR/cmd-uid"; exec sleep 100000'],
   });
   await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-uid')), 10000, `CMD to start\n${b.stderr()}`);
   assert.equal(fs.readFileSync(path.join(b.rundir, 'cmd-uid'), 'utf8').trim(), '4321');

@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait';
 
 function machineTree(): Record<string, string> {
   return {
-    'rc.init!': '#!/bin/sh\necho "rc.init $*" > "$VIGIL_RUNDIR/../rc-init-args" 2>/dev/null; echo "runlevel=$1 mode=$VIGIL_MODE"\n',
+    'rc.init!': '#!/bin/sh\necho "runlevel=$1 mode=$VIGIL_MODE"\n',
     'rc.shutdown!': '#!/bin/sh\necho "rc.shutdown $1"\n',
     'rc.shutdown.final!': '#!/bin/sh\necho "final $1" >> /dev/console\n',
     'early-getty': './getty.sh --fake-tty\n',

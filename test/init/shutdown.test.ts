@@ -128,7 +128,7 @@ test('the daemon in vigil init: planned shutdown cancelled, stage 3 only, then p
   assert.ok(!fs.existsSync(path.join(b.rundir, 'rc-shutdown')), 'rc.shutdown ran for a cancelled shutdown');
   // stage 3 only: rc.shutdown runs, the system goes on
   assert.equal(vigil(['shutdown', '--rundir', b.rundir, 'now']).code, 0);
-  await waitFor(() => fs.existsSync(path.join(b.rundir, 'rc-shutdown')), 10000, 'rc.shutdown (stage 3 only)');
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'rc-shutdown')) && rf('rc-shutdown').endsWith('\n'), 10000, 'rc.shutdown (stage 3 only)');
   assert.equal(rf('rc-shutdown'), 'none\n');
   await sleep(300);
   assert.ok(fs.existsSync(`/proc/${b.pid1}`), 'init stopped after a stage-3-only shutdown');
