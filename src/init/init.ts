@@ -79,6 +79,7 @@ export class Init {
   private shutting = false;
   private stage3Running = false;
   private scannerStopped: (() => void) | null = null;
+  private scannerDone = false;
   private finished: (code: number) => void = () => {};
   private devnull: number;
   private useProc = false;
@@ -213,7 +214,15 @@ export class Init {
       serviceStdout: this.childFifoFd,
       serviceStderr: this.childFifoFd,
       log: (l) => this.log(l),
+      onStopping: () => {
+        if (this.shutting || this.stage3Running) return;
+        // someone stops the tree from outside (s6-svscanctl -t, -b ...): as s6-linux-init's finish script
+        // would, end the system — halt a container, reboot a machine
+        this.warn('the supervision tree is stopping: shutting down');
+        this.requestShutdown(this.mode === 'machine' ? 'r' : 'h', 0);
+      },
       onStopped: () => {
+        this.scannerDone = true;
         const f = this.scannerStopped;
         this.scannerStopped = null;
         if (f) f();
@@ -499,7 +508,8 @@ export class Init {
 
     // the tree: services down (down-signal + CONT through their supervision), loggers until EOF
     const stopped = new Promise<void>((resolve) => {
-      this.scannerStopped = resolve;
+      if (this.scannerDone) resolve();
+      else this.scannerStopped = resolve;
     });
     this.scanner?.command('t');
     const logger = this.loggerPid();

@@ -66,6 +66,8 @@ export interface ScannerOptions {
    */
   serviceStdout?: number;
   serviceStderr?: number;
+  /** called once when the tree starts stopping (t/i/q/b or a signal doing that): vigil init's hook */
+  onStopping?: () => void;
 }
 
 export class ScannerError extends Error {
@@ -539,7 +541,15 @@ export class Scanner {
 
   private stop(wait: boolean): void {
     if (this.stopping === 'done') return;
+    const first = this.stopping === '';
     this.stopping = wait ? 'wait' : 'done';
+    if (first && this.opts.onStopping) {
+      try {
+        this.opts.onStopping();
+      } catch (e) {
+        this.warn(`onStopping: ${(e as Error).message}`);
+      }
+    }
     if (this.rescanTimer) this.supervisor.timers.cancel(this.rescanTimer);
     if (this.retryScanTimer) this.supervisor.timers.cancel(this.retryScanTimer);
     for (const e of this.entries.values()) {

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import { bootInit, liveDescendants, VIGIL } from '../helpers/init-ns';
+import { makeTree, tmpdir } from '../helpers/scandir';
 import { waitFor } from '../helpers/wait';
 import { readStatus } from '../../src/formats/status';
 import { tainToUnixMs } from '../../src/formats/tai64n';
@@ -176,4 +178,44 @@ test('non-root PID 1 (uid 4321) with only a writable rundir: boot, services, CMD
   b.signal('SIGTERM');
   const r = await b.exited(10000);
   assert.equal(r.code, 143, b.stderr());
+});
+
+test('s6-svscanctl -t on the scan directory ends the container cleanly', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, { tree: tree() });
+  await waitFor(() => b.logLines().includes('stage2-last'), 10000, 'stage 2');
+  const r0 = spawnSync('s6-svscanctl', ['-t', path.join(b.rundir, 'service')], { encoding: 'utf8' });
+  assert.equal(r0.status, 0, r0.stderr);
+  const r = await b.exited(10000);
+  assert.equal(r.code, 0, b.stderr());
+  assert.match(b.stderr(), /the supervision tree is stopping/);
+});
+
+test('not PID 1: a subreaper under another init; orphans are ours and are stopped on TERM', { timeout: 30000 }, async (t) => {
+  const base = makeTree({
+    ...tree(),
+    // a service that leaves a double-forked orphan behind
+    'service/forker/run!': '#!/bin/sh\n(sleep 100000 & echo $! > "$VIGIL_RUNDIR/orphan.tmp"; mv "$VIGIL_RUNDIR/orphan.tmp" "$VIGIL_RUNDIR/orphan")\nexec sleep 100000\n',
+  });
+  const rundir = tmpdir('vigil-init-sub-');
+  const child = spawn(process.execPath, [VIGIL, 'init', '--basedir', base, '--rundir', rundir, '--', '/bin/sh', '-c', 'exec sleep 100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  t.after(() => {
+    for (const p of liveDescendants(child.pid!)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    fs.rmSync(base, { recursive: true, force: true });
+    fs.rmSync(rundir, { recursive: true, force: true });
+  });
+  const orphanFile = path.join(rundir, 'orphan');
+  await waitFor(() => fs.existsSync(orphanFile), 10000, `the orphan\n${err}`);
+  const orphan = Number(fs.readFileSync(orphanFile, 'utf8'));
+  // re-parented to vigil init (the subreaper), not to the machine's init
+  await waitFor(() => fs.readFileSync(`/proc/${orphan}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(child.pid), 5000, 'orphan re-parented to vigil init');
+  const before = liveDescendants(child.pid!);
+  child.kill('SIGTERM');
+  const r = await Promise.race([exited, new Promise<never>((_r, rej) => setTimeout(() => rej(new Error(`still running\n${err}`)), 10000))]);
+  assert.equal(r.code, 143, err);
+  for (const p of before) assert.ok(!fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'latin1').includes(') Z '), `pid ${p} survived`);
 });
