@@ -21,7 +21,11 @@ export const VIGIL = path.join(REPO, 'bin', 'vigil');
 
 export interface BootOptions {
   /** basedir content (makeTree naming: trailing ! = executable) */
-  tree: Tree;
+  tree?: Tree;
+  /** or an existing basedir (not removed afterwards) */
+  basedirPath?: string;
+  /** extra environment for vigil init */
+  env?: Record<string, string>;
   args?: string[];
   cmd?: string[];
   /** run PID 1 as this uid/gid (setpriv), with a rundir it owns */
@@ -53,7 +57,7 @@ export interface Booted {
 }
 
 export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> {
-  const basedir = makeTree(o.tree);
+  const basedir = o.basedirPath ?? makeTree(o.tree ?? {});
   const rundir = tmpdir('vigil-init-run-');
   fs.chmodSync(rundir, 0o755);
   if (o.uid !== undefined) {
@@ -71,6 +75,7 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
     : inner;
   const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...wrapped], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(o.env ?? {}) },
   });
   let out = '';
   let err = '';
@@ -99,7 +104,7 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
         /* gone */
       }
     }
-    fs.rmSync(basedir, { recursive: true, force: true });
+    if (!o.basedirPath) fs.rmSync(basedir, { recursive: true, force: true });
     fs.rmSync(rundir, { recursive: true, force: true });
   });
   pid1 = await waitFor(() => {

@@ -6,7 +6,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { bootInit, liveDescendants, VIGIL } from '../helpers/init-ns';
+import * as http from 'node:http';
+import { bootInit, liveDescendants, REPO, VIGIL } from '../helpers/init-ns';
 import { makeTree, tmpdir } from '../helpers/scandir';
 import { waitFor } from '../helpers/wait';
 import { readStatus } from '../../src/formats/status';
@@ -218,4 +219,27 @@ test('not PID 1: a subreaper under another init; orphans are ours and are stoppe
   const r = await Promise.race([exited, new Promise<never>((_r, rej) => setTimeout(() => rej(new Error(`still running\n${err}`)), 10000))]);
   assert.equal(r.code, 143, err);
   for (const p of before) assert.ok(!fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'latin1').includes(') Z '), `pid ${p} survived`);
+});
+
+test('examples/basedir boots: readiness, the HTTP service answers, its own logger, clean TERM', { timeout: 30000 }, async (t) => {
+  const port = String(20000 + (process.pid % 20000));
+  const b = await bootInit(t, {
+    basedirPath: path.join(REPO, 'examples', 'basedir'),
+    env: { HELLO_PORT: port, PATH: `${path.join(REPO, 'bin')}:${process.env.PATH}` },
+  });
+  await waitFor(() => b.logLines().includes('rc.init: hello is ready'), 15000, `rc.init saw hello ready\n${b.stderr()}`);
+  assert.ok(b.logLines().some((l) => l.startsWith('rc.init: runlevel default, mode container, greeting "hello from vigil"')), b.logLines().join('\n'));
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: Number(port), path: '/' }, (res) => {
+      let d = '';
+      res.on('data', (c) => (d += c));
+      res.on('end', () => resolve(d));
+    }).on('error', reject);
+  });
+  assert.equal(body, 'hello from vigil\n');
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'ticker-log', 'current')) && fs.readFileSync(path.join(b.rundir, 'ticker-log', 'current'), 'utf8').includes('tick 0'), 10000, 'ticker log');
+  b.signal('SIGTERM');
+  const r = await b.exited(10000);
+  assert.equal(r.code, 0, b.stderr());
+  assert.match(b.stderr(), /rc.shutdown.final: halt/);
 });
