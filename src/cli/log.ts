@@ -171,6 +171,15 @@ export async function run(argv: string[]): Promise<number> {
   sink = new StdoutSink(1, () => engine.poke());
   installReaper();
 
+  // signals before readiness: whoever waits for it may signal at once
+  let kick: () => void = () => {};
+  const onTerm = (): void => { if (!o.protect) engine.stop(); kick(); };
+  const onHup = (): void => { engine.stop(); kick(); };
+  const onAlrm = (): void => { engine.rotate(); };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  process.on('SIGALRM', onAlrm);
+
   // readiness: logdirs are open and locked
   if (o.notif >= 0) {
     try {
@@ -181,12 +190,6 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  const onTerm = (): void => { if (!o.protect) engine.stop(); kick(); };
-  const onHup = (): void => { engine.stop(); kick(); };
-  const onAlrm = (): void => { engine.rotate(); };
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  process.on('SIGALRM', onAlrm);
 
   let st: fs.Stats | null = null;
   try { st = fs.fstatSync(0); } catch { st = null; }
@@ -210,10 +213,13 @@ export async function run(argv: string[]): Promise<number> {
   /** read as much as the engine wants now; returns when it must wait */
   const pump = (): void => {
     const n = native();
+    let reads = 0;
     for (;;) {
       if (engine.inputClosed || !stdinOpen) { closeInput(); return; }
       if (!engine.wantsInput()) { if (watch) { watch.stop(); watch = null; } return; }
-      const want = engine.finishingLine ? 1 : buf.length;
+      // pipes: one s6-log-sized read at a time, each written before the next, so a SIGKILL can lose at
+      // most READ_QUANTUM bytes that were taken from the pipe (as s6-log); files: bigger reads
+      const want = engine.finishingLine ? 1 : isFile ? buf.length : READ_QUANTUM;
       let r: number;
       if (isFile) {
         try { r = fs.readSync(0, buf, 0, want, null); } catch (e) { err(`warning: unable to read from stdin: ${strerror(e)}`); r = 0; }
@@ -222,7 +228,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (r > 0) {
         engine.feed(buf, 0, r);
-        if (isFile) { schedule(); return; } // let signals in between chunks
+        if (isFile || ++reads >= 64) { schedule(); return; } // let signals and timers in between
         continue;
       }
       if (r === -EAGAIN) {
@@ -240,7 +246,7 @@ export async function run(argv: string[]): Promise<number> {
     scheduled = true;
     setImmediate(() => { scheduled = false; pump(); });
   };
-  const kick = (): void => {
+  kick = (): void => {
     if (engine.inputClosed) closeInput();
     else schedule();
   };
