@@ -3,13 +3,13 @@
 // VIGIL_BOOT_INIT=standin, which only powers off).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { bootQemu, killAll, prepareBoot, tail, MARKERS } from './qemu';
+import { bootQemu, failureReport, killAll, prepareBoot, MARKERS } from './qemu';
 
 test('QEMU boot ended by `vigil reboot` → stage 3, "reboot: Restarting system"', { timeout: 150000 }, async (t) => {
   const p = prepareBoot();
   t.after(() => { killAll(); p.cleanup(); });
   const r = await bootQemu(p, 120000, 'reboot');
   t.diagnostic(`wall ${r.wallMs} ms; ${MARKERS.map(([n]) => `${n}=${r.at[n] ?? '-'}ms`).join(' ')}`);
-  assert.deepEqual(r.problems, [], `QEMU boot failed:\n  ${r.problems.join('\n  ')}\n--- serial log (tail) ---\n${tail(r.serial, 60)}\n---`);
+  assert.deepEqual(r.problems, [], r.problems.length ? failureReport(r) : undefined);
   assert.ok(!r.serial.includes('reboot: Power down'), 'asked to reboot, the kernel powered off');
 });

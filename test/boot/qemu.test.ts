@@ -2,7 +2,7 @@
 // stage 1 mounts, the fifo trick, stage 2 starting a service that answers, `vigil poweroff` → "reboot: Power down".
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { bootQemu, bootInitMode, killAll, prepareBoot, tail, MARKERS } from './qemu';
+import { bootQemu, bootInitMode, failureReport, killAll, prepareBoot, MARKERS } from './qemu';
 
 test(`QEMU boot with ${bootInitMode() === 'vigil' ? 'vigil init' : 'the stand-in init'} as PID 1 reaches stage 2, a service answers, poweroff`, { timeout: 150000 }, async (t) => {
   const p = prepareBoot();
@@ -10,5 +10,5 @@ test(`QEMU boot with ${bootInitMode() === 'vigil' ? 'vigil init' : 'the stand-in
   const r = await bootQemu(p, 120000);
   const times = MARKERS.map(([n]) => `${n}=${r.at[n] ?? '-'}ms`).join(' ');
   t.diagnostic(`wall ${r.wallMs} ms; ${times}`);
-  assert.deepEqual(r.problems, [], `QEMU boot failed:\n  ${r.problems.join('\n  ')}\n--- serial log (tail) ---\n${tail(r.serial, 60)}\n---`);
+  assert.deepEqual(r.problems, [], r.problems.length ? failureReport(r) : undefined);
 });

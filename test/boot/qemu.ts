@@ -148,6 +148,20 @@ export function cleanSerial(s: string): string {
   return s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc/g, '').replace(/\r/g, '');
 }
 
+/**
+ * The assertion message for a failed boot: the problems, where the whole serial log was kept (a file under
+ * os.tmpdir() that is left behind on purpose), and the log's tail.
+ */
+export function failureReport(r: BootResult): string {
+  let kept = '';
+  try {
+    const f = path.join(os.tmpdir(), `vigil-qemu-failed-${r.action}-${Date.now()}.log`);
+    fs.writeFileSync(f, cleanSerial(r.serial));
+    kept = ` (whole serial log kept in ${f})`;
+  } catch { /* tail only */ }
+  return `QEMU boot failed${kept}:\n  ${r.problems.join('\n  ')}\n--- serial log (tail) ---\n${tail(r.serial, 60)}\n---`;
+}
+
 export function tail(s: string, lines: number): string {
   return cleanSerial(s).split('\n').slice(-lines).join('\n');
 }
