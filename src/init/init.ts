@@ -47,6 +47,8 @@ const WHAT_WORD: Record<ShutdownWhat, string> = { S: 'none', h: 'halt', p: 'powe
 /** after everything else is gone, how long the catch-all logger gets to drain the fifo and exit */
 const LOGGER_DRAIN_MS = 2000;
 const POLL_MS = 10;
+/** a logger that is alive but still not ready after this long is treated as unable to run */
+const SLOW_LOGGER_CAP_MS = 15000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,6 +66,8 @@ export class Init {
   private loggerSub: Subscription | null = null;
   private loggerReadyOnce = false;
   private loggerDownTimer: NodeJS.Timeout | null = null;
+  /** which bound loggerDownTimer is: the long one for a slow logger, or the short one after a death */
+  private loggerTimerKind: 'slow' | 'dead' = 'slow';
   private bootGate: NodeJS.Timeout | null = null;
   private released = false;
   private sdRead = -1;
@@ -236,9 +240,15 @@ export class Init {
       this.bootGate = setTimeout(() => {
         this.bootGate = null;
         if (this.released) return;
-        this.console.say(`vigil init: warning: the catch-all logger is not ready after ${this.o.loggerTimeoutMs} ms: going on, uncaught output goes to the console`);
-        this.fallback?.setMode('console');
+        // a slow logger (a loaded machine, QEMU without KVM) is not a broken one: stage 2 goes on and its
+        // output is held for the logger; only a logger that dies, or is still not ready after
+        // SLOW_LOGGER_CAP_MS, sends the uncaught output to the console
+        this.log(`vigil init: warning: the catch-all logger is not ready after ${this.o.loggerTimeoutMs} ms: starting stage 2 anyway`);
         this.release('timeout');
+        if (!this.loggerDownTimer) {
+          this.loggerTimerKind = 'slow';
+          this.loggerDownTimer = setTimeout(() => this.loggerGivenUp(), Math.max(SLOW_LOGGER_CAP_MS - this.o.loggerTimeoutMs, 0));
+        }
       }, this.o.loggerTimeoutMs);
     }
   }
@@ -311,15 +321,22 @@ export class Init {
 
   private loggerDown(): void {
     if (this.shutting || !this.fallback) return;
-    this.fallback.engage('hold');
-    if (this.fallback.currentMode === 'console' || this.loggerDownTimer) return;
-    this.loggerDownTimer = setTimeout(() => {
-      this.loggerDownTimer = null;
-      if (this.fallback?.active) {
-        this.console.say('vigil init: warning: the catch-all logger is down: uncaught output goes to the console');
-        this.fallback.setMode('console');
-      }
-    }, this.o.loggerTimeoutMs);
+    if (!this.fallback.active) this.fallback.engage('hold');
+    if (this.fallback.currentMode === 'console') return;
+    // it died: the short bound applies from the first death (it replaces the slow-logger cap; later deaths
+    // of a crash-looping logger do not push it back)
+    if (this.loggerDownTimer && this.loggerTimerKind === 'dead') return;
+    if (this.loggerDownTimer) clearTimeout(this.loggerDownTimer);
+    this.loggerTimerKind = 'dead';
+    this.loggerDownTimer = setTimeout(() => this.loggerGivenUp(), this.o.loggerTimeoutMs);
+  }
+
+  private loggerGivenUp(): void {
+    this.loggerDownTimer = null;
+    if (this.fallback?.active && this.fallback.currentMode !== 'console') {
+      this.console.say(`vigil init: warning: the catch-all logger is ${this.loggerReadyOnce ? 'down' : 'not ready'}: uncaught output goes to the console`);
+      this.fallback.setMode('console');
+    }
   }
 
   /** The logger is up (or we stop waiting): the user's services, then stage 2. */

@@ -33,8 +33,9 @@ the shutdown daemon, stages 3 and 4.
   --grace MS          time between TERM and KILL at shutdown (default 3000); stops early once all have exited
   --no-logger-wait    start stage 2 and the services at once instead of after the catch-all logger is ready;
                       their early output is held by init and handed to the logger when it is up
-  --logger-timeout MS give up waiting for the catch-all logger after MS (default 2000): stage 2 starts and
-                      init copies the uncaught output to the console until the logger is up
+  --logger-timeout MS start stage 2 after MS (default 2000) even if the catch-all logger is not ready (its
+                      output is held for the logger); a logger that died and is not back within MS (or is
+                      not ready after 15 s) sends the uncaught output to the console until it is up
   -- CMD ARGS...      container mode: the main program, started when rc.init has exited; when it exits the
                       container stops with its exit code (128+N if killed by signal N)
 `;

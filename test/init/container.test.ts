@@ -32,6 +32,8 @@ function tree(extra: Record<string, string> = {}): Record<string, string> {
 test('container boot: stage 2 starts after the logger is ready, every line lands in uncaught-logs, CMD exit code', { timeout: 30000 }, async (t) => {
   const b = await bootInit(t, {
     tree: tree(),
+    // a loaded machine must not turn this into the "slow logger" path
+    args: ['--logger-timeout', '20000'],
     cmd: ['/bin/sh', '-c', 'echo cmd-says-hi; test -e "$VIGIL_RUNDIR/service/eager/supervise/status" || exit 99; touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 7'],
   });
   await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
@@ -146,7 +148,7 @@ while :; do sleep 0.05; done`;
 test('a catch-all logger that keeps crashing: stage 2 and services run, their output reaches the console', { timeout: 30000 }, async (t) => {
   const b = await bootInit(t, {
     tree: tree(),
-    args: ['--logger-timeout', '500'],
+    args: ['--logger-timeout', '1500'],
     // uncaught-logs is a regular file: the logger cannot open its logdir and exits every time it starts
     prepare: (rundir) => fs.writeFileSync(path.join(rundir, 'uncaught-logs'), 'not a directory\n'),
     cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 4'],
