@@ -7,6 +7,9 @@
  * stdin: a pipe/fifo/socket/tty is set O_NONBLOCK and read with the shim's poll watcher + non-throwing
  * read (never the thread pool); a regular file is read synchronously (it never blocks) in multiples of
  * s6-log's 8191-byte reads, yielding to the loop between chunks so signals are seen.
+ *
+ * Environment: VIGIL_LOG_MAX_BUFFERED=bytes caps what is kept in memory without -b (default 16 MiB); past
+ * it, reading stops (back-pressure) instead of growing without limit as s6-log would.
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
@@ -132,6 +135,16 @@ function errName(errno: number): string {
   return t[errno] ?? `E${errno}`;
 }
 
+/**
+ * The memory cap without -b (see engine.ts): VIGIL_LOG_MAX_BUFFERED=bytes in the environment, default 16 MiB.
+ * Not an option, so that the command line stays exactly s6-log's.
+ */
+function maxBufferedFromEnv(): number | undefined {
+  const v = process.env.VIGIL_LOG_MAX_BUFFERED;
+  if (v === undefined || !/^[0-9]+$/.test(v) || Number(v) === 0) return undefined;
+  return Number(v);
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(`usage: ${USAGE}\n`);
@@ -152,6 +165,7 @@ export async function run(argv: string[]): Promise<number> {
       lineLimit: o.lineLimit,
       blocking: o.blocking,
       verbosity: o.verbosity,
+      maxBuffered: maxBufferedFromEnv(),
       onWarning: (m) => err(`warning: ${m}`),
       onAlert: (d) => {
         try { fs.writeSync(2, Buffer.concat([alertPrefix, d])); } catch { /* as s6-log: too bad */ }
