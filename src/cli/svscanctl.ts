@@ -1,0 +1,57 @@
+/**
+ * `vigil svscanctl [-zabhitqnN] DIR` (s6-protocol.md §8.3): write the letters, in order, in one write to
+ * DIR/.s6-svscan/control. Works against `vigil svscan` and s6-svscan alike.
+ * Exit codes: 0 sent, 100 bad usage / nobody listening / broken .s6-svscan, 111 system error.
+ */
+import { Messages, writeControl } from '../formats/svclient';
+import { subgetopt, wantsHelp } from '../formats/clientopts';
+import { SVSCANCTL_LETTERS, SVSCANCTL_MAX_COMMANDS } from '../formats/control';
+import { SVSCAN_DIR } from '../formats/paths';
+
+const USAGE = 'vigil svscanctl [ -zabhitqnN ] svscandir';
+
+const HELP = `usage: ${USAGE}
+
+Send commands to the scanner (vigil svscan or s6-svscan) running on svscandir.
+  -a  scan now              -h  scan, then stop the supervisors of removed services
+  -n  stop the supervisors of removed services (loggers get SIGHUP)   -N  the same, SIGTERM for all
+  -t  (or -i) stop everything cleanly, loggers last, and exit          -q  stop everything now
+  -b  exit at once without stopping the services                      -z  reap zombies
+Exit codes: 0 sent, 100 bad usage or no scanner listening, 111 system error.
+`;
+
+export function run(argv: string[]): number {
+  const msg = new Messages('vigil svscanctl', USAGE);
+  if (wantsHelp(argv)) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = subgetopt(argv, SVSCANCTL_LETTERS);
+    } catch {
+      throw msg.usage();
+    }
+    let letters = '';
+    for (const o of parsed.opts) {
+      if (letters.length >= SVSCANCTL_MAX_COMMANDS) throw msg.fatal(100, 'too many commands');
+      letters += o.letter;
+    }
+    if (parsed.rest.length === 0) throw msg.usage();
+    const dir = parsed.rest[0];
+    const r = writeControl(dir, SVSCAN_DIR, Buffer.from(letters, 'latin1'));
+    switch (r.kind) {
+      case 'sent':
+        return 0;
+      case 'not-listening':
+        throw msg.fatal(100, `: unable to control ${dir}: supervisor not listening`);
+      case 'broken':
+        throw msg.fatalSys(100, `something is wrong with the ${dir}/${SVSCAN_DIR} directory. errno reported`, r.error);
+      default:
+        throw msg.fatalSys(111, `unable to control ${dir}`, r.error);
+    }
+  } catch (e) {
+    return msg.report(e);
+  }
+}
