@@ -82,6 +82,7 @@ export class Init {
   private cmdFailCode: number | null = null;
   private shutting = false;
   private stage3Running = false;
+  private pendingShutdown: { what: ShutdownWhat; graceMs: number } | null = null;
   private scannerStopped: (() => void) | null = null;
   private scannerDone = false;
   private finished: (code: number) => void = () => {};
@@ -508,7 +509,12 @@ export class Init {
 
   /** Stage 3 and 4 (what = S: rc.shutdown only). graceMs 0 = --grace. */
   requestShutdown(what: ShutdownWhat, graceMs: number): void {
-    if (this.shutting || this.stage3Running) return;
+    if (this.shutting) return;
+    if (this.stage3Running) {
+      // a stage-3-only run (`vigil shutdown now`) is in progress: do this one right after it
+      if (what !== 'S') this.pendingShutdown = { what, graceMs };
+      return;
+    }
     void this.shutdown(what, graceMs > 0 ? graceMs : this.o.graceMs).catch((e) => this.crash(e));
   }
 
@@ -516,7 +522,12 @@ export class Init {
     this.stage3Running = true;
     await this.runScript('rc.shutdown', [WHAT_WORD[what]], false);
     this.stage3Running = false;
-    if (what === 'S') return;
+    if (what === 'S') {
+      const next = this.pendingShutdown;
+      this.pendingShutdown = null;
+      if (next) this.requestShutdown(next.what, next.graceMs);
+      return;
+    }
     this.shutting = true;
     if (this.plan) clearTimeout(this.plan);
     if (this.bootGate) clearTimeout(this.bootGate);

@@ -142,3 +142,19 @@ test('the daemon in vigil init: planned shutdown cancelled, stage 3 only, then p
   assert.equal(rf('rc-shutdown'), 'none\npoweroff\n');
   assert.equal(rf('rc-shutdown-final'), 'poweroff\n');
 });
+
+test('a halt sent while a stage-3-only rc.shutdown runs is done right after it, not dropped', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: {
+      'rc.init!': '#!/bin/sh\ntouch "$VIGIL_RUNDIR/booted"\n',
+      'rc.shutdown!': '#!/bin/sh\necho "start $1" >> "$VIGIL_RUNDIR/rc-shutdown"\nsleep 0.7\necho "end $1" >> "$VIGIL_RUNDIR/rc-shutdown"\n',
+    },
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'booted')), 10000, 'stage 2');
+  assert.equal(vigil(['shutdown', '--rundir', b.rundir, 'now']).code, 0);
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'rc-shutdown')), 5000, 'rc.shutdown started');
+  assert.equal(vigil(['halt', '--rundir', b.rundir]).code, 0);
+  const r = await b.exited(15000);
+  assert.equal(r.code, 0, b.stderr());
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'rc-shutdown'), 'utf8'), 'start none\nend none\nstart halt\nend halt\n');
+});
