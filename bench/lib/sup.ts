@@ -47,10 +47,10 @@ export function node20(): string {
   return nodeCopy;
 }
 
-export function vigilSystem(name: string, nodeBin: string): System {
+export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = []): System {
   return {
     name,
-    argv: (dir, max) => [nodeBin, VIGIL_BIN, 'svscan', '-c', String(max), dir],
+    argv: (dir, max) => [nodeBin, ...nodeFlags, VIGIL_BIN, 'svscan', '-c', String(max), dir],
     supervisorPids: (root) => [root],
   };
 }

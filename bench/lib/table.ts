@@ -85,6 +85,7 @@ function cells(t: BenchTable, r: BenchRow): string[] {
 }
 
 export function renderText(t: BenchTable): string {
+  if (!t.rows.length) return [`== ${t.title}`, ...t.notes.map((n) => `  * ${n}`)].join('\n') + '\n';
   const rows = [header(t), ...t.rows.map((r) => cells(t, r))];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => [...(r[i] || '')].length)));
   const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
@@ -94,6 +95,7 @@ export function renderText(t: BenchTable): string {
 }
 
 export function renderMarkdown(t: BenchTable): string {
+  if (!t.rows.length) return [`### ${t.title}`, '', ...t.notes.map((n) => `- ${n}`)].join('\n') + '\n';
   const h = header(t);
   const out = [`### ${t.title}`, '', `| ${h.join(' | ')} |`, `| ${h.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
   for (const r of t.rows) out.push(`| ${cells(t, r).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
