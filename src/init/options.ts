@@ -72,8 +72,8 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     };
     switch (a) {
       case '--':
+        // `--` alone (an image's ENTRYPOINT ending in `--` with an empty CMD) means: no main program
         o.cmd = argv.slice(i + 1);
-        if (o.cmd.length === 0) throw new UsageError('-- must be followed by a command');
         return o;
       case '--help':
       case '-h':
