@@ -50,6 +50,9 @@ const POLL_MS = 10;
 /** a logger that is alive but still not ready after this long is treated as unable to run */
 const SLOW_LOGGER_CAP_MS = 15000;
 
+/** a stage 1 failure with a message for the user (no stack trace) */
+class StageOneError extends Error {}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class Init {
@@ -122,7 +125,12 @@ export class Init {
     });
     process.on('uncaughtException', (e) => this.crash(e));
     process.on('unhandledRejection', (e) => this.crash(e));
-    this.stage1();
+    try {
+      this.stage1();
+    } catch (e) {
+      // PID 1 must not return from here in machine mode (the kernel would panic): the crash path decides
+      this.crash(e);
+    }
     return done;
   }
 
@@ -171,7 +179,11 @@ export class Init {
     setReaperErrorHandler((e, pid) => this.warn(`exit handler for pid ${pid} failed: ${(e as Error).message}`));
 
     // the run directory
-    this.prepareRundir();
+    try {
+      this.prepareRundir();
+    } catch (e) {
+      throw new StageOneError(`unable to prepare the run directory ${this.rundir}: ${(e as Error).message}`);
+    }
     applyEnvdir(process.env, readEnvdir(path.join(this.basedir, 'env'), (m) => this.console.say(`vigil init: warning: ${m}`)));
     if (!process.env.PATH) process.env.PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     process.env.VIGIL_RUNDIR = this.rundir;
@@ -678,9 +690,9 @@ export class Init {
    * KILL everything and exit 111.
    */
   crash(e: unknown): void {
-    const msg = e instanceof Error ? e.stack ?? e.message : String(e);
+    const msg = e instanceof StageOneError ? e.message : e instanceof Error ? `internal error: ${e.stack ?? e.message}` : `internal error: ${String(e)}`;
     const say = (m: string): void => (this.console ? this.console.say(m) : this.earlySay(m));
-    say(`vigil init: fatal: internal error: ${msg}`);
+    say(`vigil init: fatal: ${msg}`);
     if (this.crashing) return;
     this.crashing = true;
     const sh = native();
@@ -703,6 +715,8 @@ export class Init {
       /* no crash script: reboot */
     }
     say('vigil init: killing every process and rebooting in 3 seconds');
+    // keep the event loop (and so PID 1) alive whatever happens next
+    setInterval(() => {}, 1 << 30);
     signalAll(SIGNALS.TERM, new Set(), true);
     setTimeout(() => {
       signalAll(SIGNALS.KILL, new Set(), true);
