@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kind, mkTmp, runWithFile, maskProg } from './harness';
 import { translateEre, RegexSyntaxError } from '../../src/logger/regex';
+import { parseScript, ScriptError } from '../../src/logger/script';
 
 const BAD: string[][] = [
   ['e'], ['x'], ['tt'], ['f1'], ['1x'], ['22'], ['='], ['n'], ['t'], ['p'],
@@ -19,15 +20,24 @@ test('bad scripts: same exit code and message as s6-log, naming the directive', 
   const tmp = mkTmp('vigil-logscript-');
   try {
     const problems: string[] = [];
+    // the parser in-process for every script (s6-log runs for each), the whole CLI for a few
     for (const script of BAD) {
-      const res: Record<Kind, { status: number | null; err: string }> = {} as never;
-      for (const kind of ['s6', 'vigil'] as Kind[]) {
-        const r = runWithFile(kind, script, Buffer.from('hello\n'), tmp);
-        res[kind] = { status: r.status, err: maskProg(r.stderr.toString()) };
+      const s6 = runWithFile('s6', script, Buffer.from('hello\n'), tmp);
+      let mine = 'accepted';
+      try {
+        parseScript(script[0] === '--' ? script.slice(1) : script);
+      } catch (e) {
+        if (!(e instanceof ScriptError)) throw e;
+        mine = `PROG: fatal: ${e.message}\n`;
       }
-      if (res.vigil.status !== 100) problems.push(`${JSON.stringify(script)}: vigil exit ${res.vigil.status}`);
-      if (res.s6.status !== res.vigil.status || res.s6.err !== res.vigil.err) {
-        problems.push(`${JSON.stringify(script)}: s6-log ${res.s6.status} ${JSON.stringify(res.s6.err)} vs vigil ${res.vigil.status} ${JSON.stringify(res.vigil.err)}`);
+      const theirs = maskProg(s6.stderr.toString());
+      if (s6.status !== 100 || theirs !== mine) problems.push(`${JSON.stringify(script)}: s6-log ${s6.status} ${JSON.stringify(theirs)} vs vigil ${JSON.stringify(mine)}`);
+    }
+    for (const script of [BAD[0], BAD[12], BAD[13], BAD[BAD.length - 1]]) {
+      const s6 = runWithFile('s6', script, Buffer.from('hello\n'), tmp);
+      const v = runWithFile('vigil', script, Buffer.from('hello\n'), tmp);
+      if (v.status !== 100 || maskProg(v.stderr.toString()) !== maskProg(s6.stderr.toString())) {
+        problems.push(`CLI ${JSON.stringify(script)}: s6-log ${s6.status} ${JSON.stringify(s6.stderr.toString())} vs vigil ${v.status} ${JSON.stringify(v.stderr.toString())}`);
       }
     }
     assert.deepEqual(problems, []);
@@ -71,17 +81,23 @@ test('POSIX ERE selections match exactly the lines s6-log selects', { timeout: 6
   ]);
   const tmp = mkTmp('vigil-logre-');
   try {
-    const problems: string[] = [];
-    for (const re of PATTERNS) {
-      const out: Record<string, string> = {};
-      for (const kind of ['s6', 'vigil'] as Kind[]) {
-        const r = runWithFile(kind, ['--', '-.*', `+${re}`, '1'], input, tmp);
-        out[kind] = `${r.status} ${r.stdout.toString('latin1')}`;
-      }
-      if (!out.s6.startsWith('0 ')) problems.push(`${re}: s6-log rejected it (${out.s6}): the list should hold valid EREs`);
-      if (out.s6 !== out.vigil) problems.push(`${re}: s6-log ${JSON.stringify(out.s6)} vs vigil ${JSON.stringify(out.vigil)}`);
+    // one run per program: a group per pattern ("-.*" clears the selection, "+RE" selects, the prefix
+    // names the pattern, "1" prints), so each output line says which pattern selected which line
+    const script = ['--'];
+    PATTERNS.forEach((re, i) => script.push('-.*', `+${re}`, `p#${i}`, '1'));
+    const out: Record<string, string[]> = {};
+    for (const kind of ['s6', 'vigil'] as Kind[]) {
+      const r = runWithFile(kind, script, input, tmp);
+      assert.equal(r.status, 0, `${kind}: ${r.stderr}`);
+      out[kind] = r.stdout.toString('latin1').split('\n');
     }
+    const problems: string[] = [];
+    PATTERNS.forEach((re, i) => {
+      const pick = (k: string): string => out[k].filter((l) => l.startsWith(`#${i} `)).join('|');
+      if (pick('s6') !== pick('vigil')) problems.push(`${re}: s6-log ${JSON.stringify(pick('s6'))} vs vigil ${JSON.stringify(pick('vigil'))}`);
+    });
     assert.deepEqual(problems, []);
+    assert.ok(out.s6.length > PATTERNS.length * 3, 'the patterns select lines');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
