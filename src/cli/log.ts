@@ -155,6 +155,28 @@ export async function run(argv: string[]): Promise<number> {
     err(`usage: ${USAGE}`);
     return 100;
   }
+  if (o.notif >= 0) {
+    // checked before the script, as s6-log does
+    if (o.notif < 3) { err('fatal: notification fd must be 3 or more'); return 100; }
+    // Node opens fds of its own (epoll, eventfds, wake-up pipes with both ends here) right after 0-2: a -d fd
+    // the caller did not pass may be one of them, and must never be written to and closed. (Node marks
+    // every fd close-on-exec at start, so that flag cannot tell them apart.)
+    let bad: unknown = null;
+    try {
+      const link = fs.readlinkSync(`/proc/self/fd/${o.notif}`);
+      let own = link.startsWith('anon_inode:');
+      if (!own && link.startsWith('pipe:')) {
+        for (const f of fs.readdirSync('/proc/self/fd')) {
+          if (Number(f) === o.notif) continue;
+          try { if (fs.readlinkSync(`/proc/self/fd/${f}`) === link) { own = true; break; } } catch { /* closed meanwhile */ }
+        }
+      }
+      if (own) bad = Object.assign(new Error(''), { code: 'EBADF' });
+    } catch (e) {
+      bad = (e as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(''), { code: 'EBADF' }) : e;
+    }
+    if (bad) { err(`fatal: invalid notification fd: ${strerror(bad)}`); return 100; }
+  }
   const alertPrefix = Buffer.from(`${PROG}: alert: `);
   let sink: StdoutSink | null = null;
   let engine: LogEngine;

@@ -49,6 +49,13 @@ test('bad scripts: same exit code and message as s6-log, naming the directive', 
 test('usage errors exit 100 (bad option, missing script, bad -l)', { timeout: 30000 }, () => {
   const tmp = mkTmp('vigil-logusage-');
   try {
+    for (const args of [['-d', '1', '1'], ['-d', '40', '1']]) {
+      const s6 = runWithFile('s6', args, Buffer.from('x\n'), tmp);
+      const v = runWithFile('vigil', args, Buffer.from('x\n'), tmp);
+      assert.equal(s6.status, 100);
+      assert.equal(v.status, 100);
+      assert.equal(maskProg(v.stderr.toString()), maskProg(s6.stderr.toString()), `-d ${args[1]}`);
+    }
     for (const args of [['-z', '1'], [], ['-l'], ['-l', 'abc', '1'], ['-(', '1']]) {
       const s6 = runWithFile('s6', args, Buffer.from('x\n'), tmp);
       const v = runWithFile('vigil', args, Buffer.from('x\n'), tmp);
