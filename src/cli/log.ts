@@ -14,8 +14,10 @@
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
 import { installReaper } from '../sys/reaper';
-import { watchFd, FdWatch, POLL_READABLE, POLL_WRITABLE } from '../sys/fdwatch';
+import { watchFd, FdWatch, POLL_WRITABLE } from '../sys/fdwatch';
+import { PipeFeeder } from '../logger/feeder';
 import { LogEngine, READ_QUANTUM } from '../logger/engine';
+import { parseLogArgs } from '../logger/args';
 import { ScriptError } from '../logger/script';
 import { LogdirFatal } from '../logger/logdir';
 import { strerror } from '../logger/strerror';
@@ -30,48 +32,6 @@ function err(line: string): void {
   } catch {
     /* stderr gone: nothing to do */
   }
-}
-
-interface Opts {
-  notif: number;
-  verbosity: number;
-  blocking: boolean;
-  protect: boolean;
-  lineLimit: number;
-  script: string[];
-}
-
-/** getopt-style: clustered flags, -l N or -lN, -- ends options, the first non-option starts the script. */
-function parseArgs(argv: string[]): Opts | null {
-  const o: Opts = { notif: -1, verbosity: 1, blocking: false, protect: false, lineLimit: 8192, script: [] };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') { i++; break; }
-    if (a.length < 2 || a[0] !== '-') break;
-    for (let j = 1; j < a.length; j++) {
-      const c = a[j];
-      if (c === 'q') { if (o.verbosity) o.verbosity--; }
-      else if (c === 'v') o.verbosity++;
-      else if (c === 'b') o.blocking = true;
-      else if (c === 'p') o.protect = true;
-      else if (c === 'd' || c === 'l') {
-        let v = a.slice(j + 1);
-        if (v === '') {
-          if (i + 1 >= argv.length) return null;
-          v = argv[++i];
-        }
-        if (!/^[0-9]+$/.test(v)) return null;
-        const n = Number(v);
-        if (c === 'd') o.notif = n;
-        else o.lineLimit = n;
-        break;
-      } else return null;
-    }
-  }
-  o.script = argv.slice(i);
-  if (o.script.length === 0) return null;
-  return o;
 }
 
 /** Non-blocking writer for fd 1 (action `1`): never blocks the loop; a hard error disables it for good. */
@@ -150,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const o = parseArgs(argv);
+  const o = parseLogArgs(argv);
   if (!o) {
     err(`usage: ${USAGE}`);
     return 100;
@@ -230,15 +190,13 @@ export async function run(argv: string[]): Promise<number> {
   let st: fs.Stats | null = null;
   try { st = fs.fstatSync(0); } catch { st = null; }
   const isFile = st !== null && st.isFile();
-  const buf = Buffer.allocUnsafe(isFile ? READ_QUANTUM * 16 : 1 << 17);
-  let watch: FdWatch | null = null;
   let stdinOpen = st !== null;
   let done!: () => void;
   const finished = new Promise<void>((r) => { done = r; });
-  let scheduled = false;
+  let feeder: PipeFeeder | null = null;
 
   const closeInput = (): void => {
-    if (watch) { watch.stop(); watch = null; }
+    if (feeder) feeder.stop();
     if (stdinOpen) {
       stdinOpen = false;
       try { fs.closeSync(0); } catch { /* ignore */ }
@@ -246,56 +204,56 @@ export async function run(argv: string[]): Promise<number> {
     done();
   };
 
-  /** read as much as the engine wants now; returns when it must wait */
-  const pump = (): void => {
-    const n = native();
-    let reads = 0;
-    for (;;) {
-      if (engine.inputClosed || !stdinOpen) { closeInput(); return; }
-      if (!engine.wantsInput()) { if (watch) { watch.stop(); watch = null; } return; }
-      // pipes: one s6-log-sized read at a time, each written before the next, so a SIGKILL can lose at
-      // most READ_QUANTUM bytes that were taken from the pipe (as s6-log); files: bigger reads
-      const want = engine.finishingLine ? 1 : isFile ? buf.length : READ_QUANTUM;
-      let r: number;
-      if (isFile) {
-        try { r = fs.readSync(0, buf, 0, want, null); } catch (e) { err(`warning: unable to read from stdin: ${strerror(e)}`); r = 0; }
-      } else {
-        r = n.read(0, buf, 0, want);
-      }
-      if (r > 0) {
-        engine.feed(buf, 0, r);
-        if (isFile || ++reads >= 64) { schedule(); return; } // let signals and timers in between
-        continue;
-      }
-      if (r === -EAGAIN) {
-        if (!watch) watch = watchFd(0, POLL_READABLE, () => pump());
-        return;
-      }
-      if (r < 0 && r !== -32) err(`warning: unable to read from stdin: ${strerror(Object.assign(new Error(''), { code: errName(-r) }))}`);
-      engine.end();
-      closeInput();
+  // a regular file never blocks: read it synchronously in multiples of s6-log's reads, yielding between
+  const fileBuf = isFile ? Buffer.allocUnsafe(READ_QUANTUM * 16) : null;
+  let scheduled = false;
+  const pumpFile = (): void => {
+    if (engine.inputClosed || !stdinOpen) { closeInput(); return; }
+    if (!engine.wantsInput()) return; // onDrain comes back here
+    let r: number;
+    try {
+      r = fs.readSync(0, fileBuf!, 0, engine.finishingLine ? 1 : fileBuf!.length, null);
+    } catch (e) {
+      err(`warning: unable to read from stdin: ${strerror(e)}`);
+      r = 0;
+    }
+    if (r > 0) {
+      engine.feed(fileBuf!, 0, r);
+      schedule();
       return;
     }
+    engine.end();
+    closeInput();
   };
   const schedule = (): void => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(() => { scheduled = false; pump(); });
+    setImmediate(() => { scheduled = false; pumpFile(); });
   };
   kick = (): void => {
     if (engine.inputClosed) closeInput();
-    else schedule();
+    else if (feeder) feeder.resume();
+    else if (isFile) schedule();
   };
   resumeInput = kick;
 
   if (!stdinOpen) {
     engine.end();
     done();
+  } else if (isFile) {
+    pumpFile();
   } else {
-    if (!isFile) {
-      try { native().setNonblock(0, true); } catch (e) { err(`fatal: unable to set stdin non-blocking: ${strerror(e)}`); return 111; }
+    // pipes, fifos, sockets, ttys: O_NONBLOCK + poll watcher + 8191-byte reads (src/logger/feeder.ts)
+    try {
+      feeder = new PipeFeeder(0, engine, {
+        onDone: () => closeInput(),
+        onError: (errno) => err(`warning: unable to read from stdin: ${strerror(Object.assign(new Error(''), { code: errName(-errno) }))}`),
+      });
+    } catch (e) {
+      err(`fatal: unable to set stdin non-blocking: ${strerror(e)}`);
+      return 111;
     }
-    pump();
+    feeder.resume();
   }
   await finished;
   await engine.close();
