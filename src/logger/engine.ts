@@ -54,6 +54,8 @@ export { LogdirFatal } from './logdir';
 
 /** s6-log reads stdin into a 8192-byte circular buffer: at most 8191 bytes per read. */
 export const READ_QUANTUM = 8191;
+/** a read when no rotation is near (see readSize()) */
+export const BIG_READ = 65536;
 export const DEFAULT_LINE_LIMIT = 8192;
 export const MIN_LINE_LIMIT = 48;
 export const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
@@ -200,6 +202,22 @@ export class LogEngine {
   /** true once no more input will be taken (after end(), or stop() and the last line). */
   get inputClosed(): boolean {
     return this.inputDone;
+  }
+
+  /**
+   * How many bytes the next read should take. s6-log reads 8191 bytes at a time; reading more per read()
+   * is faster, and equivalent as long as no rotation falls inside the read (feed() cuts it into 8191-byte
+   * slices and rotates at slice ends anyway). So: BIG_READ while every logdir is far from rotating, else
+   * READ_QUANTUM — which also keeps what a SIGKILL can lose (read but not yet written) small when
+   * rotations (and their fsyncs) sit between read and write.
+   */
+  readSize(): number {
+    if (this.finishing) return 1;
+    for (const ld of this.logdirs) {
+      const sp = ld.spec;
+      if (ld.b + sp.tolerance + BIG_READ * 4 >= sp.s || !ld.idle()) return READ_QUANTUM;
+    }
+    return BIG_READ;
   }
 
   /** Bytes waiting to be written (all logdirs + stdout). */

@@ -5,15 +5,15 @@
  * - One uv_poll watcher on the fd while the engine wants input; none while it applies back-pressure
  *   (wantsInput() false → the watcher is stopped, the pipe fills, the writer blocks) — call resume() from
  *   the engine's onDrain. Idle = no timer, no wake-up.
- * - Reads of READ_QUANTUM (8191) bytes, each fed (and so written) before the next, at most
- *   `maxReadsPerWake` per wake-up so one chatty service cannot starve the loop.
+ * - Reads of engine.readSize() bytes (8191 near a rotation, 64 KiB otherwise), each fed (and so written)
+ *   before the next, at most `maxReadsPerWake` per wake-up so one chatty service cannot starve the loop.
  * - After engine.stop() with a half-read line, reads one byte at a time up to the end of that line, so the
  *   bytes after it stay in the pipe for the next reader (as s6-log).
  * - EOF (every writer gone): engine.end(), then onDone('eof'). The fd is not closed here (its owner closes it).
  */
 import { native } from '../sys/native';
 import { watchFd, FdWatch, POLL_READABLE } from '../sys/fdwatch';
-import { LogEngine, READ_QUANTUM } from './engine';
+import { LogEngine, BIG_READ } from './engine';
 
 const EAGAIN = 11;
 const EPIPE = 32;
@@ -79,7 +79,7 @@ export class PipeFeeder {
 
   private pump(): void {
     const n = native();
-    if (!scratch) scratch = Buffer.allocUnsafe(READ_QUANTUM);
+    if (!scratch) scratch = Buffer.allocUnsafe(BIG_READ);
     const buf = scratch;
     const max = this.opts.maxReadsPerWake ?? 16;
     for (let reads = 0; ; reads++) {
@@ -94,7 +94,7 @@ export class PipeFeeder {
         }
         return;
       }
-      const r = n.read(this.fd, buf, 0, this.engine.finishingLine ? 1 : READ_QUANTUM);
+      const r = n.read(this.fd, buf, 0, this.engine.readSize());
       if (r > 0) {
         this.engine.feed(buf, 0, r);
         continue;
