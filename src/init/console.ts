@@ -116,7 +116,18 @@ export class ConsoleHolder {
     return [r(this.inFd, false), r(this.outFd, true), r(this.errFd, true)];
   }
 
-  /** A fresh description of the console's error stream (for the catch-all logger's stderr/stdout). */
+  /** A fresh description of the console's output stream (stdout, else stderr). */
+  freshOut(): number | null {
+    const fd = this.outFd >= 0 ? this.outFd : this.errFd;
+    if (fd < 0) return null;
+    try {
+      return reopenFd(fd, true);
+    } catch {
+      return null;
+    }
+  }
+
+  /** A fresh description of the console's error stream (stderr, else stdout). */
   freshErr(): number | null {
     const fd = this.errFd >= 0 ? this.errFd : this.outFd;
     if (fd < 0) return null;

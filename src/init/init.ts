@@ -223,7 +223,9 @@ export class Init {
     this.installSignals();
 
     // become the scanner
-    const consoleFd = this.console.freshErr() ?? undefined;
+    // the console the scanner gives the catch-all logger (its stderr; its run makes it stdout too, for the
+    // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
+    const consoleFd = this.console.freshOut() ?? undefined;
     this.scanner = new Scanner({
       scandir: this.scandir,
       consoleFd,

@@ -59,8 +59,8 @@ test('container boot: stage 2 starts after the logger is ready, every line lands
   // CMD's own output went to the container's stdout, not to the logger
   assert.match(b.stdout(), /cmd-says-hi/);
   assert.ok(!lines.includes('cmd-says-hi'));
-  // the catch-all logger copies to the container's console (docker logs shows everything)
-  assert.match(b.stderr(), /stage2-last/);
+  // the catch-all logger copies to the container's stdout (docker logs shows everything)
+  assert.match(b.stdout(), /stage2-last/);
 });
 
 test('--no-logger-wait: stage 2 at once, still every line in uncaught-logs, no service dies of SIGPIPE', { timeout: 30000 }, async (t) => {
@@ -190,7 +190,7 @@ test('s6-svscanctl -t on the scan directory ends the container cleanly', { timeo
   assert.equal(r0.status, 0, r0.stderr);
   const r = await b.exited(10000);
   assert.equal(r.code, 0, b.stderr());
-  assert.match(b.stderr(), /the supervision tree is stopping/);
+  assert.match(b.stdout() + b.stderr(), /the supervision tree is stopping/);
 });
 
 test('not PID 1: a subreaper under another init; orphans are ours and are stopped on TERM', { timeout: 30000 }, async (t) => {
@@ -200,7 +200,7 @@ test('not PID 1: a subreaper under another init; orphans are ours and are stoppe
     'service/forker/run!': '#!/bin/sh\n(sleep 100000 & echo $! > "$VIGIL_RUNDIR/orphan.tmp"; mv "$VIGIL_RUNDIR/orphan.tmp" "$VIGIL_RUNDIR/orphan")\nexec sleep 100000\n',
   });
   const rundir = tmpdir('vigil-init-sub-');
-  const child = spawn(process.execPath, [VIGIL, 'init', '--basedir', base, '--rundir', rundir, '--', '/bin/sh', '-c', 'exec sleep 100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [VIGIL, 'init', '--basedir', base, '--rundir', rundir, '--', '/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; exec sleep 100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   child.stdout!.resume();
@@ -216,6 +216,7 @@ test('not PID 1: a subreaper under another init; orphans are ours and are stoppe
   const orphan = Number(fs.readFileSync(orphanFile, 'utf8'));
   // re-parented to vigil init (the subreaper), not to the machine's init
   await waitFor(() => fs.readFileSync(`/proc/${orphan}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(child.pid), 5000, 'orphan re-parented to vigil init');
+  await waitFor(() => fs.existsSync(path.join(rundir, 'cmd-up')), 10000, `CMD to start\n${err}`);
   const before = liveDescendants(child.pid!);
   child.kill('SIGTERM');
   const r = await Promise.race([exited, new Promise<never>((_r, rej) => setTimeout(() => rej(new Error(`still running\n${err}`)), 10000))]);
@@ -243,5 +244,5 @@ test('examples/basedir boots: readiness, the HTTP service answers, its own logge
   b.signal('SIGTERM');
   const r = await b.exited(10000);
   assert.equal(r.code, 0, b.stderr());
-  assert.match(b.stderr(), /rc.shutdown.final: halt/);
+  assert.match(b.stderr() + b.stdout(), /rc.shutdown.final: halt/);
 });
