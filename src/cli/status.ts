@@ -30,6 +30,7 @@
  * Exit codes: 0; 1 if SCANDIR cannot be read; 100 bad usage.
  */
 import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import { readStatus, isUp, SvStatus } from '../formats/status';
 import { decodeDtally, DeathRecord } from '../formats/dtally';
 import { tainNow, Tain } from '../formats/tai64n';
@@ -273,7 +274,7 @@ export function run(argv: string[]): number {
     if (json) {
       writeAllSync(1, JSON.stringify(rows, null, 2) + '\n');
     } else {
-      const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+      const colour = tty.isatty(1) && process.env.NO_COLOR === undefined;
       writeAllSync(1, renderTable(rows, colour));
     }
     return 0;
