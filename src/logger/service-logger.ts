@@ -1,0 +1,176 @@
+/**
+ * Logging inside the supervisor: a service's output is written to its logdir by the supervisor process
+ * itself — no logger process per service — with the same logdir format and guarantees as `vigil log`.
+ *
+ * The declaration, in the service directory:
+ *
+ *   log-dir     First line: the logdir, relative to the service directory (or absolute). Its presence turns
+ *               in-supervisor logging on for this service.
+ *   log-script  Optional. s6-log directives, ONE PER LINE (so a regex may hold spaces); empty lines and
+ *               lines starting with '#' are ignored. It may start with the option lines `-b` (stop reading
+ *               the service while anything is unwritten) and `-l N` (line limit). The logdir of `log-dir`
+ *               is appended as the last action. Without the file the script is `t` + the logdir (TAI64N
+ *               stamps, s6-log's defaults n10 s99999).
+ *
+ *   Example:  echo ../../var/log/web > web/log-dir
+ *             printf '%s\n' -b n20 s1000000 t > web/log-script
+ *
+ * A service with a `log/` subdirectory keeps its external logger (s6 semantics); `log-dir` is then ignored
+ * by the supervisor (the caller decides; readLogDeclaration only reads the files).
+ *
+ * Memory: the engine's buffers are empty while the disk accepts writes; when a logdir is stuck the engine
+ * keeps at most `maxBuffered` (default 256 KiB per service) and then stops reading the service's pipe, so
+ * the service blocks on write() instead of its output being lost or the supervisor growing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseLogArgs } from './args';
+import { LogEngine } from './engine';
+import { PipeFeeder } from './feeder';
+import { parseScript, ScriptError } from './script';
+
+export const LOG_DIR_FILE = 'log-dir';
+export const LOG_SCRIPT_FILE = 'log-script';
+export const SERVICE_MAX_BUFFERED = 256 * 1024;
+
+export class LogDeclarationError extends Error {}
+
+export interface LogDeclaration {
+  /** the service directory (relative paths in log-script, e.g. `=status`, resolve against it) */
+  dir: string;
+  /** absolute logdir path */
+  logdir: string;
+  /** the full script, logdir action included (absolute path) */
+  script: string[];
+  lineLimit: number;
+  blocking: boolean;
+}
+
+/**
+ * Read SVC/log-dir and SVC/log-script. null = no in-supervisor logging declared. Throws
+ * LogDeclarationError with a one-line message for a bad declaration (the script is parsed here).
+ */
+export function readLogDeclaration(serviceDir: string): LogDeclaration | null {
+  let first: string;
+  try {
+    first = fs.readFileSync(path.join(serviceDir, LOG_DIR_FILE), 'utf8').split('\n')[0].trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new LogDeclarationError(`unable to read ${LOG_DIR_FILE}: ${(e as Error).message}`);
+  }
+  if (!first) throw new LogDeclarationError(`${LOG_DIR_FILE} is empty`);
+  const logdir = path.resolve(serviceDir, first);
+  let lines: string[] = ['t'];
+  try {
+    lines = fs.readFileSync(path.join(serviceDir, LOG_SCRIPT_FILE), 'utf8').split('\n')
+      .map((l) => l.replace(/\r$/, ''))
+      .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new LogDeclarationError(`unable to read ${LOG_SCRIPT_FILE}: ${(e as Error).message}`);
+  }
+  // leading option lines (-b, -l N / -lN), then directives; the logdir goes last
+  const opts: string[] = [];
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const l = lines[i].trim();
+    if (l === '-b' || /^-l\s*\d+$/.test(l)) opts.push(...l.replace(/^-l\s*/, '-l ').split(' '));
+    else break;
+  }
+  const parsed = parseLogArgs([...opts, '--', ...lines.slice(i), logdir]);
+  if (!parsed) throw new LogDeclarationError(`${LOG_SCRIPT_FILE}: bad option line`);
+  try {
+    parseScript(parsed.script);
+  } catch (e) {
+    if (e instanceof ScriptError) throw new LogDeclarationError(`${LOG_SCRIPT_FILE}: ${e.message}`);
+    throw e;
+  }
+  return { dir: path.resolve(serviceDir), logdir, script: parsed.script, lineLimit: parsed.lineLimit, blocking: parsed.blocking };
+}
+
+export interface ServiceLoggerHooks {
+  /** warnings and alerts, one line each, without a program prefix (the supervisor adds the service name) */
+  warn(msg: string): void;
+  /**
+   * Copy every line (no stamps) to this sink, e.g. the supervisor's stdout for `docker logs`; `copyPrefix`
+   * (default none) is put before each line, e.g. "[web]" gives "[web] line".
+   */
+  copy?: (lines: Buffer) => void;
+  copyPrefix?: string;
+  /** bytes the copy sink still holds (counted for back-pressure) */
+  copyPending?: () => number;
+  /** the memory cap while a logdir is stuck (default 256 KiB) */
+  maxBuffered?: number;
+}
+
+/**
+ * One service's in-supervisor logger: the engine (logdir open and locked at start) and the feeder reading
+ * the service's pipe. start() throws LogdirFatal (logdir cannot be made or locked) or ScriptError.
+ */
+export class ServiceLogger {
+  readonly engine: LogEngine;
+  readonly feeder: PipeFeeder;
+
+  private constructor(engine: LogEngine, feeder: PipeFeeder) {
+    this.engine = engine;
+    this.feeder = feeder;
+  }
+
+  /**
+   * Start logging what arrives on readFd (the read end of the service's stdout pipe, which the caller
+   * keeps and closes). Returns once the logdir is open and locked; reading starts at once.
+   */
+  static start(decl: LogDeclaration, readFd: number, hooks: ServiceLoggerHooks): ServiceLogger {
+    let script = decl.script;
+    if (hooks.copy) {
+      // a last group: select every line again, optional prefix, to stdout (the copy sink)
+      script = [...script, '+^', hooks.copyPrefix ? `p${hooks.copyPrefix}` : 'p', '1'];
+    }
+    let feeder: PipeFeeder | null = null;
+    // unlike s6-log, the logdir's parent directories are created (e.g. /var/log/SERVICE on a fresh tmpfs)
+    try {
+      fs.mkdirSync(path.dirname(decl.logdir), { recursive: true, mode: 0o755 });
+    } catch { /* the engine reports the mkdir of the logdir itself */ }
+    const engine = new LogEngine({
+      script,
+      lineLimit: decl.lineLimit,
+      blocking: decl.blocking,
+      maxBuffered: hooks.maxBuffered ?? SERVICE_MAX_BUFFERED,
+      cwd: decl.dir,
+      onWarning: (m) => hooks.warn(m),
+      onAlert: (d) => hooks.warn(`alert: ${d.toString('utf8').replace(/\n$/, '')}`),
+      onStdout: hooks.copy ? (d) => { hooks.copy!(d); return true; } : undefined,
+      stdoutPending: hooks.copyPending,
+      onDrain: () => feeder?.resume(),
+    });
+    try {
+      feeder = new PipeFeeder(readFd, engine, {
+        onError: (errno) => hooks.warn(`unable to read the service's output: errno ${-errno}`),
+      });
+    } catch (e) {
+      engine.abandon();
+      throw e;
+    }
+    feeder.resume();
+    return new ServiceLogger(engine, feeder);
+  }
+
+  /** Force a rotation (s6-log's SIGALRM; `s6-svc -a` on an s6-log service). */
+  rotate(): void {
+    this.engine.rotate();
+  }
+
+  /**
+   * Stop reading (bytes still in the pipe stay there for a later reader), write everything already read,
+   * wait for any rotation/processor, then fsync + chmod 0744 current and unlock. The fd stays open.
+   */
+  close(): Promise<void> {
+    this.feeder.stop();
+    return this.engine.close();
+  }
+
+  /** Drop everything now (no fsync, queued data lost, lock released): only for a service being forgotten. */
+  abandon(): void {
+    this.feeder.stop();
+    this.engine.abandon();
+  }
+}
