@@ -89,6 +89,10 @@ export interface LogEngineOptions {
 }
 
 const NL = 10;
+/** stamp scratch, shared by every engine (copied into each action's head at once) */
+const taiText = Buffer.alloc(26, 0x20);
+const isoText = Buffer.alloc(31, 0x20);
+const NO_BYTES = Buffer.alloc(0);
 
 export class LogEngine {
   readonly script: Script;
@@ -101,7 +105,7 @@ export class LogEngine {
   private readonly opts: LogEngineOptions;
 
   /** the partial line waiting for its separator */
-  private part: Buffer = Buffer.alloc(0);
+  private part: Buffer = NO_BYTES;
   private partLen = 0;
   /** stdout bytes of the current feed */
   private readonly out1 = new OutQueue();
@@ -109,8 +113,6 @@ export class LogEngine {
   private readonly heads: Buffer[];
   private readonly headStampLen: number[];
   private readonly acts: Action[];
-  private taiText = Buffer.alloc(26, 0x20);
-  private isoText = Buffer.alloc(31, 0x20);
   private stampsValid = false;
   /** no NUL byte in the chunk being fed: only '\n' ends lines */
   private noNul = true;
@@ -170,24 +172,24 @@ export class LogEngine {
     if (this.script.wantTai) {
       const t = tainFromUnixNs(ns);
       const p = tainPack(t);
-      this.taiText[0] = 0x40;
-      this.taiText.write(p.toString('hex'), 1, 'latin1');
-      this.taiText[25] = 0x20;
+      taiText[0] = 0x40;
+      taiText.write(p.toString('hex'), 1, 'latin1');
+      taiText[25] = 0x20;
     }
     if (this.script.wantIso) {
       const ms = Number(ns / 1000000n);
       const d = new Date(ms);
       const p2 = (n: number): string => (n < 10 ? '0' + n : String(n));
       const s = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(ns % 1000000000n).padStart(9, '0')}  `;
-      this.isoText.write(s, 0, 'latin1');
+      isoText.write(s, 0, 'latin1');
     }
     for (let i = 0; i < this.acts.length; i++) {
       const st = this.acts[i].stamps;
       if (!st) continue;
       const h = this.heads[i];
       let o = 0;
-      if (st & STAMP_TAI) { this.taiText.copy(h, 0); o = 26; }
-      if (st & STAMP_ISO) this.isoText.copy(h, o);
+      if (st & STAMP_TAI) { taiText.copy(h, 0); o = 26; }
+      if (st & STAMP_ISO) isoText.copy(h, o);
     }
     this.stampsValid = true;
   }
@@ -333,7 +335,7 @@ export class LogEngine {
       this.partLen = 0;
     }
     // keep an idle engine small: a partial line never holds more than it needs for long
-    if (this.partLen === 0 && this.part.length > 65536) this.part = Buffer.alloc(0);
+    if (this.partLen === 0 && this.part.length > 65536) this.part = NO_BYTES;
   }
 
   /** After stop() with a partial line: take bytes up to the separator (or lineLimit+1 bytes), log, done. */
