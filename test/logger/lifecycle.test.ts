@@ -286,3 +286,26 @@ test('a numbered stream held in a fifo survives 20 SIGKILLs of vigil log: no gap
   assert.equal(nums.length, last);
   assert.equal(archives(d).filter((n) => n.endsWith('.u')).length, 20, 'each kill left its current as a .u archive');
 });
+
+test('-p: SIGTERM is ignored, SIGHUP ends it (after the half-read line)', { timeout: 30000 }, async (t) => {
+  const tmp = mkTmp('vigil-logp-');
+  let p: ChildProcess | null = null;
+  t.after(() => { killQuietly(p); fs.rmSync(tmp, { recursive: true, force: true }); });
+  p = start('vigil', ['-p', './d'], tmp);
+  await ready(p, 'vigil log -p');
+  const cur = path.join(tmp, 'd', 'current');
+  p.stdin!.write('one\n');
+  await waitFor(() => fs.readFileSync(cur, 'latin1') === 'one\n', 10000, 'one');
+  p.kill('SIGTERM');
+  // an absence: give the signal a moment, then check that it is still reading
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(p.exitCode, null, 'SIGTERM ignored with -p');
+  p.stdin!.write('two\nthr');
+  await waitFor(() => fs.readFileSync(cur, 'latin1') === 'one\ntwo\n', 10000, 'two');
+  p.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  p.stdin!.on('error', () => { /* EPIPE once it has gone */ });
+  p.stdin!.write('ee\nfour\n');
+  assert.equal((await waitExit(p, 10000, 'vigil log -p')).code, 0);
+  assert.equal(fs.readFileSync(cur, 'latin1'), 'one\ntwo\nthree\n');
+});
