@@ -22,7 +22,7 @@ import { memSum, ctxSwitchesSum, treeOf, statOf, Mem } from './lib/proc';
 import { buildScandir, freshDir, readStatus, servicePrograms, writeExec } from './lib/scandir';
 import { sleep, waitFor, waitForInDir } from './lib/wait';
 import {
-  Launched, S6, System, VIGIL_BIN, findNode24, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
+  Launched, S6, System, VIGIL_BIN, findNode24, privateNode, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
 } from './lib/sup';
 
 export const SCENARIOS = ['start', 'memory', 'idle', 'crash', 'control', 'orphans'] as const;
@@ -64,7 +64,7 @@ function systems(): Systems {
   const vigil = vigilSystem('vigil', node20());
   const n24 = findNode24();
   const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
-  const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', node20(), VIGIL_FLAGS) : null;
+  const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', privateNode(process.execPath, 'node-flags'), VIGIL_FLAGS) : null;
   return {
     all: [vigil, S6, ...(node24 ? [node24] : []), ...(tuned ? [tuned] : [])],
     tuned,

@@ -30,7 +30,8 @@ export interface System {
 let nodeCopy: string | null = null;
 /**
  * vigil runs on a private copy of the Node binary, so that its pages are not shared with the bench's own
- * node process (that would halve the binary's share of vigil's PSS and flatter it).
+ * node process (that would halve the binary's share of vigil's PSS and flatter it). One copy per column:
+ * columns that run side by side (the idle scenario) must not share one either.
  */
 export function privateNode(src: string, label: string): string {
   const dst = path.join(benchRoot(), 'bin', label);
