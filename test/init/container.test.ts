@@ -246,3 +246,26 @@ test('examples/basedir boots: readiness, the HTTP service answers, its own logge
   assert.equal(r.code, 0, b.stderr());
   assert.match(b.stderr() + b.stdout(), /rc.shutdown.final: halt/);
 });
+
+test('a slow catch-all logger: stage 2 starts after --logger-timeout, its output is held and still lands in uncaught-logs', { timeout: 30000 }, async (t) => {
+  // every node started in the namespace loads this; only the catch-all logger's run (…/s6-svscan-log/run)
+  // sleeps 2 s before it opens the fifo
+  const slow = path.join(tmpdir('vigil-slow-'), 'slow.js');
+  fs.writeFileSync(slow, "if ((process.argv[1] || '').endsWith('/s6-svscan-log/run')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);\n");
+  t.after(() => fs.rmSync(path.dirname(slow), { recursive: true, force: true }));
+  const b = await bootInit(t, {
+    tree: tree({ 'rc.init!': RC_INIT.replace('stage2-first', 'stage2-first-slow') }),
+    args: ['--logger-timeout', '300'],
+    env: { NODE_OPTIONS: `--require ${slow}` },
+    cmd: ['/bin/sh', '-c', 'while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 6'],
+  });
+  await waitFor(() => b.logLines().includes('stage2-last'), 15000, `stage 2's lines in uncaught-logs\n${b.stderr()}`);
+  const lines = b.logLines();
+  // stage 2 ran before the logger was ready (it says so), yet nothing was lost or sent to the console
+  assert.ok(lines.some((l) => l === 'stage2-first-slow logger-ready=false'), lines.slice(0, 5).join('\n'));
+  for (let i = 1; i <= N; i++) assert.ok(lines.includes(`stage2-line ${i}`), `stage2-line ${i} missing`);
+  assert.equal(lines.filter((l) => l.startsWith('eager-start')).length, 1);
+  assert.doesNotMatch(b.stderr(), /uncaught output goes to the console/);
+  fs.writeFileSync(path.join(b.rundir, 'go'), '');
+  assert.equal((await b.exited(10000)).code, 6, b.stderr());
+});
