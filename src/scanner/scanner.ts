@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { native } from '../sys/native';
 import { drain as reapNow, setSubreaper, reaperStats } from '../sys/reaper';
 import { watchReadable, FdWatch } from '../sys/fdwatch';
-import { raiseNofileLimit } from '../sys/rlimit';
+import { raiseNofileLimit, getNofileLimit } from '../sys/rlimit';
 import { envList } from '../sys/spawn';
 import { onExit } from '../sys/reaper';
 import {
@@ -92,6 +92,8 @@ interface Entry {
   /** last setup error reported per side, so a persisting problem is said once */
   mainErr: string;
   logErr: string;
+  mainFails: number;
+  logFails: number;
 }
 
 export interface SideInfo {
@@ -114,6 +116,8 @@ export interface ServiceInfo {
 const SCANNED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH', 'SIGALRM', 'SIGABRT'];
 const RESTART_MS = 1000;
 const STAT_RETRY_MS = 3000;
+/** fds always left free for spawning and file writes */
+const FD_RESERVE = 64;
 
 export class Scanner {
   readonly scandir: string;
@@ -132,6 +136,8 @@ export class Scanner {
   private stopping: '' | 'wait' | 'done' = '';
   private readonly max: number;
   private readonly ctlBuf = Buffer.allocUnsafe(4096);
+  private fdLimit = 1024;
+  private baselineFds = 32;
   /** scan problems already reported, by name */
   private reported = new Map<string, string>();
 
@@ -151,9 +157,19 @@ export class Scanner {
   start(): void {
     const n = native();
     try {
-      raiseNofileLimit();
+      this.fdLimit = raiseNofileLimit().soft;
     } catch (e) {
       this.warn(`unable to raise the open files limit: ${(e as Error).message}`);
+      try {
+        this.fdLimit = getNofileLimit().soft;
+      } catch {
+        /* keep the default */
+      }
+    }
+    try {
+      this.baselineFds = fs.readdirSync('/proc/self/fd').length + 4;
+    } catch {
+      /* no /proc: keep the estimate */
     }
     if (this.opts.subreaper) setSubreaper(true);
     let st: fs.Stats;
@@ -289,10 +305,28 @@ export class Scanner {
         if (!e) continue;
       }
       e.active = true;
+      if (e.dir !== dir && !sameDir(e.dir, key)) {
+        // renamed: same dev+ino under a new name (the supervision keeps its NAME, as s6-supervise's argv)
+        e.dir = dir;
+        e.main?.relocate(dir);
+        e.log?.relocate(path.join(dir, LOG_SUBDIR));
+      }
     }
     this.reported = problems;
+    let dotKeys: Map<string, string> | null = null;
     for (const e of [...this.entries.values()]) {
       if (!seen.has(e.key)) {
+        if (!sameDir(e.dir, e.key)) {
+          // gone from its name: a rename to a dot name (how s6-linux-init-shutdownd takes the tree apart)
+          // is followed, so the supervision can still write its status while it winds down
+          if (!dotKeys) dotKeys = this.dotNameKeys(names);
+          const moved = dotKeys.get(e.key);
+          if (moved) {
+            e.dir = moved;
+            e.main?.relocate(moved);
+            e.log?.relocate(path.join(moved, LOG_SUBDIR));
+          }
+        }
         e.active = false;
         this.cancelRestarts(e);
         this.maybeRelease(e);
@@ -301,6 +335,22 @@ export class Scanner {
     for (const e of this.entries.values()) if (e.active) this.startMissing(e);
     if (statFailed) this.scheduleRetryScan();
     this.armRescan();
+  }
+
+  /** dev:ino → path of the dot-named directories of the scan dir */
+  private dotNameKeys(names: string[]): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const name of names) {
+      if (!name.startsWith('.') || name === SVSCAN_DIR) continue;
+      const p = path.join(this.scandir, name);
+      try {
+        const st = fs.statSync(p);
+        if (st.isDirectory()) m.set(`${st.dev}:${st.ino}`, p);
+      } catch {
+        /* vanished */
+      }
+    }
+    return m;
   }
 
   private armRescan(): void {
@@ -337,7 +387,7 @@ export class Scanner {
       }
     }
     const e: Entry = {
-      key, name, dir, active: true, special, logged, pipe, main: null, log: null, mainTimer: null, logTimer: null, mainErr: '', logErr: '',
+      key, name, dir, active: true, special, logged, pipe, main: null, log: null, mainTimer: null, logTimer: null, mainErr: '', logErr: '', mainFails: 0, logFails: 0,
     };
     this.entries.set(key, e);
     return e;
@@ -350,11 +400,25 @@ export class Scanner {
     if (!e.main && !pending(e.mainTimer)) this.startSide(e, 'main');
   }
 
+  /** fds in use by the scanner's own supervision work (baseline + services + held pipes) */
+  private fdsInUse(): number {
+    let pipes = 0;
+    for (const e of this.entries.values()) if (e.pipe) pipes += 2;
+    return this.baselineFds + this.supervisor.fdsHeld + pipes;
+  }
+
   private startSide(e: Entry, side: 'main' | 'log'): void {
     if (side === 'main') e.mainTimer = null;
     else e.logTimer = null;
     if (this.stopping || !e.active || !this.entries.has(e.key) || e[side]) return;
     if (e.logged && !e.pipe) return;
+    // keep FD_RESERVE fds free for spawning, readiness pipes, status writes: a tree that took the last fd
+    // could no longer start anything
+    const needed = 3 + (e.pipe ? 1 : 0);
+    if (this.fdsInUse() + needed + FD_RESERVE > this.fdLimit) {
+      this.setupFailed(e, side, `${side === 'main' ? e.name : `${e.name}/${LOG_SUBDIR}`}: not enough file descriptors (limit ${this.fdLimit}) - not supervising it`);
+      return;
+    }
     const opts =
       side === 'main'
         ? {
@@ -370,20 +434,35 @@ export class Scanner {
       svc = this.supervisor.add(opts);
     } catch (err) {
       const msg = err instanceof SetupError ? err.message : `${opts.name}: ${(err as Error).message}`;
-      const errKey = side === 'main' ? 'mainErr' : 'logErr';
-      if (e[errKey] !== msg) {
-        e[errKey] = msg;
-        this.warn(`${msg} (retrying every second)`);
-      }
-      const t = this.supervisor.timers.after(RESTART_MS, () => this.startSide(e, side));
-      if (side === 'main') e.mainTimer = t;
-      else e.logTimer = t;
+      this.setupFailed(e, side, msg);
       return;
     }
-    if (side === 'main') e.mainErr = '';
-    else e.logErr = '';
+    if (side === 'main') {
+      e.mainErr = '';
+      e.mainFails = 0;
+    } else {
+      e.logErr = '';
+      e.logFails = 0;
+    }
     e[side] = svc;
     this.owner.set(svc, e);
+  }
+
+  private setupFailed(e: Entry, side: 'main' | 'log', msg: string): void {
+    {
+      const errKey = side === 'main' ? 'mainErr' : 'logErr';
+      const failKey = side === 'main' ? 'mainFails' : 'logFails';
+      e[failKey]++;
+      if (e[errKey] !== msg) {
+        e[errKey] = msg;
+        this.warn(`${msg} (will retry)`);
+      }
+      // s6-svscan retries a dead supervisor every second; a persisting set-up problem backs off to 60 s
+      const delay = Math.min(60000, RESTART_MS * 2 ** Math.min(6, e[failKey] - 1));
+      const t = this.supervisor.timers.after(delay, () => this.startSide(e, side));
+      if (side === 'main') e.mainTimer = t;
+      else e.logTimer = t;
+    }
   }
 
   private onEnded(svc: Service): void {
@@ -665,6 +744,16 @@ export function execStopScript(scandir: string, how: StopHow, log: (line: string
     log(`vigil: fatal: unable to exec ${SVSCAN_CRASH}: ${(e as NodeJS.ErrnoException).code}`);
   }
   process.exit(111);
+}
+
+/** does path p still lead to the directory known as key (dev:ino)? */
+function sameDir(p: string, key: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    return `${st.dev}:${st.ino}` === key;
+  } catch {
+    return false;
+  }
 }
 
 function pending(t: TimerHandle | null): boolean {

@@ -117,7 +117,10 @@ function isFinishState(s: State): boolean {
 }
 
 export class Service {
-  readonly dir: string;
+  /** the service directory (absolute; follows relocate()) */
+  get dir(): string {
+    return this.base;
+  }
   readonly name: string;
   state: State = State.DOWN;
   status: SvStatus;
@@ -141,7 +144,6 @@ export class Service {
   private owned: number[] = [];
 
   constructor(private readonly host: Host, opts: ServiceOptions) {
-    this.dir = opts.dir;
     this.base = opts.dir;
     this.name = opts.name ?? path.basename(opts.dir);
     this.status = {
@@ -161,28 +163,31 @@ export class Service {
     this.stdio = fds;
   }
 
-  /** where files are reached: /proc/self/fd/DIRFD (follows a renamed dir, as s6-supervise's cwd does) */
+  /** where files are reached (the scanner moves it with relocate() when the dir was renamed) */
   private base: string;
-  private dirFd = -1;
 
   private p(rel: string): string {
     return path.join(this.base, rel);
   }
 
-  /** the directory's current path (after renames); '... (deleted)' once removed */
+  /** the directory's current path */
   currentPath(): string {
-    if (this.dirFd < 0) return this.dir;
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${this.dirFd}`);
-    } catch {
-      return this.dir;
-    }
+    return this.base;
+  }
+
+  /**
+   * The directory was renamed (same dev+ino under a new name): reach it there from now on. s6-supervise
+   * follows a rename at once through its cwd; vigil keeps no fd on the dir (2 fds per service: lock and
+   * control), so the scanner calls this when a scan finds the new name.
+   */
+  relocate(dir: string): void {
+    this.base = dir;
   }
 
   /** spawn ./PROG in the service dir; returns pid or throws the shim's error */
   private spawnHere(prog: string, argv: string[], fdmap: Array<number | null>): number {
     const cwd = this.currentPath();
-    if (cwd.endsWith(' (deleted)')) {
+    if (!isDir(cwd)) {
       const e = new Error('the service directory was removed') as NodeJS.ErrnoException & { stage?: string; detail?: string };
       e.detail = 'the service directory was removed';
       e.code = 'ENOENT';
@@ -219,8 +224,12 @@ export class Service {
       }
       throw new SetupError(`${this.name}: unable to set up supervision: ${(e as Error).message}`, 111);
     }
+    this.heldFds = 2 + this.owned.length;
     this.host.post(this, { t: 'start' });
   }
+
+  /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies) */
+  heldFds = 0;
 
   private openInner(): void {
     const n = native();
@@ -236,8 +245,6 @@ export class Service {
     } catch (e) {
       throw new SetupError(`${this.name}: the service directory is not accessible: ${errText(e)}`, 111);
     }
-    this.dirFd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    if (fs.existsSync(`/proc/self/fd/${this.dirFd}/.`)) this.base = `/proc/self/fd/${this.dirFd}`;
     mkdirFollowing(this.p(EVENT_DIR), 0o3730, true);
     mkdirFollowing(this.p(SUPERVISE_DIR), 0o700, false);
     const lockPath = this.p(LOCK_FILE);
@@ -270,18 +277,15 @@ export class Service {
     // one O_RDWR descriptor is both the reader and the writer s6-supervise keeps: never EOF, one fd fewer
     this.ctlR = fs.openSync(ctl, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
-    try {
-      writeDtally(this.base, []);
-    } catch (e) {
-      this.warn(`unable to truncate supervise/death_tally: ${errText(e)}`);
-    }
+    writeDtally(this.base, []);
     const now = tainNow();
     const s = this.status;
     s.stamp = now;
     s.readyStamp = now;
     s.wantUp = !exists(this.p(DOWN));
     s.ready = true;
-    this.persist();
+    // the first status must land (a supervisor nobody can read is no use): failing here fails the set-up
+    writeStatusFile(this.base, s);
     this.announce('s');
   }
 
@@ -756,15 +760,10 @@ export class Service {
     }
     for (const fd of [this.ctlR, this.ctlW, this.lockFd]) closeQuiet(fd);
     this.ctlR = this.ctlW = this.lockFd = -1;
-    if (this.dirFd >= 0) {
-      this.base = this.currentPath();
-      closeQuiet(this.dirFd);
-      this.dirFd = -1;
-    }
+
     for (const fd of this.owned) closeQuiet(fd);
     this.owned = [];
-    const nul = this.host.devnull();
-    this.stdio = [nul, nul, nul];
+    this.stdio = [-1, -1, -1];
   }
 
   /** a snapshot for `Scanner.services()` and tests */
@@ -779,6 +778,14 @@ function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string; detail?
   if (x.code === 'ENOENT' && (x.stage === 'execve' || !x.stage)) return `ENOENT${stage}: no such file, or a missing interpreter`;
   if (x.code === 'EACCES' && x.stage === 'execve') return `EACCES${stage}: not executable`;
   return `${x.code}${stage}`;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function exists(p: string): boolean {

@@ -36,6 +36,8 @@ export class Supervisor implements Host {
   private head = 0;
   private draining = false;
   private nullFd = -1;
+  /** fds held by all supervisions (2 per service + own stdio copies), for fd budgeting */
+  fdsHeld = 0;
   private readonly logLine: (line: string) => void;
   private readonly onEnded?: (svc: Service) => void;
 
@@ -43,6 +45,7 @@ export class Supervisor implements Host {
     this.timers = opts.timers ?? new TimerQueue();
     this.logLine = opts.log ?? defaultLog;
     this.onEnded = opts.onEnded;
+    this.nullFd = fs.openSync('/dev/null', fs.constants.O_RDWR);
     installReaper();
   }
 
@@ -54,6 +57,7 @@ export class Supervisor implements Host {
     const svc = new Service(this, opts);
     svc.open();
     this.services.add(svc);
+    this.fdsHeld += svc.heldFds;
     return svc;
   }
 
@@ -99,6 +103,7 @@ export class Supervisor implements Host {
 
   ended(svc: Service): void {
     this.services.delete(svc);
+    this.fdsHeld -= svc.heldFds;
     if (this.onEnded) {
       try {
         this.onEnded(svc);

@@ -51,7 +51,8 @@ test('13: dot dirs and files skipped, symlinks followed, two links to one dir = 
   assert.equal(runs.length, 1, `one run for two links, saw ${runs.length}`);
   // remove a service + -h: its supervision ends within a second or so
   const aPid = statusOf(path.join(sd, 'a'))!.pid;
-  const moved = path.join(store, 'a-moved');
+  // removed the way s6-linux-init-shutdownd does it: renamed to a dot name, which the scanner ignores
+  const moved = path.join(sd, '.a-removed');
   fs.renameSync(path.join(sd, 'a'), moved);
   cleanup.push(() => {
     try {
