@@ -56,9 +56,6 @@ function parseBracket(src: string, i: number): [string, number] {
   if (src[j] === '^') { negate = true; j++; }
   const parts: string[] = [];
   let first = true;
-  // previous single char (code) available as a range start, or -1
-  let prev = -1;
-  let prevWasRangeEnd = false;
   const readElem = (): { code: number } | { cls: string } | null => {
     // returns one element at j and advances j; null at the closing ']'
     if (j >= src.length) throw new RegexSyntaxError('unterminated bracket expression');
@@ -85,25 +82,19 @@ function parseBracket(src: string, i: number): [string, number] {
     const e = readElem();
     first = false;
     if (e === null) { j++; break; }
-    if ('cls' in e) { parts.push(e.cls); prev = -1; prevWasRangeEnd = false; continue; }
+    if ('cls' in e) { parts.push(e.cls); continue; }
     // a range?  x-y where '-' is not the last char before ']'
     if (src[j] === '-' && src[j + 1] !== ']' && j + 1 < src.length) {
-      if (prevWasRangeEnd && false) { /* unreachable; kept simple */ }
       j++; // skip '-'
       const hiElem = readElem();
       if (hiElem === null || 'cls' in hiElem) throw new RegexSyntaxError('invalid range end');
       if (hiElem.code < e.code) throw new RegexSyntaxError('invalid range end');
       parts.push(classChar(e.code) + '-' + classChar(hiElem.code));
-      prev = -1;
-      prevWasRangeEnd = true;
       if (src[j] === '-' && src[j + 1] !== ']') throw new RegexSyntaxError('invalid range end');
       continue;
     }
     parts.push(classChar(e.code));
-    prev = e.code;
-    prevWasRangeEnd = false;
   }
-  void prev;
   const body = parts.join('');
   if (negate) return [body === '' ? '[\\s\\S]' : `[^${body}]`, j];
   return [body === '' ? '[]' : `[${body}]`, j];
