@@ -30,9 +30,12 @@ import { SHUTDOWND_SERVICE } from './protocol';
 export const LOGGER_SERVICE = 's6-svscan-log';
 export const EARLY_GETTY_SERVICE = 's6-linux-init-early-getty';
 
-/** absolute path of a compiled module of ours (dist/src/init/X.js) */
+/**
+ * Absolute path of a compiled run program (dist/src/cli/run-*.js). Run programs are process entry points,
+ * so they live with the CLI; init only names the file (no import: init stays below cli in the layering).
+ */
 function ours(mod: string): string {
-  return path.join(__dirname, mod);
+  return path.join(__dirname, '..', 'cli', mod);
 }
 
 /** The text of a run file that is a Node program calling `main(config)` of one of our modules. */
@@ -66,7 +69,7 @@ export function writeLoggerService(scandir: string, rundir: string, consoleCopy:
   fs.chmodSync(fifo, 0o600);
   writeFile(path.join(dir, 'notification-fd'), '3\n', 0o644);
   const cfg: LoggerConfig = { fifo, console: consoleCopy, logdir: path.join(rundir, 'uncaught-logs') };
-  writeFile(path.join(dir, 'run'), nodeRunFile('logrun.js', cfg), 0o755);
+  writeFile(path.join(dir, 'run'), nodeRunFile('run-catchall-log.js', cfg), 0o755);
   return fifo;
 }
 
@@ -101,7 +104,7 @@ export function writeEarlyGetty(scandir: string, basedir: string): boolean {
   if (argv[0].includes('/') && !path.isAbsolute(argv[0])) argv[0] = path.join(basedir, argv[0]);
   const dir = path.join(scandir, EARLY_GETTY_SERVICE);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFile(path.join(dir, 'run'), nodeRunFile('execrun.js', { argv }), 0o755);
+  writeFile(path.join(dir, 'run'), nodeRunFile('run-exec.js', { argv }), 0o755);
   return true;
 }
 

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
-import type { LoggerConfig } from './services';
+import type { LoggerConfig } from '../init/services';
 
 export function main(cfg: LoggerConfig): void {
   const sh = native();
@@ -24,7 +24,7 @@ export function main(cfg: LoggerConfig): void {
   }
   const args = ['-d3', '--', ...(cfg.console ? ['1'] : []), 't', cfg.logdir];
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const log = require('../cli/log') as { run(argv: string[]): Promise<number> | number };
+  const log = require('./log') as { run(argv: string[]): Promise<number> | number };
   Promise.resolve(log.run(args)).then(
     (code) => process.exit(typeof code === 'number' ? code : 0),
     (e) => {
