@@ -309,3 +309,33 @@ test('-p: SIGTERM is ignored, SIGHUP ends it (after the half-read line)', { time
   assert.equal((await waitExit(p, 10000, 'vigil log -p')).code, 0);
   assert.equal(fs.readFileSync(cur, 'latin1'), 'one\ntwo\nthree\n');
 });
+
+test('start-up recovery of a finished processor (processed u+x → .s, previous dropped) and append to a clean current, like s6-log', { timeout: 30000 }, () => {
+  const { runWithFile } = require('./harness') as typeof import('./harness');
+  const tmp = mkTmp('vigil-logrecover-');
+  try {
+    const snaps: Record<string, unknown> = {};
+    for (const kind of ['s6', 'vigil'] as Kind[]) {
+      const cwd = path.join(tmp, kind);
+      const d = path.join(cwd, 'd');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, 'current'), 'cur\n', { mode: 0o644 });
+      fs.writeFileSync(path.join(d, 'previous'), 'prev\n');
+      fs.writeFileSync(path.join(d, 'processed'), 'PROC\n');
+      fs.chmodSync(path.join(d, 'processed'), 0o744);
+      fs.writeFileSync(path.join(d, 'newstate'), 'ns\n');
+      fs.writeFileSync(path.join(d, 'state'), 'st\n');
+      assert.equal(runWithFile(kind, ['./d'], Buffer.from('new\n'), cwd).status, 0);
+      // current now has u+x: the next start appends to it
+      assert.equal(runWithFile(kind, ['./d'], Buffer.from('new2\n'), cwd).status, 0);
+      snaps[kind] = snapLogdir(d);
+    }
+    const v = snaps.vigil as Array<{ name: string; mode: string; content: string }>;
+    assert.deepEqual(v.map((f) => [f.name, f.mode, f.content]), [
+      ['@TAI64N.s', '744', 'PROC\n'], ['@TAI64N.u', '644', 'cur\n'], ['current', '744', 'new\nnew2\n'], ['lock', '644', ''], ['state', '644', ''],
+    ]);
+    assert.deepEqual(snaps.vigil, snaps.s6);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
