@@ -6,8 +6,8 @@
  * bytes (latin1 in, latin1 out), so nothing is re-encoded; --grep patterns are matched on the same bytes.
  *
  *   -n N          only the last N lines (after filtering)
- *   --since TIME  lines stamped at or after TIME (YYYY-MM-DD[ HH:MM[:SS]] local, 10m, 2h, 1d, @tai64n);
- *                 archives rotated before TIME are skipped; unstamped lines of the files read are kept
+ *   --since TIME  lines stamped (t or T) at or after TIME (YYYY-MM-DD[ HH:MM[:SS]] local, 10m, 2h, 1d,
+ *                 @tai64n); archives rotated before TIME are skipped; unstamped lines of the files read are kept
  *   --grep RE     lines matching the JavaScript RegExp RE
  *   -f            then follow current: inotify on the directory (fs.watch), and across a rotation read the
  *                 old file to its end before switching to the new current

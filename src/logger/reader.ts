@@ -91,11 +91,21 @@ export function localIso(ns: bigint): string {
   return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${frac}`;
 }
 
-/** Show a stored line: a leading TAI64N label becomes local time. Returns [text, stamp ns or null]. */
+const ISO = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{9})  /;
+
+/**
+ * Show a stored line: a leading TAI64N label becomes local time. Returns [text, stamp ns or null]; a line
+ * that starts with a `T` stamp (local ISO time) keeps its text and gives that time as its stamp.
+ */
 export function displayLine(line: string): [string, bigint | null] {
   const s = splitStamp(line);
-  if (!s) return [line, null];
-  return [`${localIso(s[0])} ${s[1]}`, s[0]];
+  if (s) return [`${localIso(s[0])} ${s[1]}`, s[0]];
+  const m = line.length > 31 && line.charCodeAt(4) === 45 ? ISO.exec(line) : null;
+  if (m) {
+    const ms = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])).getTime();
+    if (!Number.isNaN(ms)) return [line, BigInt(ms) * 1000000n + BigInt(Number(m[7]))];
+  }
+  return [line, null];
 }
 
 /**

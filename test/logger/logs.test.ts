@@ -139,3 +139,16 @@ test('vigil logs -f follows current across rotations (inotify, no line lost or r
   logger.stdin!.end();
   assert.equal((await waitExit(logger, 10000, 'vigil log')).code, 0);
 });
+
+test('vigil logs --since also reads T (local ISO) stamps', { timeout: 30000 }, (t) => {
+  const tmp = mkTmp('vigil-logs-iso-');
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const d = path.join(tmp, 'd');
+  fs.mkdirSync(d);
+  const old = localIso(BigInt(Date.now() - 3600000) * 1000000n);
+  const recent = localIso(BigInt(Date.now() - 60000) * 1000000n);
+  fs.writeFileSync(path.join(d, 'current'), `${old}  old line\n${recent}  recent line\nno stamp\n`);
+  const r = logs([d, '--since', '10m']);
+  assert.equal(r.status, 0, r.err);
+  assert.equal(r.out, `${recent}  recent line\nno stamp\n`);
+});
