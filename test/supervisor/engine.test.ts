@@ -1,0 +1,107 @@
+// The in-process engine: one Supervisor, many Services. Error boundary (a fault in one service's handling
+// is one warning line and touches no other service), queue then drain (step never re-entered), the shared
+// timer queue (no timer at all when nothing is pending: an idle tree makes no wake-ups).
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { makeTree, removeTree, SLEEP_RUN } from '../helpers/scandir';
+import { waitUp, waitDown, statusOf, waitFor } from '../helpers/wait';
+import { tool } from '../helpers/svscan';
+import { Supervisor } from '../../src/supervisor/supervisor';
+import { Service, SetupError } from '../../src/supervisor/service';
+import { TimerQueue } from '../../src/supervisor/timers';
+
+const cleanup: Array<() => void> = [];
+after(() => {
+  for (const f of cleanup.reverse()) f();
+});
+
+function activeTimeouts(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+test('timer queue: one setTimeout for the earliest deadline, none once everything fired or was cancelled', async () => {
+  const base = activeTimeouts();
+  const q = new TimerQueue();
+  const fired: string[] = [];
+  const a = q.after(200, () => fired.push('a'));
+  q.after(30, () => fired.push('b'));
+  q.after(60, () => fired.push('c'));
+  assert.equal(activeTimeouts(), base + 1, 'one timer for three deadlines');
+  q.cancel(a);
+  await waitFor(() => fired.length === 2, 2000, 'b and c');
+  assert.deepEqual(fired, ['b', 'c']);
+  await waitFor(() => activeTimeouts() === base, 1000, 'no timer left (a was cancelled)');
+  assert.equal(q.pending, 0);
+});
+
+test('error boundary: an exception in one service is one warning line; the other service is untouched', async () => {
+  const sd = makeTree({ 'good/run!': SLEEP_RUN, 'bad/run!': SLEEP_RUN });
+  cleanup.push(() => removeTree(sd));
+  const lines: string[] = [];
+  const sup = new Supervisor({ log: (l) => lines.push(l) });
+  const good = sup.add({ dir: path.join(sd, 'good'), name: 'good' });
+  const bad = sup.add({ dir: path.join(sd, 'bad'), name: 'bad' });
+  cleanup.push(() => {
+    for (const s of [good, bad]) {
+      try {
+        if (s.runPid) process.kill(s.runPid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+  await waitUp(path.join(sd, 'good'));
+  await waitUp(path.join(sd, 'bad'));
+  // a fault inside bad's transition function, on every control byte
+  const orig = bad.step.bind(bad);
+  bad.step = (ev) => {
+    if (ev.t === 'ctl') throw new Error('injected fault');
+    orig(ev);
+  };
+  // reentrancy check on good: step must never be called from inside step
+  let depth = 0;
+  let maxDepth = 0;
+  const gorig = good.step.bind(good);
+  good.step = (ev) => {
+    depth++;
+    maxDepth = Math.max(maxDepth, depth);
+    try {
+      gorig(ev);
+    } finally {
+      depth--;
+    }
+  };
+  assert.equal((await tool('s6-svc', ['-k', path.join(sd, 'bad')])).code, 0);
+  assert.equal((await tool('s6-svc', ['-dudud', path.join(sd, 'good')])).code, 0);
+  await waitFor(() => lines.some((l) => l.startsWith('vigil: warning: bad: internal error handling ctl')), 3000, 'fault reported');
+  assert.equal(lines.filter((l) => /injected fault/.test(l)).length, 1);
+  assert.ok(lines.every((l) => !l.includes('\n')), 'one line each');
+  // good obeyed its five letters (ends down), bad's service never got its SIGKILL
+  await waitDown(path.join(sd, 'good'));
+  assert.equal(statusOf(path.join(sd, 'good'))!.wantUp, false);
+  assert.notEqual(statusOf(path.join(sd, 'bad'))!.pid, 0);
+  assert.equal(maxDepth, 1, 'queue then drain: no nested step');
+  // bad still ends cleanly through the supervisor-signal path
+  sup.signal(bad, 'quit');
+  sup.signal(good, 'term');
+  await waitFor(() => bad.done && good.done, 3000, 'both supervisions ended');
+  assert.equal((await tool('s6-svok', [path.join(sd, 'bad')])).code, 1);
+  process.kill(bad.runPid || statusOf(path.join(sd, 'bad'))!.pid, 'SIGKILL');
+});
+
+test('set-up refusals: a second Supervisor on the same dir gets SetupError 100 naming the service', async () => {
+  const sd = makeTree({ 'a/run!': SLEEP_RUN, 'a/down': '' });
+  cleanup.push(() => removeTree(sd));
+  const sup = new Supervisor({ log: () => {} });
+  const a: Service = sup.add({ dir: path.join(sd, 'a'), name: 'a' });
+  const other = new Supervisor({ log: () => {} });
+  assert.throws(() => other.add({ dir: path.join(sd, 'a'), name: 'a' }), (e: unknown) => {
+    assert.ok(e instanceof SetupError);
+    assert.equal(e.exitCode, 100);
+    assert.match(e.message, /^a: another supervisor/);
+    return true;
+  });
+  sup.control(a, 'x');
+  await waitFor(() => a.done, 2000, 'a ended');
+});
