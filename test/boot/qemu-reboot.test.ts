@@ -11,5 +11,4 @@ test('QEMU boot ended by `vigil reboot` → stage 3, "reboot: Restarting system"
   const r = await bootQemu(p, 120000, 'reboot');
   t.diagnostic(`wall ${r.wallMs} ms; ${MARKERS.map(([n]) => `${n}=${r.at[n] ?? '-'}ms`).join(' ')}`);
   assert.deepEqual(r.problems, [], r.problems.length ? failureReport(r) : undefined);
-  assert.ok(!r.serial.includes('reboot: Power down'), 'asked to reboot, the kernel powered off');
 });

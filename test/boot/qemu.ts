@@ -12,6 +12,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -35,9 +36,14 @@ const optional = (name: MarkerName): boolean => (name === 'shutdown' || name ===
 
 const FATAL = ['Kernel panic', 'VIGIL-BOOT: FAIL', 'Failed to execute /init'];
 
-/** How stage 2 ends the boot (passed on the kernel command line as vigil_test_action=). */
-export type Action = 'poweroff' | 'reboot';
-const END_LINE: Record<Action, string> = { poweroff: 'reboot: Power down', reboot: 'reboot: Restarting system' };
+/**
+ * How the boot ends (passed on the kernel command line as vigil_test_action=): stage 2 runs `vigil poweroff`
+ * or `vigil reboot`, or (cad) stage 2 just exits and the test presses ctrl-alt-del on the emulated PS/2
+ * keyboard through QEMU's monitor: with RB_DISABLE_CAD the kernel sends SIGINT to PID 1, which reboots.
+ */
+export type Action = 'poweroff' | 'reboot' | 'cad';
+const END_LINE: Record<Action, string> = { poweroff: 'reboot: Power down', reboot: 'reboot: Restarting system', cad: 'reboot: Restarting system' };
+const CAD_PROMPT = 'VIGIL-BOOT: waiting for ctrl-alt-del';
 function markersFor(action: Action): Array<[MarkerName, string]> {
   return MARKERS.map(([n, text]) => [n, n === 'end' ? END_LINE[action] : text]);
 }
@@ -88,6 +94,9 @@ export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Numb
     // init= too: if rdinit=/init cannot run, the kernel panics instead of trying /bin/sh
     '-append', `console=ttyS0 rdinit=/init init=/init panic=-1 quiet vigil_test_action=${action}`,
   ];
+  const monitor = action === 'cad' ? path.join(path.dirname(p.initrd), `monitor-${process.pid}-${Date.now()}.sock`) : '';
+  if (monitor) args.push('-monitor', `unix:${monitor},server=on,wait=off`);
+  let cadSent = false;
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -98,6 +107,12 @@ export function bootQemu(p: { kernel: string; initrd: string }, timeoutMs = Numb
   const onData = (d: Buffer): void => {
     serial += d.toString('latin1');
     for (const [name, text] of markers) if (at[name] === undefined && serial.includes(text)) at[name] = Date.now() - t0;
+    if (monitor && !cadSent && serial.includes(CAD_PROMPT)) {
+      cadSent = true;
+      const sock = net.createConnection(monitor, () => sock.end('sendkey ctrl-alt-delete\n'));
+      sock.on('error', (e) => { serial += `\n[test: QEMU monitor: ${e.message}]\n`; });
+      sock.resume();
+    }
     if (!fatalSeen && FATAL.some((f) => serial.includes(f))) {
       fatalSeen = true;
       // a panic reboots and -no-reboot ends QEMU; give it 10 s to print the trace, then stop it
@@ -130,6 +145,8 @@ export function judge(r: BootResult, timeoutMs: number): string[] {
     problems.push(`serial console shows "${cleanSerial(r.serial.slice(i, end < 0 ? undefined : end)).trim()}"`);
   }
   if (r.timedOut) problems.push(`QEMU did not exit within ${timeoutMs} ms (killed)`);
+  if (r.action === 'cad' && !r.serial.includes(CAD_PROMPT)) problems.push(`stage 2 never said "${CAD_PROMPT}": ctrl-alt-del not pressed`);
+  if (r.action !== 'poweroff' && r.serial.includes('reboot: Power down')) problems.push('asked to reboot, the kernel powered off');
   let last = -1;
   for (const [name, text] of markersFor(r.action)) {
     const t = r.at[name];
