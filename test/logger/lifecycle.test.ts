@@ -70,7 +70,7 @@ test('SIGALRM rotates a non-empty current (and not an empty one)', { timeout: 30
   const d = path.join(tmp, 'd');
   p.kill('SIGALRM');
   // an absence: nothing tells that the signal was handled, so give it a moment before looking
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000));
   assert.equal(archives(d).length, 0, 'SIGALRM with an empty current made no archive');
   p.stdin!.write('before alarm\n');
   await waitFor(() => fs.readFileSync(path.join(d, 'current'), 'latin1').includes('before alarm'), 10000, 'line in current');
@@ -137,7 +137,7 @@ test('SIGTERM finishes the line being read, then exits; the rest stays in the pi
     await waitFor(() => fs.readFileSync(path.join(cwd, 'd', 'current'), 'latin1') === 'first\n', 10000, `${kind}: first line`);
     p.kill('SIGTERM');
     // no event tells that the signal was handled: give it a moment before sending the end of the line
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     p.stdin!.write('def\nghi\n');
     const r = await waitExit(p, 10000, kind);
     assert.equal(r.code, 0, kind);
@@ -298,12 +298,12 @@ test('-p: SIGTERM is ignored, SIGHUP ends it (after the half-read line)', { time
   await waitFor(() => fs.readFileSync(cur, 'latin1') === 'one\n', 10000, 'one');
   p.kill('SIGTERM');
   // an absence: give the signal a moment, then check that it is still reading
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000));
   assert.equal(p.exitCode, null, 'SIGTERM ignored with -p');
   p.stdin!.write('two\nthr');
   await waitFor(() => fs.readFileSync(cur, 'latin1') === 'one\ntwo\n', 10000, 'two');
   p.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000));
   p.stdin!.on('error', () => { /* EPIPE once it has gone */ });
   p.stdin!.write('ee\nfour\n');
   assert.equal((await waitExit(p, 10000, 'vigil log -p')).code, 0);
