@@ -13,11 +13,16 @@
  *     subreaper?,           // -r: PR_SET_CHILD_SUBREAPER (PID 1 reaps orphans anyway)
  *     handleSignals?,       // default true: listen to HUP INT TERM QUIT USR1 USR2 PWR WINCH ALRM ABRT
  *     onSignal?: (sig) => boolean,        // true = handled, skip the .s6-svscan/SIG* script and the default
- *     onStopped?: (how: 'finish' | 'crash', code?) => void,
+ *     onStopping?: () => void,            // once, when the tree starts stopping
+ *     onStopped?: (how: 'finish' | 'crash') => void,
  *                           // replaces the exec of .s6-svscan/finish (or crash); without it the process
  *                           // execs finish (exit 0 if there is none, crash / exit 111 on other failures)
  *     log?: (line) => void, // one line per warning (default: stderr, synchronous)
+ *     serviceStdout?, serviceStderr?,     // fds for services instead of this process's 1 and 2
+ *     stdoutFor?: (name, dir) => fd | undefined,
+ *                           // in-process logging hook: stdout of a service without log/ (dup'ed)
  *   });
+ *   With handleSignals: false the caller must itself listen to SIGUSR1 (else Node opens its inspector).
  *   sc.start();             // throws ScannerError (exitCode 100: lock held / .s6-svscan not a dir; 111)
  *   sc.command('h');        // the letters of .s6-svscan/control: z a b h i t q n N
  *   sc.signal('SIGTERM');   // as if the scanner received it (scripts, then defaults)
@@ -68,6 +73,13 @@ export interface ScannerOptions {
   serviceStderr?: number;
   /** called once when the tree starts stopping (t/i/q/b or a signal doing that): vigil init's hook */
   onStopping?: () => void;
+  /**
+   * Hook for in-process logging: the fd a service without a log/ subdir gets as stdout (overrides
+   * serviceStdout), e.g. the write end of a pipe whose read end feeds a logger engine (feed(chunk)/end()).
+   * Asked each time that service's supervision starts; the fd is dup'ed, the caller keeps its own copy.
+   * Return undefined for the default.
+   */
+  stdoutFor?: (name: string, dir: string) => number | undefined;
 }
 
 export class ScannerError extends Error {
@@ -424,7 +436,7 @@ export class Scanner {
         ? {
             dir: e.dir,
             name: e.name,
-            stdout: e.pipe ? e.pipe[1] : this.opts.serviceStdout,
+            stdout: e.pipe ? e.pipe[1] : this.opts.stdoutFor?.(e.name, e.dir) ?? this.opts.serviceStdout,
             stderr: e.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
             dupStdio: true,
           }

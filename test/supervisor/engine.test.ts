@@ -105,3 +105,35 @@ test('set-up refusals: a second Supervisor on the same dir gets SetupError 100 n
   sup.control(a, 'x');
   await waitFor(() => a.done, 2000, 'a ended');
 });
+
+test('in-process Scanner API: stdoutFor hook feeds a service\'s output to this process; command t stops', async () => {
+  const { Scanner } = await import('../../src/scanner/scanner');
+  const { native } = await import('../../src/sys/native');
+  const { watchReadable, readAvailable } = await import('../../src/sys/fdwatch');
+  const sd = makeTree({ 'talker/run!': '#!/bin/sh\necho "hello from $1"\nexec sleep 1000000\n', 'quiet/run!': SLEEP_RUN });
+  cleanup.push(() => removeTree(sd));
+  const [r, w] = native().pipe(false);
+  native().setNonblock(r, true);
+  let got = '';
+  const buf = Buffer.alloc(4096);
+  const watch = watchReadable(r, () => {
+    got += readAvailable(r, buf).bytes.toString();
+  });
+  let stopped = '';
+  const sc = new Scanner({
+    scandir: sd,
+    handleSignals: false,
+    log: () => {},
+    stdoutFor: (name) => (name === 'talker' ? w : undefined),
+    onStopped: (how) => (stopped = how),
+  });
+  sc.start();
+  await waitFor(() => got.includes('hello from talker\n'), 5000, 'output through the hook');
+  const rows = sc.services().map((x) => [x.name, x.main?.state]).sort();
+  assert.deepEqual(rows, [['quiet', 'UP'], ['talker', 'UP']]);
+  sc.command('t');
+  await waitFor(() => stopped === 'finish', 5000, 'onStopped');
+  watch.stop();
+  for (const fd of [r, w]) native().close(fd);
+  assert.equal(statusOf(path.join(sd, 'talker'))!.pid, 0);
+});
