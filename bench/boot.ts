@@ -9,6 +9,7 @@
  *             its fifo, `redirfd -wnb` trick for s6-svscan's stdout, stage 2 forked after it and re-opening the fifo
  *             *blocking* before running rc.init), then exec s6-svscan
  *   - vigil --no-logger-wait (a row of its own), and bare `node -e` writing the same events (the Node floor)
+ *   - vigil, s6 and the node floor again as `runc run` of test/runc/bundle.ts's bundle (a row of its own)
  *   - pm2:    pm2-runtime with the same 10 programs as apps (installed with npm into a cache dir under
  *             os.tmpdir() at bench time, never a project dependency; skipped with a note if it cannot be installed)
  * Every service is `sh` that writes "svc-N" to an event fifo and execs `sleep`; rc.init writes "stage2-done".
@@ -23,6 +24,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootQemu, prepareBoot, tail } from '../test/boot/qemu';
+import { Bundle, CREPO, makeBundle, runcKill } from '../test/runc/bundle';
 
 export interface Row {
   scenario: string;
@@ -122,29 +124,47 @@ function pm2Runtime(): string | null {
   return bin;
 }
 
-/** One container boot of `sys`; resolves with ms to stage 2 done / all services up. */
-async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
+type Runtime = 'unshare' | 'runc';
+
+/**
+ * One container boot of `sys` under `runtime`; resolves with ms to stage 2 done / all services up.
+ * unshare: the basedir and rundir are host temp dirs. runc: test/runc/bundle.ts's bundle (read-only root,
+ * tmpfs /run as the rundir, the basedir at /vigil-basedir, the event fifo in /out), `runc run` in the foreground.
+ */
+async function containerBoot(sys: System, runtime: Runtime = 'unshare', timeoutMs = 20000): Promise<Sample> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `vigil-bench-${sys}-`));
-  const ev = path.join(work, 'events');
-  execFileSync('mkfifo', ['-m', '0666', ev]);
+  fs.chmodSync(work, 0o755);
   const base = path.join(work, 'base');
   const run = path.join(work, 'run');
   fs.mkdirSync(run);
-  makeBasedir(base, ev);
+  let bundle: Bundle | null = null;
+  let ev = path.join(work, 'events');
+  // inside the container: the same paths (unshare) or the bundle's mounts (runc)
+  let evIn = ev;
+  let baseIn = base;
+  let runIn = run;
+  let vigilIn = path.join(REPO, 'bin', 'vigil');
+  if (runtime === 'runc') {
+    evIn = '/out/events';
+    baseIn = '/vigil-basedir';
+    runIn = '/run';
+    vigilIn = path.join(CREPO, 'bin', 'vigil');
+  }
+  makeBasedir(base, evIn);
   let argv: string[];
   // the same small environment for every system (no user PATH with version-manager shims to search)
-  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: work };
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: runtime === 'runc' ? '/tmp' : work };
   if (sys === 'vigil' || sys === 'vigil-nlw') {
-    argv = [NODE, path.join(REPO, 'bin', 'vigil'), 'init', '--container', '--basedir', base, '--rundir', run];
+    argv = [NODE, vigilIn, 'init', '--container', '--basedir', baseIn, '--rundir', runIn];
     if (sys === 'vigil-nlw') argv.push('--no-logger-wait');
   } else if (sys === 'node') {
     const lines = ['stage2-done', ...Array.from({ length: NSERVICES }, (_, i) => `svc-${i + 1}`)].join('\n') + '\n';
-    argv = [NODE, '-e', `require('fs').writeFileSync(${JSON.stringify(ev)}, ${JSON.stringify(lines)}); setInterval(() => {}, 1e9)`];
+    argv = [NODE, '-e', `require('fs').writeFileSync(${JSON.stringify(evIn)}, ${JSON.stringify(lines)}); setInterval(() => {}, 1e9)`];
   } else if (sys === 's6') {
-    const st1 = path.join(work, 's6-stage1');
-    s6Stage1(st1);
-    argv = [st1, run, base];
+    s6Stage1(path.join(base, 's6-stage1'));
+    argv = [path.join(baseIn, 's6-stage1'), runIn, baseIn];
   } else {
+    if (runtime === 'runc') throw new Error('pm2 is only run under unshare');
     const bin = pm2Runtime();
     if (!bin) throw new Error('pm2 unavailable');
     const apps = [];
@@ -156,6 +176,11 @@ async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
     env.PM2_HOME = path.join(work, 'pm2home');
     argv = [NODE, bin, eco];
   }
+  if (runtime === 'runc') {
+    bundle = makeBundle({ args: argv, basedir: base, env: Object.entries(env).map(([k, v]) => `${k}=${v}`) });
+    ev = path.join(bundle.out, 'events');
+  }
+  execFileSync('mkfifo', ['-m', '0666', ev]);
 
   // O_RDWR: never blocks the writers' opens, never sees EOF between them
   const fd = fs.openSync(ev, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
@@ -164,17 +189,17 @@ async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
   let stage2: number | null = null;
   let allUp = -1;
   const t0 = performance.now();
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', ...argv], {
-    stdio: ['ignore', 'ignore', 'pipe'], env, detached: true,
-  });
+  const child = bundle
+    ? spawn('runc', ['--root', bundle.state, 'run', '--bundle', bundle.dir, bundle.id], { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true })
+    : spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
     await new Promise<void>((resolve, reject) => {
       let buf = '';
-      const timer = setTimeout(() => reject(new Error(`${sys}: not booted within ${timeoutMs} ms (seen: ${[...seen].join(' ') || 'nothing'})\n${stderr.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`${sys}/${runtime}: not booted within ${timeoutMs} ms (seen: ${[...seen].join(' ') || 'nothing'})\n${stderr.slice(-2000)}`)), timeoutMs);
       const check = (): void => {
-        const services = [...seen].filter((s) => s.startsWith('svc-')).length;
+        const services = [...seen].filter((x) => x.startsWith('svc-')).length;
         if (services === NSERVICES && (sys === 'pm2' || stage2 !== null)) {
           allUp = performance.now() - t0;
           clearTimeout(timer);
@@ -193,12 +218,19 @@ async function containerBoot(sys: System, timeoutMs = 20000): Promise<Sample> {
         }
         check();
       });
-      child.on('close', (code) => { clearTimeout(timer); reject(new Error(`${sys}: exited (${code}) before booting\n${stderr.slice(-2000)}`)); });
+      child.on('close', (code) => { clearTimeout(timer); reject(new Error(`${sys}/${runtime}: exited (${code}) before booting\n${stderr.slice(-2000)}`)); });
     });
     return { stage2, allUp };
   } finally {
-    await stopNamespace(child);
+    if (bundle) {
+      const closed = new Promise<void>((r) => { if (child.exitCode !== null || child.signalCode !== null) r(); else child.once('close', () => r()); });
+      try { runcKill(bundle, 'KILL'); } catch { /* gone */ }
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+    } else {
+      await stopNamespace(child);
+    }
     sock.destroy();
+    bundle?.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
@@ -218,37 +250,53 @@ async function stopNamespace(child: import('node:child_process').ChildProcess): 
 }
 
 async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
-  const systems: System[] = ['vigil', 's6', 'vigil-nlw', 'node'];
-  if (pm2Runtime()) systems.push('pm2');
+  const configs: Array<{ key: string; sys: System; runtime: Runtime }> = [
+    { key: 'vigil', sys: 'vigil', runtime: 'unshare' },
+    { key: 's6', sys: 's6', runtime: 'unshare' },
+    { key: 'vigil-nlw', sys: 'vigil-nlw', runtime: 'unshare' },
+    { key: 'node', sys: 'node', runtime: 'unshare' },
+  ];
+  if (pm2Runtime()) configs.push({ key: 'pm2', sys: 'pm2', runtime: 'unshare' });
   else notes.push(pm2Note);
-  const res: Record<System, Sample[]> = { vigil: [], 'vigil-nlw': [], s6: [], pm2: [], node: [] };
-  const failed: Partial<Record<System, string>> = {};
+  let haveRunc = true;
+  try { execFileSync('runc', ['--version'], { stdio: 'ignore' }); } catch { haveRunc = false; notes.push('runc rows skipped: runc not installed'); }
+  if (haveRunc) {
+    configs.push({ key: 'vigil@runc', sys: 'vigil', runtime: 'runc' }, { key: 's6@runc', sys: 's6', runtime: 'runc' }, { key: 'node@runc', sys: 'node', runtime: 'runc' });
+  }
+  const res: Record<string, Sample[]> = {};
+  for (const c of configs) res[c.key] = [];
+  const failed: Record<string, string> = {};
   // one warm-up each (page cache), then interleaved runs
   for (let i = -1; i < runs; i++) {
-    for (const sys of systems) {
-      if (failed[sys]) continue;
+    for (const c of configs) {
+      if (failed[c.key]) continue;
       try {
-        const s = await containerBoot(sys);
-        if (i >= 0) res[sys].push(s);
-        progress(`${sys} run ${i + 1}/${runs}: stage2 ${s.stage2 === null ? '-' : r1(s.stage2)} ms, ${NSERVICES} services up ${r1(s.allUp)} ms`);
+        const smp = await containerBoot(c.sys, c.runtime);
+        if (i >= 0) res[c.key].push(smp);
+        progress(`${c.key} run ${i + 1}/${runs}: stage2 ${smp.stage2 === null ? '-' : r1(smp.stage2)} ms, ${NSERVICES} services up ${r1(smp.allUp)} ms`);
       } catch (e) {
-        failed[sys] = (e as Error).message;
-        progress(`${sys} failed: ${(e as Error).message}`);
-        notes.push(`${sys} container boot failed: ${(e as Error).message.split('\n')[0]}`);
+        failed[c.key] = (e as Error).message;
+        progress(`${c.key} failed: ${(e as Error).message}`);
+        notes.push(`${c.key} container boot failed: ${(e as Error).message.split('\n')[0]}`);
       }
     }
   }
-  const med = (sys: System, k: keyof Sample): number | null => {
-    const xs = res[sys].map((s) => s[k]).filter((x): x is number => x !== null);
+  const vals = (key: string, k: keyof Sample): number[] => (res[key] ?? []).map((x) => x[k]).filter((x): x is number => x !== null);
+  const med = (key: string, k: keyof Sample): number | null => {
+    const xs = vals(key, k);
     return xs.length ? r1(median(xs)) : null;
   };
-  const rng = (k: keyof Sample): string => systems.filter((s) => s !== 'node').map((s) => `${s} ${spread(res[s].map((x) => x[k]).filter((x): x is number => x !== null))}`).join(', ');
-  if (pm2Note && systems.includes('pm2')) notes.push(pm2Note);
-  return [
-    { scenario: 'container boot: start → stage 2 done', vigil: med('vigil', 'stage2'), s6: med('s6', 'stage2'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng('stage2')}; pm2 has no stage 2` },
-    { scenario: `container boot: start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil', 'allUp'), s6: med('s6', 'allUp'), other: systems.includes('pm2') ? med('pm2', 'allUp') : null, unit: 'ms', note: `median of ${runs}; range ${rng('allUp')}; floor: bare node under unshare writing the same 11 events ${med('node', 'allUp')} ms` },
-    { scenario: `container boot, vigil --no-logger-wait: start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-nlw', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}` },
+  const rng = (keys: string[], k: keyof Sample): string => keys.filter((key) => res[key]).map((key) => `${key} ${spread(vals(key, k))}`).join(', ');
+  if (pm2Note && res.pm2) notes.push(pm2Note);
+  const rows: Row[] = [
+    { scenario: 'container boot (unshare): start → stage 2 done', vigil: med('vigil', 'stage2'), s6: med('s6', 'stage2'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil', 's6'], 'stage2')}; pm2 has no stage 2` },
+    { scenario: `container boot (unshare): start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil', 'allUp'), s6: med('s6', 'allUp'), other: res.pm2 ? med('pm2', 'allUp') : null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil', 's6', 'pm2'], 'allUp')}; floor: bare node under unshare writing the same 11 events ${med('node', 'allUp')} ms` },
+    { scenario: `container boot (unshare), vigil --no-logger-wait: → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-nlw', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil-nlw'], 'allUp')}` },
   ];
+  if (haveRunc) {
+    rows.push({ scenario: `container boot (runc run, read-only root): → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil@runc', 'allUp'), s6: med('s6@runc', 'allUp'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil@runc', 's6@runc'], 'allUp')}; floor: bare node under runc ${med('node@runc', 'allUp')} ms` });
+  }
+  return rows;
 }
 
 async function qemuRows(runs: number, notes: string[]): Promise<Row[]> {
