@@ -59,7 +59,7 @@ const CASES: Case[] = [
 
 for (const c of CASES) {
   test(`s6-log equivalence: ${c.name}`, { timeout: 60000 }, () => {
-    const input = corpus(c.name.length * 7919 + 1, 3000);
+    const input = corpus(c.name.length * 7919 + 1, 1500);
     const seen: Record<Kind, unknown> = { s6: null, vigil: null };
     const tmp = mkTmp('vigil-logeq-');
     try {
