@@ -53,6 +53,9 @@ before(async () => {
     'tally/run!': '#!/bin/sh\nexit 3\n',
     'tally/max-death-tally': '3\n',
     'tally/down': '',
+    // lock-fd: the documented meaning (the service holds a write lock on supervise/service-lock on fd N)
+    'locked/run!': '#!/bin/sh\nreadlink /proc/$$/fd/4 > fd4\ncat /proc/locks > locks\nstat -c %i supervise/service-lock > ino\nexec sleep 1000000\n',
+    'locked/lock-fd': '4\n',
   });
   sv = await startVigilSvscan(sd);
 });
@@ -299,4 +302,16 @@ test('18: s6-svc exit codes: no supervisor 100, no supervise/ 100, no directory 
   } finally {
     removeTree(d);
   }
+});
+
+test('lock-fd: run holds a write lock on supervise/service-lock on fd N (created if missing)', async () => {
+  const dir = svc('locked');
+  await waitUp(dir);
+  await waitFor(() => fs.existsSync(path.join(dir, 'ino')) && fs.readFileSync(path.join(dir, 'ino'), 'utf8').includes('\n'), 3000, 'lock facts');
+  assert.equal(fs.readFileSync(path.join(dir, 'fd4'), 'utf8').trim(), path.join(fs.realpathSync(dir), 'supervise', 'service-lock'));
+  const ino = fs.readFileSync(path.join(dir, 'ino'), 'utf8').trim();
+  const locks = fs.readFileSync(path.join(dir, 'locks'), 'utf8');
+  assert.match(locks, new RegExp(`OFDLCK\\s+ADVISORY\\s+WRITE\\s+-?[0-9]+\\s+[0-9a-f]+:[0-9a-f]+:${ino} 0 EOF`), locks);
+  await tool('s6-svc', ['-d', dir]);
+  await waitDown(dir);
 });
