@@ -19,7 +19,10 @@
  *                           // execs finish (exit 0 if there is none, crash / exit 111 on other failures)
  *     log?: (line) => void, // one line per warning (default: stderr, synchronous)
  *     serviceStdout?, serviceStderr?,     // fds for services instead of this process's 1 and 2
- *     stdoutFor?: (name, dir) => fd | undefined,
+ *     stdoutFor?: (name, dir, key) => fd | undefined,
+ *                           // in-process logging hook: stdout of a service without log/ (dup'ed)
+ *     onDiscover?: (name, dir, key, hasLogSubdir) => void,   // first discovery of a service (key = dev:ino)
+ *     onForget?: (name, dir, key) => void,  // an inactive service's entry is dropped (its supervision ended)
  *                           // in-process logging hook: stdout of a service without log/ (dup'ed)
  *   });
  *   With handleSignals: false the caller must itself listen to SIGUSR1 (else Node opens its inspector).
@@ -79,7 +82,14 @@ export interface ScannerOptions {
    * Asked each time that service's supervision starts; the fd is dup'ed, the caller keeps its own copy.
    * Return undefined for the default.
    */
-  stdoutFor?: (name: string, dir: string) => number | undefined;
+  stdoutFor?: (name: string, dir: string, key: string) => number | undefined;
+  /**
+   * In-process logging hooks (src/scanner/inlog.ts): a service found for the first time (key = "dev:ino",
+   * hasLogSubdir = it has a log/ and gets s6's pipe), and an inactive service dropped once its supervision
+   * has ended (the place to drain and close what onDiscover opened). Exceptions are caught and reported.
+   */
+  onDiscover?: (name: string, dir: string, key: string, hasLogSubdir: boolean) => void;
+  onForget?: (name: string, dir: string, key: string) => void;
 }
 
 export class ScannerError extends Error {
@@ -402,6 +412,13 @@ export class Scanner {
       key, name, dir, active: true, special, logged, pipe, main: null, log: null, mainTimer: null, logTimer: null, mainErr: '', logErr: '', mainFails: 0, logFails: 0,
     };
     this.entries.set(key, e);
+    if (this.opts.onDiscover) {
+      try {
+        this.opts.onDiscover(name, dir, key, logged);
+      } catch (err) {
+        this.warn(`${name}: internal error in onDiscover: ${(err as Error).message}`);
+      }
+    }
     return e;
   }
 
@@ -436,7 +453,7 @@ export class Scanner {
         ? {
             dir: e.dir,
             name: e.name,
-            stdout: e.pipe ? e.pipe[1] : this.opts.stdoutFor?.(e.name, e.dir) ?? this.opts.serviceStdout,
+            stdout: e.pipe ? e.pipe[1] : this.opts.stdoutFor?.(e.name, e.dir, e.key) ?? this.opts.serviceStdout,
             stderr: e.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
             dupStdio: true,
           }
@@ -506,6 +523,13 @@ export class Scanner {
       this.cancelRestarts(e);
       this.closePipe(e);
       this.entries.delete(e.key);
+      if (!e.active && this.opts.onForget) {
+        try {
+          this.opts.onForget(e.name, e.dir, e.key);
+        } catch (err) {
+          this.warn(`${e.name}: internal error in onForget: ${(err as Error).message}`);
+        }
+      }
       // came back while its pipe was gone: rediscover it as a new service
       if (e.active && !this.stopping) this.supervisor.timers.after(RESTART_MS, () => this.scan());
     }
