@@ -23,7 +23,6 @@
  *                           // in-process logging hook: stdout of a service without log/ (dup'ed)
  *     onDiscover?: (name, dir, key, hasLogSubdir) => void,   // first discovery of a service (key = dev:ino)
  *     onForget?: (name, dir, key) => void,  // an inactive service's entry is dropped (its supervision ended)
- *                           // in-process logging hook: stdout of a service without log/ (dup'ed)
  *   });
  *   With handleSignals: false the caller must itself listen to SIGUSR1 (else Node opens its inspector).
  *   sc.start();             // throws ScannerError (exitCode 100: lock held / .s6-svscan not a dir; 111)
