@@ -200,13 +200,13 @@ export class Service {
     if (relativeExecOk) {
       try {
         // as s6: execve("./run") in the service dir, so a script's $0 is ./run
-        return n.spawn(`./${prog}`, argv, envList(process.env), fdmap, opts);
+        return n.spawn(`./${prog}`, argv, childEnv(), fdmap, opts);
       } catch (e) {
         if (!(e instanceof TypeError)) throw e;
         relativeExecOk = false;
       }
     }
-    return n.spawn(path.join(cwd, prog), argv, envList(process.env), fdmap, opts);
+    return n.spawn(path.join(cwd, prog), argv, childEnv(), fdmap, opts);
   }
 
   /**
@@ -575,9 +575,10 @@ export class Service {
     const sig = wstat & 0x7f;
     const a1 = sig === 0 ? String((wstat >> 8) & 0xff) : '256';
     const a2 = String(sig);
-    const n = native();
     let pid: number;
     try {
+      // no finish: the same outcome as s6's forked child whose exec fails (exit 127), without a fork
+      if (!exists(this.p(FINISH))) throw finishMissing();
       pid = this.spawnHere(FINISH, ['finish', a1, a2, this.name], [this.stdio[0], this.stdio[1], this.stdio[2]]);
     } catch (e) {
       const x = e as NodeJS.ErrnoException;
@@ -778,6 +779,25 @@ function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string; detail?
   if (x.code === 'ENOENT' && (x.stage === 'execve' || !x.stage)) return `ENOENT${stage}: no such file, or a missing interpreter`;
   if (x.code === 'EACCES' && x.stage === 'execve') return `EACCES${stage}: not executable`;
   return `${x.code}${stage}`;
+}
+
+function finishMissing(): Error {
+  const e = new Error('no finish') as NodeJS.ErrnoException & { stage?: string };
+  e.code = 'ENOENT';
+  e.syscall = 'spawn';
+  e.stage = 'execve';
+  return e;
+}
+
+/** the environment given to run and finish: this process's, taken once (s6-supervise's is fixed too) */
+let envCache: string[] | null = null;
+function childEnv(): string[] {
+  if (!envCache) envCache = envList(process.env);
+  return envCache;
+}
+/** take process.env again for later spawns (after a caller changed it) */
+export function refreshChildEnv(): void {
+  envCache = null;
 }
 
 function isDir(p: string): boolean {

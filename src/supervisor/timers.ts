@@ -3,7 +3,6 @@
  * setTimeout armed for the earliest one; no timer at all when nothing is pending, so an idle tree makes no
  * wake-ups. Cancelling marks the entry dead; dead entries are dropped when they reach the top.
  */
-import { performance } from 'node:perf_hooks';
 
 export interface TimerHandle {
   readonly when: number;
@@ -20,7 +19,7 @@ export interface Clock {
   now(): number;
 }
 
-export const realClock: Clock = { now: () => performance.now() };
+export const realClock: Clock = { now: () => Number(process.hrtime.bigint()) / 1e6 };
 
 export class TimerQueue {
   private heap: Entry[] = [];
