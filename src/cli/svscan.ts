@@ -2,9 +2,12 @@
  * `vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [DIR]`: s6-svscan's options and behaviour
  * (s6-protocol.md §8), every service supervised inside this one process. See src/scanner/scanner.ts.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Scanner, ScannerError, execStopScript } from '../scanner/scanner';
+import { InLog } from '../scanner/inlog';
 
-const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [DIR]
+const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [-L] [DIR]
 
 Supervise every service directory of DIR (default: the current directory), s6-svscan style.
   -c max   at most max services (default 500, 2..90000)
@@ -12,6 +15,10 @@ Supervise every service directory of DIR (default: the current directory), s6-sv
   -d fd    write a newline to fd (>= 3) and close it once ready, before the first scan
   -X fd    console holder: the s6-svscan-log service gets fd as stderr; fds 1 and 2 come back from it at stop
   -r       become a child subreaper (reap orphans as PID 1 does)
+  -L       (also --log-copy) copy every in-supervisor logged line to stdout as "[name] line" (docker logs)
+In-supervisor logging: a service with a log-dir file (and no log/) is logged by this process into that
+logdir (log-script: s6-log directives, one per line). SIGUSR1 rotates those logdirs (unless a
+.s6-svscan/SIGUSR1 script exists, which then runs instead, as in s6).
 Control: DIR/.s6-svscan/control takes s6-svscanctl's letters (z a b h i t q n N).
 Signals: .s6-svscan/SIG<NAME> scripts replace the default action (HUP: h, INT/TERM: t, QUIT: q,
 ABRT: b, ALRM: scan). When stopped, .s6-svscan/finish is exec'd (no arguments).
@@ -23,14 +30,19 @@ interface Parsed {
   readyFd?: number;
   consoleFd?: number;
   subreaper: boolean;
+  logCopy: boolean;
   dir: string;
 }
 
 function parse(argv: string[]): Parsed | string {
-  const out: Parsed = { subreaper: false, dir: '.' };
+  const out: Parsed = { subreaper: false, logCopy: false, dir: '.' };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--log-copy') {
+      out.logCopy = true;
+      continue;
+    }
     if (a === '--') {
       i++;
       break;
@@ -40,6 +52,10 @@ function parse(argv: string[]): Parsed | string {
       const c = a[j];
       if (c === 'r') {
         out.subreaper = true;
+        continue;
+      }
+      if (c === 'L') {
+        out.logCopy = true;
         continue;
       }
       if (!'ctdX'.includes(c)) return `unknown option -${c}`;
@@ -67,6 +83,23 @@ function parse(argv: string[]): Parsed | string {
   return out;
 }
 
+function writeErr(line: string): void {
+  try {
+    fs.writeSync(2, line.endsWith('\n') ? line : line + '\n');
+  } catch {
+    /* stderr gone */
+  }
+}
+
+function hasScript(scandir: string, sig: string): boolean {
+  try {
+    fs.accessSync(path.join(scandir, '.s6-svscan', sig), fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function run(argv: string[]): Promise<number> | number {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
@@ -77,7 +110,25 @@ export function run(argv: string[]): Promise<number> | number {
     process.stderr.write(`vigil svscan: usage: ${p}\n${HELP}`);
     return 100;
   }
-  const sc = new Scanner({
+  const inlog = new InLog({ log: (l) => writeErr(l), copyFd: p.logCopy ? 1 : undefined });
+  const sc: Scanner = new Scanner({
+    ...inlog.scannerHooks(),
+    // SIGUSR1 does nothing in s6-svscan without a .s6-svscan/SIGUSR1 script: vigil rotates the in-supervisor
+    // logdirs then (SIGALRM keeps s6's meaning: scan)
+    onSignal: (sig) => {
+      if (sig !== 'SIGUSR1' || inlog.size === 0 || hasScript(sc.scandir, sig)) return false;
+      inlog.rotate();
+      return true;
+    },
+    // services are down: drain every in-supervisor logger into its logdir, then exec finish as usual
+    onStopped: (how) => {
+      const hold = () => {};
+      process.on('SIGUSR1', hold); // the scanner's handlers are gone: keep Node's inspector off meanwhile
+      inlog.closeAll().then(
+        () => execStopScript(sc.scandir, how),
+        () => execStopScript(sc.scandir, how),
+      );
+    },
     scandir: p.dir,
     rescanMs: p.rescanMs,
     maxServices: p.max,

@@ -1,0 +1,394 @@
+/**
+ * In-supervisor logging for the scanner: services that declare `log-dir` (and have no `log/`) get their stdout
+ * written to a logdir by the scanner process itself — no logger process, no supervisor process per service.
+ * The declaration (log-dir, log-script) is described in src/logger/service-logger.ts and src/logger/README.md.
+ *
+ *   const inlog = new InLog({ log, copyFd? });     // copyFd: also copy every line, "[name] line", there
+ *   new Scanner({ ..., ...inlog.scannerHooks(), onStopped: (how) => inlog.closeAll().then(...) });
+ *   inlog.rotate()                                   // s6-log's SIGALRM for every in-supervisor logdir
+ *
+ * "Loses nothing", as s6-svscan's pipe between a service and its log/ (s6-protocol.md §8.5):
+ * - At first discovery of the service the scanner makes a pipe and keeps BOTH ends for the service's life.
+ *   Every start of the service gets a dup of the write end as fd 1; the read end is read here. A service that
+ *   dies (SIGKILL included) and restarts writes into the same pipe: what it wrote before dying is still in the
+ *   pipe or already in the logdir, and nobody ever sees EOF or EPIPE.
+ * - One uv_poll watcher per logged service, only while its engine wants input; an idle logged service costs
+ *   the engine (≈4.9 kB heap), two pipe fds and the logdir's lock + current fds — no timer, no wake-up.
+ * - A stuck logdir (disk full, EIO): the engine keeps at most maxBuffered (256 KiB per service) then stops
+ *   reading, so the pipe fills and the service blocks in write(2): back-pressure, not loss, not growth.
+ *   The warning (one line, naming the service) comes from the engine, which retries every `r` ms.
+ * - Stop: the scanner brings the services down first; then closeAll() reads each pipe until it is empty
+ *   (EAGAIN — no EOF needed, so a leaked grandchild holding the write end cannot hang it), ends the engine
+ *   (a partial last line is dropped, as s6-log at EOF), waits until everything is written, fsyncs and
+ *   chmods `current` 0744 (clean close) and closes the pipe.
+ * - An inactive service whose supervision ended (its directory was removed from the scan dir) is drained
+ *   and closed the same way (onForget).
+ * - A bad declaration (empty log-dir, a log-script directive s6-log refuses, a logdir that cannot be made or
+ *   locked): one line `vigil: warning: NAME: ... - running it unlogged`; the service then gets the scanner's
+ *   default stdout and nothing else is disturbed. A service with both log/ and log-dir keeps log/ (s6
+ *   semantics) and the warning says log-dir is ignored.
+ *
+ * The copy (`vigil svscan -L`, `vigil init --log-copy`: for `docker logs`): every logged line, without stamps,
+ * prefixed `[name] `, is written to copyFd through a fresh non-blocking description of it. A stdout that does
+ * not keep up never blocks the loop nor the logdir: at most copyMax bytes (1 MiB) wait, newer lines are
+ * dropped and counted, and once stdout drains one line `[vigil] N lines were not copied here (stdout too slow)`
+ * is written there (and a warning on stderr). The logdir copy is the one that never loses.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native } from '../sys/native';
+import { watchFd, FdWatch, POLL_WRITABLE } from '../sys/fdwatch';
+import { LogEngine, BIG_READ } from '../logger/engine';
+import { PipeFeeder } from '../logger/feeder';
+import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BUFFERED } from '../logger/service-logger';
+
+const EAGAIN = 11;
+export const COPY_MAX_DEFAULT = 1 << 20;
+
+export interface InLogOptions {
+  /** where warning lines go (the scanner's log) */
+  log: (line: string) => void;
+  /** copy every logged line, prefixed "[name] ", to this fd (reopened as a fresh non-blocking description) */
+  copyFd?: number;
+  /** bytes of copy that may wait for a slow copyFd before lines are dropped (default 1 MiB) */
+  copyMax?: number;
+  /** per-service cap while a logdir is stuck (default 256 KiB) */
+  maxBuffered?: number;
+}
+
+export interface InLogInfo {
+  name: string;
+  logdir: string;
+  buffered: number;
+  watching: boolean;
+}
+
+/** The bounded, non-blocking copy to stdout. */
+export class CopySink {
+  private q: Buffer[] = [];
+  private qBytes = 0;
+  private watch: FdWatch | null = null;
+  private dead = false;
+  private drainWaiters: Array<() => void> = [];
+  /** lines dropped because the sink was full (total) and not yet reported */
+  droppedLines = 0;
+  private unreported = 0;
+
+  constructor(readonly fd: number, private readonly max: number, private readonly warn: (m: string) => void) {}
+
+  get pending(): number {
+    return this.qBytes;
+  }
+
+  write(data: Buffer): void {
+    if (this.dead) return;
+    if (this.q.length === 0) {
+      const r = native().write(this.fd, data, 0, data.length);
+      if (r === data.length) return;
+      if (r >= 0) data = data.subarray(r);
+      else if (r !== -EAGAIN) {
+        this.dead = true;
+        this.warn(`unable to copy log lines to fd ${this.fd}: errno ${-r} - copy disabled`);
+        return;
+      }
+    }
+    if (this.qBytes + data.length > this.max) {
+      let n = 0;
+      for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) n++;
+      this.droppedLines += n;
+      this.unreported += n;
+      return;
+    }
+    this.q.push(Buffer.from(data));
+    this.qBytes += data.length;
+    if (!this.watch) this.watch = watchFd(this.fd, POLL_WRITABLE, () => this.flush());
+  }
+
+  private flush(): void {
+    const n = native();
+    while (this.q.length) {
+      const b = this.q[0];
+      const r = n.write(this.fd, b, 0, b.length);
+      if (r === -EAGAIN) return;
+      if (r < 0) {
+        this.dead = true;
+        this.q = [];
+        this.qBytes = 0;
+        this.warn(`unable to copy log lines to fd ${this.fd}: errno ${-r} - copy disabled`);
+        break;
+      }
+      this.qBytes -= r;
+      if (r === b.length) this.q.shift();
+      else this.q[0] = b.subarray(r);
+    }
+    if (this.watch) {
+      this.watch.stop();
+      this.watch = null;
+    }
+    if (this.unreported > 0 && !this.dead) {
+      const k = this.unreported;
+      this.unreported = 0;
+      this.warn(`${k} log lines were not copied to stdout (stdout too slow); they are in the logdirs`);
+      const msg = Buffer.from(`[vigil] ${k} lines were not copied here (stdout too slow); they are in the logdirs\n`);
+      n.write(this.fd, msg, 0, msg.length);
+    }
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** resolves when everything queued is written, or after ms */
+  settle(ms: number): Promise<void> {
+    if (this.q.length === 0 || this.dead) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    if (this.watch) this.watch.stop();
+    this.watch = null;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+  }
+}
+
+/** One logged service: the pipe (both ends held), the engine, the feeder. */
+class Logged {
+  readonly engine: LogEngine;
+  readonly feeder: PipeFeeder;
+  private draining: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(readonly name: string, readonly decl: LogDeclaration, readonly r: number, readonly w: number, owner: InLog) {
+    let script = decl.script;
+    if (owner.copy) script = [...script, '+^', `p[${name}]`, '1'];
+    try {
+      fs.mkdirSync(path.dirname(decl.logdir), { recursive: true, mode: 0o755 });
+    } catch {
+      /* the engine reports the logdir's own mkdir */
+    }
+    const copy = owner.copy;
+    this.engine = new LogEngine({
+      script,
+      lineLimit: decl.lineLimit,
+      blocking: decl.blocking,
+      maxBuffered: owner.maxBuffered,
+      cwd: decl.dir,
+      onWarning: (m) => owner.warn(`${name}: ${m}`),
+      onAlert: (d) => owner.warn(`${name}: alert: ${d.toString('utf8').replace(/\n$/, '')}`),
+      // the copy never pushes back: a slow stdout drops copies, never logdir lines
+      onStdout: copy ? (d) => (copy.write(d), true) : undefined,
+      onDrain: () => (this.draining ? this.drainStep() : this.feeder.resume()),
+    });
+    try {
+      this.feeder = new PipeFeeder(r, this.engine, {
+        onError: (errno) => owner.warn(`${name}: unable to read the service's output: errno ${-errno}`),
+      });
+    } catch (e) {
+      this.engine.abandon();
+      throw e;
+    }
+    this.feeder.resume();
+  }
+
+  /** read what the pipe holds now, write it all, close the logdir cleanly, close the pipe */
+  drain(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.feeder.stop();
+    this.closing = new Promise<void>((resolve) => {
+      this.draining = () => {
+        this.engine.close().then(() => {
+          closeQuiet(this.r);
+          closeQuiet(this.w);
+          resolve();
+        });
+      };
+      this.drainStep();
+    });
+    return this.closing;
+  }
+
+  private drainStep(): void {
+    const done = this.draining;
+    if (!done) return;
+    const n = native();
+    const buf = scratch();
+    for (;;) {
+      if (this.engine.inputClosed) break;
+      if (!this.engine.wantsInput()) return; // onDrain brings us back
+      const r = n.read(this.r, buf, 0, this.engine.readSize());
+      if (r > 0) {
+        this.engine.feed(buf, 0, r);
+        continue;
+      }
+      break; // EAGAIN: empty; 0: no writer left; error: nothing more to get
+    }
+    this.draining = () => {};
+    this.engine.end();
+    done();
+  }
+}
+
+let scratchBuf: Buffer | null = null;
+function scratch(): Buffer {
+  if (!scratchBuf) scratchBuf = Buffer.allocUnsafe(BIG_READ);
+  return scratchBuf;
+}
+
+export class InLog {
+  readonly copy: CopySink | null = null;
+  readonly maxBuffered: number;
+  private readonly byKey = new Map<string, Logged>();
+  private readonly closing = new Set<Promise<void>>();
+  private readonly logLine: (line: string) => void;
+
+  constructor(opts: InLogOptions) {
+    this.logLine = opts.log;
+    this.maxBuffered = opts.maxBuffered ?? SERVICE_MAX_BUFFERED;
+    if (opts.copyFd !== undefined) {
+      const fd = freshNonblocking(opts.copyFd);
+      if (fd >= 0) this.copy = new CopySink(fd, opts.copyMax ?? COPY_MAX_DEFAULT, (m) => this.warn(m));
+      else this.warn(`unable to open fd ${opts.copyFd} for the log copy - no copy`);
+    }
+  }
+
+  warn(msg: string): void {
+    this.logLine(`vigil: warning: ${msg}`);
+  }
+
+  /** the Scanner options that wire this in (spread them into the ScannerOptions) */
+  scannerHooks(): {
+    onDiscover: (name: string, dir: string, key: string, hasLogSubdir: boolean) => void;
+    stdoutFor: (name: string, dir: string, key: string) => number | undefined;
+    onForget: (name: string, dir: string, key: string) => void;
+  } {
+    return {
+      onDiscover: (name, dir, key, hasLog) => this.discover(name, dir, key, hasLog),
+      stdoutFor: (_name, _dir, key) => this.byKey.get(key)?.w,
+      onForget: (_name, _dir, key) => this.forget(key),
+    };
+  }
+
+  /** first discovery: read the declaration, make the pipe, open and lock the logdir, start reading */
+  discover(name: string, dir: string, key: string, hasLogSubdir: boolean): void {
+    if (this.byKey.has(key)) return; // rediscovered while active: same pipe, same logger
+    let decl: LogDeclaration | null;
+    try {
+      decl = readLogDeclaration(dir);
+    } catch (e) {
+      if (hasLogSubdir) return this.warn(`${name}: has both log/ and log-dir: log/ is used, log-dir is ignored`);
+      const msg = e instanceof LogDeclarationError ? e.message : (e as Error).message;
+      return this.warn(`${name}: ${msg} - running it unlogged`);
+    }
+    if (!decl) return;
+    if (hasLogSubdir) return this.warn(`${name}: has both log/ and log-dir: log/ is used, log-dir is ignored`);
+    let fds: [number, number];
+    try {
+      fds = native().pipe(false);
+    } catch (e) {
+      return this.warn(`${name}: unable to create the log pipe: ${(e as NodeJS.ErrnoException).code} - running it unlogged`);
+    }
+    try {
+      this.byKey.set(key, new Logged(name, decl, fds[0], fds[1], this));
+    } catch (e) {
+      closeQuiet(fds[0]);
+      closeQuiet(fds[1]);
+      const msg = ((e as Error).message || String(e)).split('\n')[0];
+      this.warn(`${name}: log-dir ${decl.logdir}: ${msg} - running it unlogged`);
+    }
+  }
+
+  /** an inactive service was dropped: drain and close its logger */
+  forget(key: string): void {
+    const l = this.byKey.get(key);
+    if (!l) return;
+    this.byKey.delete(key);
+    const p = l.drain().catch((e) => this.warn(`${l.name}: closing the logdir: ${(e as Error).message}`));
+    this.closing.add(p);
+    void p.then(() => this.closing.delete(p));
+  }
+
+  /** s6-log's SIGALRM for every in-supervisor logdir (or only NAME's); returns how many engines */
+  rotate(name?: string): number {
+    let k = 0;
+    for (const l of this.byKey.values()) {
+      if (name !== undefined && l.name !== name) continue;
+      try {
+        l.engine.rotate();
+        k++;
+      } catch (e) {
+        this.warn(`${l.name}: rotation: ${(e as Error).message}`);
+      }
+    }
+    return k;
+  }
+
+  /**
+   * Drain every logger (call it once the services are down: the scanner's onStopped), then let the copy
+   * settle (at most copySettleMs). Resolves when every logdir is closed cleanly.
+   */
+  async closeAll(copySettleMs = 2000): Promise<void> {
+    const all = [...this.byKey.values()];
+    this.byKey.clear();
+    await Promise.all([
+      ...all.map((l) => l.drain().catch((e) => this.warn(`${l.name}: closing the logdir: ${(e as Error).message}`))),
+      ...this.closing,
+    ]);
+    if (this.copy) {
+      await this.copy.settle(copySettleMs);
+      this.copy.close();
+    }
+  }
+
+  info(): InLogInfo[] {
+    return [...this.byKey.values()].map((l) => ({
+      name: l.name, logdir: l.decl.logdir, buffered: l.engine.buffered(), watching: l.feeder.watching,
+    }));
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/** a new open file description of fd (so O_NONBLOCK touches nobody else), non-blocking; -1 on failure */
+function freshNonblocking(fd: number): number {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch {
+    return -1;
+  }
+  const c = fs.constants;
+  if (!st.isSocket()) {
+    try {
+      return fs.openSync(`/proc/self/fd/${fd}`, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY | (st.isFile() ? c.O_APPEND : 0));
+    } catch {
+      /* fall through */
+    }
+  }
+  // a socket cannot be reopened: share the description (its other users see O_NONBLOCK too)
+  try {
+    const d = native().dupCloexec(fd, 3);
+    native().setNonblock(d, true);
+    return d;
+  } catch {
+    return -1;
+  }
+}
+
+function closeQuiet(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* closed */
+  }
+}
