@@ -5,6 +5,7 @@
  */
 import { ChildProcess, spawn, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchRoot } from './scandir';
 import { childrenOf, killGroup, killQuiet, statOf, sweepUnder, alive } from './proc';
@@ -172,11 +173,26 @@ export function installCleanup(onExit: () => void): void {
   }
 }
 
-/** The last lines of a launch's log, for error messages. */
-export function logTail(l: Launched, n = 5): string {
+/**
+ * What a launch's log says, for error messages: the first error line and what follows it (else the last
+ * lines). The whole log is kept in os.tmpdir() (the bench's own temp dir is removed at exit) and named.
+ */
+export function logTail(l: Launched, n = 6): string {
+  let text = '';
   try {
-    return fs.readFileSync(l.log, 'utf8').trim().split('\n').slice(-n).join(' | ');
+    text = fs.readFileSync(l.log, 'utf8').trim();
   } catch {
-    return '';
+    return '(no log)';
   }
+  const lines = text.split('\n');
+  const i = lines.findIndex((x) => /error|fatal|uncaught|throw/i.test(x));
+  const pick = i >= 0 ? lines.slice(Math.max(0, i - 2), i + n) : lines.slice(-n);
+  let kept = '';
+  try {
+    kept = path.join(os.tmpdir(), `vigil-bench-failed-${l.name.replace(/[^A-Za-z0-9@.-]/g, '_')}-${Date.now()}.log`);
+    fs.copyFileSync(l.log, kept);
+  } catch {
+    kept = '';
+  }
+  return `${pick.map((x) => x.trim()).join(' | ')}${kept ? ` (full log: ${kept})` : ''}`;
 }
