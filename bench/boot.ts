@@ -131,7 +131,7 @@ type Runtime = 'unshare' | 'runc';
  * unshare: the basedir and rundir are host temp dirs. runc: test/runc/bundle.ts's bundle (read-only root,
  * tmpfs /run as the rundir, the basedir at /vigil-basedir, the event fifo in /out), `runc run` in the foreground.
  */
-async function containerBoot(sys: System, runtime: Runtime = 'unshare', timeoutMs = 20000): Promise<Sample> {
+export async function containerBoot(sys: System, runtime: Runtime = 'unshare', timeoutMs = 20000): Promise<Sample> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `vigil-bench-${sys}-`));
   fs.chmodSync(work, 0o755);
   const base = path.join(work, 'base');
