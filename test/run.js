@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the compiled test files (dist/test/**/*.test.js) with node's test runner.
+// Runs the compiled test files (dist/test/**/*.test.js) with node's test runner, one file per process
+// group, each with a hard deadline: a file whose tests pass but whose process never exits (a handle left
+// open) or that hangs is killed and counted as failed, so the suite always ends.
 // `npm test -- word ...` runs only the files whose path contains one of the words.
 // Helpers live next to the tests but are not *.test.js, so they are never run as tests.
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..', 'dist', 'test');
+const FILE_DEADLINE_MS = Number(process.env.VIGIL_TEST_FILE_DEADLINE_MS || 420000);
+const TEST_TIMEOUT_MS = Number(process.env.VIGIL_TEST_TIMEOUT_MS || 240000);
+
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -22,6 +27,58 @@ if (chosen.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
   process.exit(1);
 }
-const concurrency = process.env.VIGIL_TEST_CONCURRENCY || '1';
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...chosen], { stdio: 'inherit' });
-process.exit(r.status === null ? 1 : r.status);
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--test', `--test-timeout=${TEST_TIMEOUT_MS}`, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, FILE_DEADLINE_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const num = (k) => {
+        const m = out.match(new RegExp(`^# ${k} (\\d+)$`, 'm'));
+        return m ? Number(m[1]) : 0;
+      };
+      let pass = num('pass');
+      let fail = num('fail') + num('cancelled');
+      const rel = path.relative(root, file);
+      if (killed) {
+        console.log(`# ${rel}: killed after ${FILE_DEADLINE_MS} ms (hung or a handle left open)`);
+        fail += 1;
+      } else if ((code !== 0 || signal) && fail === 0) {
+        console.log(`# ${rel}: exited ${signal || code} with no failing test reported`);
+        fail += 1;
+      }
+      resolve({ rel, pass, fail, ms: Date.now() - t0 });
+    });
+  });
+}
+
+(async () => {
+  const results = [];
+  for (const f of chosen) results.push(await runFile(f));
+  const pass = results.reduce((a, r) => a + r.pass, 0);
+  const fail = results.reduce((a, r) => a + r.fail, 0);
+  console.log('\n# per file (ms, passed, failed)');
+  for (const r of results) console.log(`# ${String(r.ms).padStart(7)}  ${String(r.pass).padStart(3)}  ${String(r.fail).padStart(2)}  ${r.rel}`);
+  const failed = results.filter((r) => r.fail > 0).map((r) => r.rel);
+  if (failed.length) console.log(`# failing files: ${failed.join(', ')}`);
+  console.log(`\ntests: ${pass} passed, ${fail} failed`);
+  process.exit(fail > 0 ? 1 : 0);
+})();

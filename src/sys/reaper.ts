@@ -36,6 +36,11 @@ export function installReaper(): void {
   drain();
 }
 
+/** Is the SIGCHLD reaper listening in this process? (Then child_process must not be used here.) */
+export function isReaperInstalled(): boolean {
+  return installed;
+}
+
 /** Remove the SIGCHLD listener (tests; a process that stops supervising). */
 export function uninstallReaper(): void {
   if (!installed) return;

@@ -15,6 +15,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess, execFile } from 'node:child_process';
 import { sleep, waitFor } from './wait';
+import { runCmd } from './sys-proc';
+import { isReaperInstalled } from '../../src/sys/reaper';
+import { signalName } from '../../src/sys/signals';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const VIGIL = path.join(ROOT, 'bin', 'vigil');
@@ -158,6 +161,14 @@ export interface ToolResult {
 /** Run a program to completion with a deadline (SIGKILL after `ms`); never rejects. */
 export function tool(cmd: string, args: string[], ms = 10000, opts: { cwd?: string } = {}): Promise<ToolResult> {
   const t0 = Date.now();
+  // In a test process that runs a Supervisor in-process, the sys reaper's waitpid(-1) would steal
+  // child_process's children (execFile would then never call back): run the tool through the shim.
+  if (isReaperInstalled()) {
+    return runCmd([cmd, ...args], ms, process.env, opts.cwd).then(
+      (r): ToolResult => ({ code: r.code, signal: r.signal === null ? null : (signalName(r.signal) as NodeJS.Signals), stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 }),
+      (e: Error): ToolResult => ({ code: null, signal: 'SIGKILL', stdout: '', stderr: e.message, ms: Date.now() - t0 }),
+    );
+  }
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: ms, killSignal: 'SIGKILL', cwd: opts.cwd, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;

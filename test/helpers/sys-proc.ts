@@ -92,7 +92,7 @@ export interface CmdResult {
  * Run argv (PATH-searched) in its own session with stdin /dev/null, collect stdout/stderr, reap it with the
  * reaper. After ms its process group is SIGKILLed and the promise rejects.
  */
-export async function runCmd(argv: string[], ms = 30_000, env: NodeJS.ProcessEnv = process.env): Promise<CmdResult> {
+export async function runCmd(argv: string[], ms = 30_000, env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<CmdResult> {
   const n = native();
   const file = resolveFile({ argv, env });
   const [or, ow] = n.pipe();
@@ -100,7 +100,7 @@ export async function runCmd(argv: string[], ms = 30_000, env: NodeJS.ProcessEnv
   const devnull = fs.openSync('/dev/null', 'r');
   let pid: number;
   try {
-    pid = n.spawn(file, argv, envList(env), [devnull, ow, ew]);
+    pid = n.spawn(file, argv, envList(env), [devnull, ow, ew], cwd === undefined ? {} : { cwd });
   } catch (e) {
     for (const fd of [or, er]) n.close(fd);
     throw e;
