@@ -30,6 +30,7 @@ import { waitStatusToExitCode, describeWaitStatus, SIGNALS } from '../sys/signal
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner } from '../scanner/scanner';
+import { InLog } from '../scanner/inlog';
 import { InitMode, InitOptions } from './options';
 import { decideMode, probeMode } from './mode';
 import { applyEnvdir, readEnvdir } from './envdir';
@@ -226,7 +227,10 @@ export class Init {
     // the console the scanner gives the catch-all logger (its stderr; its run makes it stdout too, for the
     // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
     const consoleFd = this.console.freshOut() ?? undefined;
+    // in-supervisor logging (services with log-dir); --log-copy: their lines also go to the console's stdout
+    const inlog = new InLog({ log: (l) => this.log(l), copyFd: this.o.logCopy && consoleFd !== undefined ? consoleFd : undefined });
     this.scanner = new Scanner({
+      ...inlog.scannerHooks(),
       scandir: this.scandir,
       consoleFd,
       handleSignals: false,
@@ -241,10 +245,14 @@ export class Init {
         this.requestShutdown(this.mode === 'machine' ? 'r' : 'h', 0);
       },
       onStopped: () => {
-        this.scannerDone = true;
-        const f = this.scannerStopped;
-        this.scannerStopped = null;
-        if (f) f();
+        // the services are down: drain their in-supervisor logs into the logdirs first
+        const done = () => {
+          this.scannerDone = true;
+          const f = this.scannerStopped;
+          this.scannerStopped = null;
+          if (f) f();
+        };
+        inlog.closeAll().then(done, done);
       },
     });
     this.scanner.start();

@@ -11,6 +11,8 @@ export interface InitOptions {
   rundir: string;
   graceMs: number;
   noLoggerWait: boolean;
+  /** --log-copy: copy every in-supervisor logged line to the console's stdout as "[name] line" (docker logs) */
+  logCopy: boolean;
   /** how long stage 2 waits for the catch-all logger before going on with the console as the fallback */
   loggerTimeoutMs: number;
   /** the container's main program, after `--` */
@@ -20,7 +22,7 @@ export interface InitOptions {
 }
 
 export const INIT_USAGE = `usage: vigil init [--container|--machine] [--basedir DIR] [--rundir DIR] [--grace MS]
-                  [--no-logger-wait] [--logger-timeout MS] [-- CMD ARGS...]
+                  [--no-logger-wait] [--logger-timeout MS] [--log-copy] [-- CMD ARGS...]
 
 Run as PID 1 (or as a subreaper under another init): stage 1, the supervision tree, stage 2 (BASEDIR/rc.init),
 the shutdown daemon, stages 3 and 4.
@@ -33,6 +35,8 @@ the shutdown daemon, stages 3 and 4.
   --grace MS          time between TERM and KILL at shutdown (default 3000); stops early once all have exited
   --no-logger-wait    start stage 2 and the services at once instead of after the catch-all logger is ready;
                       their early output is held by init and handed to the logger when it is up
+  --log-copy          also copy every line of services logged inside the supervisor (log-dir) to the
+                      console's stdout as "[name] line" (docker logs); a slow stdout drops copies, never logdir lines
   --logger-timeout MS start stage 2 after MS (default 2000) even if the catch-all logger is not ready (its
                       output is held for the logger); a logger that died and is not back within MS (or is
                       not ready after 15 s) sends the uncaught output to the console until it is up
@@ -53,6 +57,7 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     rundir: '/run',
     graceMs: 3000,
     noLoggerWait: false,
+    logCopy: false,
     loggerTimeoutMs: 2000,
     cmd: [],
     extra: [],
@@ -98,6 +103,9 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
         break;
       case '--no-logger-wait':
         o.noLoggerWait = true;
+        break;
+      case '--log-copy':
+        o.logCopy = true;
         break;
       default:
         if (!a.startsWith('-')) {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeShutdown, parseShutdownTime, RecordParser } from '../../src/init/protocol';
 import { readEnvdir } from '../../src/init/envdir';
-import { parseInitArgs, UsageError } from '../../src/init/options';
+import { parseInitArgs, UsageError, InitOptions } from '../../src/init/options';
 import { decideMode } from '../../src/init/mode';
 import { resolveCmd } from '../../src/init/init';
 import { makeTree, removeTree } from '../helpers/scandir';
@@ -44,7 +44,8 @@ test('envdir: first line, trailing blanks trimmed, NUL → newline, empty file u
 test('command line: defaults, flags, -- CMD, -- alone, kernel leftovers, errors', () => {
   const o = parseInitArgs([]);
   assert.ok(o !== 'help');
-  assert.deepEqual(o, { basedir: '/etc/vigil', rundir: '/run', graceMs: 3000, noLoggerWait: false, loggerTimeoutMs: 2000, cmd: [], extra: [] });
+  assert.deepEqual(o, { basedir: '/etc/vigil', rundir: '/run', graceMs: 3000, noLoggerWait: false, logCopy: false, loggerTimeoutMs: 2000, cmd: [], extra: [] });
+  assert.equal((parseInitArgs(['--container', '--log-copy']) as InitOptions).logCopy, true);
   const p = parseInitArgs(['--container', '--basedir=/b', '--rundir', '/r', '--grace', '10', '--no-logger-wait', 'single', '--', 'nginx', '--', '-g']);
   assert.ok(p !== 'help');
   assert.equal(p.mode, 'container');
