@@ -31,8 +31,18 @@ function usage(): string {
   return `usage: vigil COMMAND [ARGS...]\n\ncommands:\n${rows.join('\n')}\n\n'vigil COMMAND --help' describes one command.\n`;
 }
 
+/**
+ * Long-running supervisors are bound by system calls, not by JS speed: without TurboFan they keep ~2 MB
+ * less of compiler pages and zone memory (bench/RESULTS.md). `vigil log` is CPU-bound and keeps the JIT.
+ */
+const NO_OPT = new Set(['svscan', 'supervise', 'init']);
+
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (NO_OPT.has(cmd)) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--no-opt');
+  }
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage());
     process.exitCode = cmd ? 0 : 100;
@@ -44,8 +54,15 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 100;
     return;
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const mod = require(entry.module) as { run: Runner };
+  let mod: { run: Runner };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    mod = require(entry.module) as { run: Runner };
+  } catch (e) {
+    process.stderr.write(`vigil: unable to load the ${cmd} command (${(e as Error).message.split('\n')[0]}): run npm run build\n`);
+    process.exitCode = 111;
+    return;
+  }
   // halt/poweroff/reboot share a module and learn which one they are from the name
   const args = entry.module === './hpr' ? [cmd, ...rest] : rest;
   try {
