@@ -22,7 +22,7 @@ import { memSum, ctxSwitchesSum, treeOf, statOf, Mem } from './lib/proc';
 import { buildScandir, freshDir, readStatus, servicePrograms, writeExec } from './lib/scandir';
 import { sleep, waitFor, waitForInDir } from './lib/wait';
 import {
-  Launched, S6, System, VIGIL_BIN, findNode24, privateNode, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
+  Launched, S6, System, findNode24, frozenVigil, privateNode, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
 } from './lib/sup';
 
 export const SCENARIOS = ['start', 'memory', 'idle', 'crash', 'control', 'orphans'] as const;
@@ -68,7 +68,7 @@ function systems(): Systems {
   const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
   const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', privateNode(process.execPath, 'node-flags'), VIGIL_FLAGS) : null;
   const altBin = process.env.BENCH_VIGIL_ALT;
-  const alt = altBin ? vigilSystem('vigil-alt', privateNode(process.execPath, 'node-alt'), [], path.resolve(altBin)) : null;
+  const alt = altBin ? vigilSystem('vigil-alt', privateNode(process.execPath, 'node-alt'), [], frozenVigil(path.resolve(altBin, '..', '..'), 'vigil-alt-tree')) : null;
   return {
     all: [vigil, S6, ...(node24 ? [node24] : []), ...(tuned ? [tuned] : []), ...(alt ? [alt] : [])],
     alt,
@@ -276,7 +276,7 @@ async function nodeFloor(S: Systems): Promise<Record<string, number | null>> {
   for (const sys of S.all) {
     out[sys.name] = null;
     const argv = sys.argv('/', 0);
-    const vi = argv.indexOf(VIGIL_BIN);
+    const vi = sys.vigilBin ? argv.indexOf(sys.vigilBin) : -1;
     if (vi < 0) continue;
     const dir = freshDir(`floor-${sys.name}`);
     const l = await launch(`${sys.name}-floor`, [...argv.slice(0, vi), '-e', 'setTimeout(() => {}, 1e9)'], dir);
@@ -433,7 +433,7 @@ async function benchControl(S: Systems): Promise<BenchTable> {
       totals[sys.name] = cycle([s6svc], svc, CONTROL_REPS);
       if (sys === S.vigil || sys === S.s6) {
         try {
-          const client = [process.execPath, path.join(__dirname, '..', '..', 'bin', 'vigil'), 'svc'];
+          const client = [process.execPath, frozenVigil(), 'svc'];
           cycle(client, svc, 1);
           progress(`control: vigil svc against ${sys.name}, ${VIGIL_SVC_REPS} cycles`);
           vigilSvc[sys.name] = cycle(client, svc, VIGIL_SVC_REPS) / VIGIL_SVC_REPS;

@@ -12,7 +12,26 @@ import { childrenOf, killGroup, killQuiet, statOf, sweepUnder, alive } from './p
 import { sleep, waitFor } from './wait';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
-export const VIGIL_BIN = path.join(REPO, 'bin', 'vigil');
+export const VIGIL_BIN_IN_REPO = path.join(REPO, 'bin', 'vigil');
+
+let frozen: string | null = null;
+/**
+ * bin/vigil of a private copy of the build (bin/, dist/, the native shim) taken once per bench run, so that a
+ * concurrent `npm run build` in the working tree (which rewrites dist/) cannot break or change vigil mid-run.
+ * `root` copies any other checkout the same way (BENCH_VIGIL_ALT).
+ */
+export function frozenVigil(root = REPO, label = 'vigil-tree'): string {
+  if (root === REPO && frozen) return frozen;
+  const dst = path.join(benchRoot(), label);
+  fs.mkdirSync(dst, { recursive: true });
+  for (const rel of ['bin', 'dist', 'package.json']) fs.cpSync(path.join(root, rel), path.join(dst, rel), { recursive: true });
+  const shim = path.join('native', 'build', 'Release', 'shim.node');
+  fs.mkdirSync(path.dirname(path.join(dst, shim)), { recursive: true });
+  fs.copyFileSync(path.join(root, shim), path.join(dst, shim));
+  const bin = path.join(dst, 'bin', 'vigil');
+  if (root === REPO) frozen = bin;
+  return bin;
+}
 
 export const progress = (m: string): void => {
   process.stderr.write(`bench: ${m}\n`);
@@ -26,6 +45,8 @@ export interface System {
   argv(dir: string, max: number): string[];
   /** the supervisor processes given the root pid (excluding services) */
   supervisorPids(rootPid: number): number[];
+  /** vigil columns: the bin/vigil they run */
+  vigilBin?: string;
 }
 
 let nodeCopy: string | null = null;
@@ -49,9 +70,10 @@ export function node20(): string {
   return nodeCopy;
 }
 
-export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = [], vigilBin = VIGIL_BIN): System {
+export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = [], vigilBin = frozenVigil()): System {
   return {
     name,
+    vigilBin,
     argv: (dir, max) => [nodeBin, ...nodeFlags, vigilBin, 'svscan', '-c', String(max), dir],
     supervisorPids: (root) => [root],
   };
