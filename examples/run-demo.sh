@@ -5,7 +5,9 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 scan=$(mktemp -d "${TMPDIR:-/tmp}/vigil-demo.XXXXXX")
 cp -R "$here/examples/demo/." "$scan/"
-export VIGIL="$here/bin/vigil"
+# bin/ on PATH: the services call `vigil` (chatty/log/run), and so can you
+export PATH="$here/bin:$PATH"
+VIGIL="$here/bin/vigil"
 echo "vigil demo: scan directory $scan"
 echo "  try: $VIGIL status $scan    curl http://127.0.0.1:${VIGIL_DEMO_PORT:-8080}/    $VIGIL logs $scan/chatty"
-exec node "$here/bin/vigil" svscan "$scan"
+exec "$here/bin/vigil" svscan "$scan"
