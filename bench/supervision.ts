@@ -50,6 +50,13 @@ const SETTLE_MS = QUICK ? 1000 : 2000;
  */
 const VIGIL_FLAGS = (process.env.BENCH_VIGIL_FLAGS ?? '--max-semi-space-size=1 --no-opt --no-memory-reducer').split(/\s+/).filter(Boolean);
 
+/** The node flags of bin/vigil's shebang (`#!/usr/bin/env -S node FLAGS`): the vigil columns run as users run it. */
+const SHEBANG_FLAGS = (() => {
+  const first = fs.readFileSync(path.resolve(__dirname, '..', '..', 'bin', 'vigil'), 'utf8').split('\n')[0];
+  const m = first.match(/node\s+(.*)$/);
+  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+})();
+
 interface Systems {
   /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with VIGIL_FLAGS */
   all: System[];
@@ -63,9 +70,9 @@ interface Systems {
 }
 
 function systems(): Systems {
-  const vigil = vigilSystem('vigil', node20());
+  const vigil = vigilSystem('vigil', node20(), SHEBANG_FLAGS);
   const n24 = findNode24();
-  const node24 = n24 ? vigilSystem('vigil@node24', n24) : null;
+  const node24 = n24 ? vigilSystem('vigil@node24', n24, SHEBANG_FLAGS) : null;
   const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', privateNode(process.execPath, 'node-flags'), VIGIL_FLAGS) : null;
   const altBin = process.env.BENCH_VIGIL_ALT;
   const alt = altBin ? vigilSystem('vigil-alt', privateNode(process.execPath, 'node-alt'), [], frozenVigil(path.resolve(altBin, '..', '..'), 'vigil-alt-tree')) : null;
@@ -87,7 +94,7 @@ function altNote(): string[] {
 }
 
 function tunedNote(): string {
-  return `vigil+flags: vigil on Node 20 started as \`node ${VIGIL_FLAGS.join(' ')} bin/vigil svscan\` (a suggested default, not what bin/vigil does today; BENCH_VIGIL_FLAGS changes it, empty removes the column).`;
+  return `vigil+flags: vigil on Node 20 started as \`node ${VIGIL_FLAGS.join(' ')} bin/vigil svscan\` (--no-opt on the command line rather than set at run time as bin/vigil svscan does; BENCH_VIGIL_FLAGS changes it, empty removes the column).`;
 }
 
 function execVersion(bin: string): string {
