@@ -24,6 +24,15 @@ function track(pid: number): number {
   return pid;
 }
 
+/**
+ * sleep has exec'd and is in its sleep (nanosleep/clock_nanosleep), past the dynamic loader: right after
+ * execve ld.so briefly holds libc.so.6 open as fd 3, which a too-early look at /proc/PID/fd would see.
+ */
+function asleep(pid: number): boolean {
+  if (!fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep')) return false;
+  return ['35', '230'].includes(fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0]);
+}
+
 function pipeIno(fd: number): string {
   return `pipe:[${fs.fstatSync(fd).ino}]`;
 }
@@ -49,7 +58,7 @@ test('fd map: swapped high fds land right, stdio mapped, nothing else leaks, sig
   const exited = exitOf(pid);
   try {
     // the child execs quickly; /proc/PID/exe turns into sleep once it has
-    await until('sleep to exec', () => fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'));
+    await until('sleep to exec and sleep', () => asleep(pid));
     const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((x, y) => x - y);
     assert.deepEqual(fds, [0, 1, 2, 40, 41]);
     assert.equal(fs.readlinkSync(`/proc/${pid}/fd/0`), '/dev/null');
@@ -88,7 +97,7 @@ test('resetSignals:false keeps ignored signals (SIGPIPE); the mask is empty eith
   const pid = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [0, 1, 2], { resetSignals: false }));
   const exited = exitOf(pid);
   try {
-    await until('sleep to exec', () => fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'));
+    await until('sleep to exec and sleep', () => asleep(pid));
     const ign = BigInt(`0x${procStatus(pid, 'SigIgn')}`);
     assert.equal(ign & (1n << 12n), 1n << 12n, 'SIGPIPE (13) stays ignored');
     assert.equal(procStatus(pid, 'SigBlk'), '0000000000000000');
@@ -104,7 +113,7 @@ test('setsid by default; setsid:false with pgid 0 gives an own group in our sess
   const b = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [0, 1, 2], { setsid: false, pgid: 0 }));
   const eb = exitOf(b);
   try {
-    await until('children to exec', () => fs.readlinkSync(`/proc/${a}/exe`).endsWith('/sleep') && fs.readlinkSync(`/proc/${b}/exe`).endsWith('/sleep'));
+    await until('children to exec and sleep', () => asleep(a) && asleep(b));
     const sa = procStat(a);
     assert.equal(Number(sa[2]), a, 'pgrp == pid');
     assert.equal(Number(sa[3]), a, 'session == pid');
@@ -289,12 +298,65 @@ test('uid/gid: the child runs unprivileged with only its own group', async () =>
   const pid = track(n.spawn('/bin/sleep', ['sleep', '30'], [], [null, 2, 2], { uid: 65534, gid: 65534 }));
   const exited = exitOf(pid);
   try {
-    await until('sleep to exec', () => fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'));
+    await until('sleep to exec and sleep', () => asleep(pid));
     assert.deepEqual(procStatus(pid, 'Uid').split(/\s+/), ['65534', '65534', '65534', '65534']);
     assert.deepEqual(procStatus(pid, 'Gid').split(/\s+/), ['65534', '65534', '65534', '65534']);
     assert.equal(procStatus(pid, 'Groups'), '65534');
+    // the child shares our memory until its execve (clone CLONE_VM): its setuid/setgid must not have
+    // reached any of our threads (glibc's setuid() would broadcast to the thread list the child shares)
+    for (const tid of fs.readdirSync(`/proc/${process.pid}/task`)) {
+      let uid: string;
+      let gid: string;
+      try {
+        const st = fs.readFileSync(`/proc/${process.pid}/task/${tid}/status`, 'utf8');
+        uid = /^Uid:\s+(.*)$/m.exec(st)![1].trim();
+        gid = /^Gid:\s+(.*)$/m.exec(st)![1].trim();
+      } catch {
+        continue; // thread gone
+      }
+      assert.deepEqual(uid.split(/\s+/), ['0', '0', '0', '0'], `our thread ${tid} uid`);
+      assert.deepEqual(gid.split(/\s+/), ['0', '0', '0', '0'], `our thread ${tid} gid`);
+    }
   } finally {
     n.kill(pid, 9);
   }
   await exited;
+});
+
+test('200 spawns in a row: every child runs (its exit code is its index) and is reaped, no zombie left', async () => {
+  const before = zombieChildren();
+  const exits: Array<Promise<number>> = [];
+  for (let i = 0; i < 200; i++) {
+    const pid = track(n.spawn('/bin/sh', ['sh', '-c', 'exit "$1"', 'sh', String(i % 256)], [], [null, 2, 2]));
+    exits.push(exitOf(pid));
+  }
+  const codes = (await Promise.all(exits)).map((st) => decodeWaitStatus(st).code);
+  assert.deepEqual(codes, Array.from({ length: 200 }, (_, i) => i % 256));
+  assert.deepEqual(zombieChildren().filter((p) => !before.includes(p)), []);
+});
+
+test('both spawn paths report errors with their stage: clone path (ENOENT execve/chdir), fork path with fifoWrite', async () => {
+  const before = zombieChildren();
+  // no fifoWrite: the vfork-style clone child
+  let e = spawnError(() => n.spawn(path.join(tmp, 'no-such-prog'), ['x'], [], [0, 1, 2]));
+  assert.deepEqual([e.code, e.errno, e.syscall, e.stage], ['ENOENT', -2, 'spawn', 'execve']);
+  e = spawnError(() => n.spawn('/bin/true', ['true'], [], [0, 1, 2], { cwd: path.join(tmp, 'no-such-dir') }));
+  assert.deepEqual([e.code, e.stage], ['ENOENT', 'chdir']);
+  // fifoWrite: the forked child reports every step before the fifo open through the pipe ...
+  const fifo = path.join(tmp, 'stage-fifo');
+  n.mkfifo(fifo, 0o600);
+  e = spawnError(() => n.spawn('/bin/true', ['true'], [], [0, 1, 2], { fifoWrite: fifo, cwd: path.join(tmp, 'no-such-dir') }));
+  assert.deepEqual([e.code, e.errno, e.syscall, e.stage], ['ENOENT', -2, 'spawn', 'chdir']);
+  // ... and an execve ENOENT after it (spawn has already returned) shows as exit 127 once a reader opens
+  const rfd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const pid = track(n.spawn(path.join(tmp, 'no-such-prog'), ['x'], [], [0, 1, 2], { fifoWrite: fifo }));
+    assert.equal(decodeWaitStatus(await exitOf(pid)).code, 127);
+  } finally {
+    fs.closeSync(rfd);
+  }
+  // and the clone path still works after all that
+  const ok = track(n.spawn('/bin/true', ['true'], [], [0, 1, 2]));
+  assert.equal(decodeWaitStatus(await exitOf(ok)).code, 0);
+  assert.deepEqual(zombieChildren().filter((p) => !before.includes(p)), []);
 });
