@@ -211,3 +211,31 @@ test('-L copies every logged line to stdout as "[name] line"; a stalled stdout d
   assert.ok(sv.hasExited(), 'scanner stopped');
 });
 
+
+test('SIGUSR1 rotates in-supervisor logdirs (SIGALRM keeps s6\'s meaning: scan); with .s6-svscan/SIGUSR1 the script runs instead', { timeout: 30000 }, async (t) => {
+  const root = tmpdir('vigil-inlog-');
+  const sd = path.join(root, 'sd');
+  makeTree({ 'r/run!': '#!/bin/sh\necho one\nexec sleep 100000\n', 'r/log-dir': '../../logs/r\n' }, sd);
+  const sv = await startVigilSvscan(sd);
+  t.after(() => { sv.kill(); removeTree(root); });
+  const ld = path.join(root, 'logs', 'r');
+  const archives = () => fs.readdirSync(ld).filter((n) => /^@[0-9a-f]{24}\.s$/.test(n));
+  await waitFor(() => logLines(ld).includes('one'), 8000, 'first line logged');
+  assert.equal(archives().length, 0);
+  sv.signal('SIGALRM');
+  makeTree({ 'late/run!': '#!/bin/sh\nexec sleep 100000\n' }, sd);
+  sv.signal('SIGALRM');
+  await waitFor(() => fs.existsSync(path.join(sd, 'late', 'supervise', 'status')), 5000, 'SIGALRM scanned (late service started)');
+  assert.equal(archives().length, 0, 'SIGALRM does not rotate');
+  sv.signal('SIGUSR1');
+  await waitFor(() => archives().length === 1, 5000, 'an archive after SIGUSR1');
+  assert.equal(fs.readFileSync(path.join(ld, archives()[0]), 'latin1').replace(/^@[0-9a-f]{24} /, ''), 'one\n');
+  assert.equal(fs.statSync(path.join(ld, 'current')).size, 0);
+  // a .s6-svscan/SIGUSR1 script takes precedence (s6 semantics)
+  fs.writeFileSync(path.join(sd, '.s6-svscan', 'SIGUSR1'), `#!/bin/sh\ntouch '${root}/usr1-ran'\n`, { mode: 0o755 });
+  sv.signal('SIGUSR1');
+  await waitFor(() => fs.existsSync(path.join(root, 'usr1-ran')), 5000, 'the SIGUSR1 script ran');
+  assert.equal(archives().length, 1, 'no rotation when the script exists (and current was empty anyway)');
+  assert.equal(sv.stderr(), '');
+  await stopScanner(sv);
+});
