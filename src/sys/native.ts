@@ -43,11 +43,13 @@ export interface PollHandle { readonly __poll: unique symbol }
 
 export interface NativeShim {
   /**
-   * fork + execve. `file` must be an absolute path, or contain a '/' ('./run': resolved in the child after
+   * clone(CLONE_VM|CLONE_VFORK) on a private stack + execve, as posix_spawn does (a fork of a 50 MB Node
+   * process costs 10-18 ms of page-table copying; this costs ~1 ms); plain fork() only with `fifoWrite`,
+   * whose child blocks in open() and must not suspend the parent. `file` must be an absolute path, or contain a '/' ('./run': resolved in the child after
    * chdir(opts.cwd), as s6 execs ./run so a script's $0 is ./run); a bare name is a TypeError (no PATH search
    * in the child: do it in TS with which()). `fdmap[i]` is the parent fd
    * that becomes fd i in the child (null or -1 = closed); every other fd is closed at exec. Signals are all
-   * blocked across fork. Throws on failure before exec (the failed child is reaped by the shim). Returns pid.
+   * blocked across the clone/fork. Throws on failure before exec (the failed child is reaped by the shim). Returns pid.
    */
   spawn(file: string, argv: string[], envp: string[], fdmap: Array<number | null>, opts?: SpawnOptions): number;
   /** waitpid(-1, WNOHANG) until 0 or ECHILD */
