@@ -9,57 +9,7 @@ import { makeTree, removeTree, SLEEP_RUN, addEntry } from '../helpers/scandir';
 import { startBg, tool, Bg, VIGIL, descendants, waitListening } from '../helpers/svscan';
 import { waitFor, waitUp, statusOf, sleep } from '../helpers/wait';
 
-const cleanup: Array<() => void> = [];
-after(() => {
-  for (const f of cleanup.reverse()) f();
-});
-
-interface Ns {
-  bg: Bg;
-  /** host pid of vigil (PID 1 inside) */
-  pid1: number;
-  signal(sig: NodeJS.Signals): void;
-}
-
-async function pid1(tree: Record<string, string>, args: string[] = []): Promise<{ sd: string; ns: Ns }> {
-  const sd = makeTree(tree);
-  cleanup.push(() => removeTree(sd));
-  const bg = startBg('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, VIGIL, 'svscan', ...args, sd]);
-  cleanup.push(() => bg.kill());
-  const p = await waitFor(() => {
-    const kids = fs.readFileSync(`/proc/${bg.pid}/task/${bg.pid}/children`, 'utf8').trim();
-    return kids ? Number(kids.split(' ')[0]) : 0;
-  }, 5000, 'PID 1 of the namespace');
-  await waitListening(sd, bg);
-  const ns: Ns = {
-    bg,
-    pid1: p,
-    signal: (sig) => {
-      try {
-        process.kill(p, sig);
-      } catch {
-        /* gone */
-      }
-    },
-  };
-  return { sd, ns };
-}
-
-function zombies(root: number): number {
-  let z = 0;
-  for (const p of descendants(root)) {
-    try {
-      const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (s.slice(s.lastIndexOf(')') + 2)[0] === 'Z') z++;
-    } catch {
-      /* gone */
-    }
-  }
-  return z;
-}
-
-const exitOf = (bg: Bg, ms: number) =>
-  Promise.race([bg.exited, sleep(ms).then(() => { throw new Error(`namespace still running after ${ms} ms: ${bg.stderr()}`); })]);
+import { pid1, zombies, exitOf, cleanup } from '../helpers/pid1ns';
 
 test('PID 1 without scripts: USR1 USR2 PWR WINCH do nothing (no inspector), HUP rescans, INT stops', async () => {
   const { sd, ns } = await pid1({ 'a/run!': SLEEP_RUN, '.s6-svscan/finish!': '#!/bin/sh\nexit 7\n' });
