@@ -160,6 +160,19 @@ export class CopySink {
   }
 }
 
+/**
+ * `vigil svscan`/`init` run with V8's optimizing compiler off (src/cli/main.ts: a syscall-bound supervisor
+ * keeps ~2 MB less). Logging is the one CPU-bound job of the supervisor — per-line work, 3x slower without
+ * TurboFan on 80-byte lines — so the first in-supervisor logger turns the optimizer back on.
+ */
+let optimizerOn = false;
+function needOptimizer(): void {
+  if (optimizerOn) return;
+  optimizerOn = true;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--opt');
+}
+
 /** One logged service: the pipe (both ends held), the engine, the feeder. */
 class Logged {
   readonly engine: LogEngine;
@@ -176,6 +189,7 @@ class Logged {
       /* the engine reports the logdir's own mkdir */
     }
     const copy = owner.copy;
+    needOptimizer();
     this.engine = new LogEngine({
       script,
       lineLimit: decl.lineLimit,
