@@ -131,11 +131,13 @@ test('bad declarations: one line naming the service, it runs unlogged, the other
 test('scanner stop: the service goes down first, then every line it wrote (even while dying) lands', { timeout: 30000 }, async (t) => {
   const root = tmpdir('vigil-inlog-');
   const sd = path.join(root, 'sd');
-  // on TERM it writes 20 000 more lines (≈ 250 kB: more than the pipe holds) before exiting
+  // on TERM it kills its sleep (which would otherwise outlive it, holding the test's stderr pipe open) and
+  // writes 20 000 more lines (≈ 250 kB: more than the pipe holds) before exiting
   const run = `#!/bin/sh
-trap 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo "last $i"; done; exit 0' TERM
+trap 'kill $p; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo "last $i"; done; exit 0' TERM
 echo started
-sleep 100000 & wait $!
+sleep 100000 & p=$!
+wait $p
 `;
   makeTree({ 'dying/run!': run, 'dying/log-dir': '../../logs/dying\n', 'dying/log-script': '-b\nn1000\ns1000000\n' }, sd);
   const sv = await startVigilSvscan(sd);
