@@ -50,12 +50,8 @@ const SETTLE_MS = QUICK ? 1000 : 2000;
  */
 const VIGIL_FLAGS = (process.env.BENCH_VIGIL_FLAGS ?? '--max-semi-space-size=1 --no-opt --no-memory-reducer').split(/\s+/).filter(Boolean);
 
-/** The node flags of bin/vigil's shebang (`#!/usr/bin/env -S node FLAGS`): the vigil columns run as users run it. */
-const SHEBANG_FLAGS = (() => {
-  const first = fs.readFileSync(path.resolve(__dirname, '..', '..', 'bin', 'vigil'), 'utf8').split('\n')[0];
-  const m = first.match(/node\s+(.*)$/);
-  return m ? m[1].split(/\s+/).filter(Boolean) : [];
-})();
+/** The node flags the README recommends for a long-running vigil (bin/vigil's header says why). */
+const SHEBANG_FLAGS = ['--max-semi-space-size=1', '--no-memory-reducer'];
 
 interface Systems {
   /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with VIGIL_FLAGS */
