@@ -302,7 +302,7 @@ async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
 async function qemuRows(runs: number, notes: string[]): Promise<Row[]> {
   let prepared;
   try {
-    prepared = prepareBoot('vigil');
+    prepared = prepareBoot();
   } catch (e) {
     notes.push(`QEMU boot skipped: ${(e as Error).message.split('\n')[0]}`);
     return [];

@@ -14,17 +14,16 @@
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
 import { installReaper } from '../sys/reaper';
-import { watchFd, FdWatch, POLL_WRITABLE } from '../sys/fdwatch';
+import { Sink } from '../sys/sink';
 import { PipeFeeder } from '../logger/feeder';
 import { LogEngine, READ_QUANTUM } from '../logger/engine';
 import { parseLogArgs } from '../logger/args';
 import { ScriptError } from '../logger/script';
 import { LogdirFatal } from '../logger/logdir';
-import { strerror } from '../logger/strerror';
+import { strerror, strerrorNum } from '../sys/errors';
 
 const PROG = 'vigil log';
 const USAGE = 'vigil log [ -d notif ] [ -q | -v ] [ -b ] [ -p ] [ -l linelimit ] [ -- ] logging_script';
-const EAGAIN = 11;
 
 function err(line: string): void {
   try {
@@ -32,67 +31,6 @@ function err(line: string): void {
   } catch {
     /* stderr gone: nothing to do */
   }
-}
-
-/** Non-blocking writer for fd 1 (action `1`): never blocks the loop; a hard error disables it for good. */
-class StdoutSink {
-  private q: Buffer[] = [];
-  private pending = 0;
-  private watch: FdWatch | null = null;
-  private dead = false;
-  constructor(private readonly fd: number, private readonly onDrained: () => void) {}
-
-  get length(): number {
-    return this.pending;
-  }
-
-  write(data: Buffer): boolean {
-    if (this.dead) return true;
-    this.q.push(data);
-    this.pending += data.length;
-    this.drain();
-    return this.pending === 0;
-  }
-
-  private drain(): void {
-    const n = native();
-    while (this.q.length) {
-      const b = this.q[0];
-      const r = n.write(this.fd, b, 0, b.length);
-      if (r >= 0) {
-        this.pending -= r;
-        if (r === b.length) this.q.shift();
-        else this.q[0] = b.subarray(r);
-        continue;
-      }
-      if (r === -EAGAIN) {
-        if (!this.watch) {
-          this.watch = watchFd(this.fd, POLL_WRITABLE, () => {
-            this.drain();
-            if (this.pending === 0) this.onDrained();
-          });
-        }
-        return;
-      }
-      const e = Object.assign(new Error('write'), { code: errName(-r) });
-      err(`warning: unable to write to stdout, closing the stream - error was: ${strerror(e)}`);
-      this.dead = true;
-      this.q = [];
-      this.pending = 0;
-      try { fs.closeSync(this.fd); } catch { /* ignore */ }
-      break;
-    }
-    if (this.watch) { this.watch.stop(); this.watch = null; }
-  }
-
-  stop(): void {
-    if (this.watch) { this.watch.stop(); this.watch = null; }
-  }
-}
-
-function errName(errno: number): string {
-  const t: Record<number, string> = { 32: 'EPIPE', 28: 'ENOSPC', 5: 'EIO', 9: 'EBADF', 22: 'EINVAL' };
-  return t[errno] ?? `E${errno}`;
 }
 
 /**
@@ -138,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
     if (bad) { err(`fatal: invalid notification fd: ${strerror(bad)}`); return 100; }
   }
   const alertPrefix = Buffer.from(`${PROG}: alert: `);
-  let sink: StdoutSink | null = null;
+  let sink: Sink | null = null;
   let engine: LogEngine;
   let resumeInput: () => void = () => {};
   try {
@@ -152,8 +90,8 @@ export async function run(argv: string[]): Promise<number> {
       onAlert: (d) => {
         try { fs.writeSync(2, Buffer.concat([alertPrefix, d])); } catch { /* as s6-log: too bad */ }
       },
-      onStdout: (d) => sink!.write(d),
-      stdoutPending: () => (sink ? sink.length : 0),
+      onStdout: (d) => (sink!.write(d), sink!.pending === 0),
+      stdoutPending: () => (sink ? sink.pending : 0),
       onDrain: () => resumeInput(),
     });
   } catch (e) {
@@ -164,7 +102,15 @@ export async function run(argv: string[]): Promise<number> {
   if (engine.script.hasStdout) {
     try { native().setNonblock(1, true); } catch { /* not fatal: a file or a tty */ }
   }
-  sink = new StdoutSink(1, () => engine.poke());
+  // action `1`: never blocks the loop; the engine bounds what it holds (stdoutPending); a hard error closes fd 1
+  sink = new Sink(1, {
+    max: Infinity,
+    onDrained: () => engine.poke(),
+    onError: (errno) => {
+      err(`warning: unable to write to stdout, closing the stream - error was: ${strerrorNum(errno)}`);
+      try { fs.closeSync(1); } catch { /* ignore */ }
+    },
+  });
   installReaper();
 
   // signals before readiness: whoever waits for it may signal at once
@@ -247,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       feeder = new PipeFeeder(0, engine, {
         onDone: () => closeInput(),
-        onError: (errno) => err(`warning: unable to read from stdin: ${strerror(Object.assign(new Error(''), { code: errName(-errno) }))}`),
+        onError: (errno) => err(`warning: unable to read from stdin: ${strerrorNum(errno)}`),
       });
     } catch (e) {
       err(`fatal: unable to set stdin non-blocking: ${strerror(e)}`);

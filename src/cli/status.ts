@@ -35,8 +35,9 @@ import { readStatus, isUp, SvStatus } from '../formats/status';
 import { decodeDtally, DeathRecord } from '../formats/dtally';
 import { tainNow, Tain } from '../formats/tai64n';
 import { DEATH_TALLY, DOWN, LOG_SUBDIR, NOTIFICATION_FD, SVSCAN_LOG_SERVICE } from '../formats/paths';
-import { Messages, joinS6, strerror, supervisorRunning, writeAllSync } from '../formats/svclient';
-import { s6SigName } from '../formats/svstat';
+import { Messages, joinS6, supervisorRunning, writeAllSync } from '../formats/svclient';
+import { strerror } from '../sys/errors';
+import { s6SigName } from '../sys/signals';
 
 const USAGE = 'vigil status [ --json ] [ scandir ]';
 

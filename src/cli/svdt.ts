@@ -11,7 +11,7 @@ import { scanUint, subgetopt, wantsHelp } from '../formats/clientopts';
 import { DTALLY_RECORD, MAX_DEATH_TALLY_CAP, decodeDtally } from '../formats/dtally';
 import { DEATH_TALLY } from '../formats/paths';
 import { tainLabel } from '../formats/tai64n';
-import { s6SigName } from '../formats/svstat';
+import { s6SigName } from '../sys/signals';
 
 const USAGE = 'vigil svdt [ -S | -s ] [ -n maxentries ] servicedir';
 

@@ -2,6 +2,7 @@
  * The command letters of the two control fifos (s6-protocol.md §5.2, §8.3) and what s6's clients accept.
  * Each letter is one byte written as-is; the supervisor / scanner ignores (or warns about) the others.
  */
+import { SIGNALS } from '../sys/signals';
 
 /** s6-svc's letters: signals a b q h k t i 1 2 p c y, states r o d u D U x O Q */
 export const SVC_LETTERS = 'abqhkti12pcyroduDUxOQ';
@@ -15,8 +16,11 @@ export const SVSCANCTL_LETTERS = 'zabhitqnN';
 /** s6-svscanctl keeps at most 64 letters */
 export const SVSCANCTL_MAX_COMMANDS = 64;
 
-/** the signal each signal letter of the service control fifo sends (by name) */
-export const SVC_SIGNAL_LETTERS: Readonly<Record<string, string>> = {
-  a: 'SIGALRM', b: 'SIGABRT', q: 'SIGQUIT', h: 'SIGHUP', k: 'SIGKILL', t: 'SIGTERM', i: 'SIGINT',
-  '1': 'SIGUSR1', '2': 'SIGUSR2', p: 'SIGSTOP', c: 'SIGCONT', y: 'SIGWINCH',
+/**
+ * The signal each plain signal letter of the service control fifo sends to run (s6-protocol.md §5.2). `p` and
+ * `c` (STOP/CONT, which also set or clear the paused flag) are handled by the supervisor itself.
+ */
+export const SVC_LETTER_SIGNALS: Readonly<Record<string, number>> = {
+  a: SIGNALS.ALRM, b: SIGNALS.ABRT, q: SIGNALS.QUIT, h: SIGNALS.HUP, k: SIGNALS.KILL, t: SIGNALS.TERM, i: SIGNALS.INT,
+  '1': SIGNALS.USR1, '2': SIGNALS.USR2, y: SIGNALS.WINCH,
 };

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tain, tainPack, tainUnpack } from './tai64n';
 import { DEATH_TALLY, DEATH_TALLY_NEW } from './paths';
+import { wexitstatus, wifexited, wtermsig } from '../sys/waitstatus';
 
 export const DTALLY_RECORD = 14;
 export const DEFAULT_MAX_DEATH_TALLY = 100;
@@ -20,8 +21,8 @@ export interface DeathRecord {
 }
 
 export function recordFromWstat(stamp: Tain, wstat: number): DeathRecord {
-  const sig = wstat & 0x7f;
-  if (sig === 0) return { stamp, exitcode: (wstat >> 8) & 0xff, sig: 0 };
+  if (wifexited(wstat)) return { stamp, exitcode: wexitstatus(wstat), sig: 0 };
+  const sig = wtermsig(wstat);
   return { stamp, exitcode: (128 + sig) & 0xff, sig };
 }
 

@@ -10,61 +10,8 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
+import { strerror } from '../sys/errors';
 import { CONTROL_FIFO, LOCK_FILE, SUPERVISE_DIR } from './paths';
-
-/** glibc's strerror() text for the errors a client can meet (Node's own messages are libuv's, lower-case). */
-const STRERROR: Readonly<Record<string, string>> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ESRCH: 'No such process',
-  EINTR: 'Interrupted system call',
-  EIO: 'Input/output error',
-  ENXIO: 'No such device or address',
-  E2BIG: 'Argument list too long',
-  EBADF: 'Bad file descriptor',
-  EAGAIN: 'Resource temporarily unavailable',
-  ENOMEM: 'Cannot allocate memory',
-  EACCES: 'Permission denied',
-  EFAULT: 'Bad address',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  EXDEV: 'Invalid cross-device link',
-  ENODEV: 'No such device',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  EINVAL: 'Invalid argument',
-  ENFILE: 'Too many open files in system',
-  EMFILE: 'Too many open files',
-  ETXTBSY: 'Text file busy',
-  EFBIG: 'File too large',
-  ENOSPC: 'No space left on device',
-  ESPIPE: 'Illegal seek',
-  EROFS: 'Read-only file system',
-  EMLINK: 'Too many links',
-  EPIPE: 'Broken pipe',
-  ERANGE: 'Numerical result out of range',
-  ENAMETOOLONG: 'File name too long',
-  ENOLCK: 'No locks available',
-  ENOSYS: 'Function not implemented',
-  ENOTEMPTY: 'Directory not empty',
-  ELOOP: 'Too many levels of symbolic links',
-  EOVERFLOW: 'Value too large for defined data type',
-  EDQUOT: 'Disk quota exceeded',
-  ESTALE: 'Stale file handle',
-};
-
-/** strerror() of an errno-style error, as glibc spells it. */
-export function strerror(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && Object.prototype.hasOwnProperty.call(STRERROR, code)) return STRERROR[code];
-  if (e instanceof Error) {
-    // Node's message is "CODE: libuv text, syscall 'path'": keep the libuv text, capitalised.
-    const m = /^[A-Z0-9]+: ([^,]+)/.exec(e.message);
-    if (m) return m[1].charAt(0).toUpperCase() + m[1].slice(1);
-    return e.message;
-  }
-  return String(e);
-}
 
 /** A fatal error that carries its exit code; the tools print it and return the code. */
 export class Fatal extends Error {

@@ -13,31 +13,8 @@
  */
 import { SvStatus } from './status';
 import { Tain, tainLabel } from './tai64n';
-
-const SIGNAMES: readonly string[] = [
-  '', 'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE',
-  'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM',
-  'PROF', 'WINCH', 'POLL', 'PWR', 'SYS',
-];
-
-/** skalibs sig_name(): the name without SIG, or `???` */
-export function s6SigName(sig: number): string {
-  return sig > 0 && sig < SIGNAMES.length ? SIGNAMES[sig] : '???';
-}
-
-export function wifsignaled(w: number): boolean {
-  const s = w & 0x7f;
-  return s !== 0 && s !== 0x7f;
-}
-export function wifexited(w: number): boolean {
-  return (w & 0x7f) === 0;
-}
-export function wtermsig(w: number): number {
-  return w & 0x7f;
-}
-export function wexitstatus(w: number): number {
-  return (w >> 8) & 0xff;
-}
+import { s6SigName } from '../sys/signals';
+import { wexitstatus, wifexited, wifsignaled, wtermsig } from '../sys/waitstatus';
 
 const U64 = 1n << 64n;
 

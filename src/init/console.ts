@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
+import { EAGAIN } from '../sys/errors';
 
 const { O_WRONLY, O_RDONLY, O_APPEND, O_NOCTTY } = fs.constants;
 
@@ -154,7 +155,7 @@ export class ConsoleHolder {
         off += n;
         continue;
       }
-      if (n === -11 /* EAGAIN */ && waits++ < 100) {
+      if (n === -EAGAIN && waits++ < 100) {
         Atomics.wait(pause, 0, 0, 10);
         continue;
       }

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
 import { FdWatch, readAvailable, watchReadable, watchFd, POLL_WRITABLE } from '../sys/fdwatch';
+import { EAGAIN } from '../sys/errors';
 
 export const HOLD_MAX = 256 * 1024;
 
@@ -112,7 +113,7 @@ export class FallbackReader {
         this.reinject[0] = b.subarray(n);
         continue;
       }
-      if (n === -11 /* EAGAIN */) {
+      if (n === -EAGAIN) {
         if (!this.reinjectWatch) {
           this.reinjectWatch = watchFd(this.writeFd, POLL_WRITABLE, () => this.pumpReinject());
         }

@@ -47,7 +47,7 @@ import { realtimeNs, tainFromUnixNs, tainPack } from '../formats/tai64n';
 import { ActType, Action, parseScript, Script, SelType, STAMP_ISO, STAMP_TAI } from './script';
 import { Logdir, LogdirFatal, RotState } from './logdir';
 import { OutQueue } from './outqueue';
-import { strerror } from './strerror';
+import { strerror } from '../sys/errors';
 
 export { ScriptError } from './script';
 export { LogdirFatal } from './logdir';

@@ -13,10 +13,9 @@
  */
 import { native } from '../sys/native';
 import { watchFd, FdWatch, POLL_READABLE } from '../sys/fdwatch';
+import { EAGAIN, EPIPE } from '../sys/errors';
 import { LogEngine, BIG_READ } from './engine';
 
-const EAGAIN = 11;
-const EPIPE = 32;
 
 export interface PipeFeederOptions {
   /**

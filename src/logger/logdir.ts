@@ -43,7 +43,8 @@ import { forget } from '../sys/reaper';
 import { tainLabel, tainNow } from '../formats/tai64n';
 import { LogdirSpec } from './script';
 import { OutQueue } from './outqueue';
-import { strerror } from './strerror';
+import { strerror } from '../sys/errors';
+import { wexitstatus, wifexited } from '../sys/waitstatus';
 
 export const EXECLINEB = '/usr/lib/execline/bin/execlineb';
 export const SHELL = '/bin/sh';
@@ -418,10 +419,10 @@ export class Logdir {
   private processorDied(status: number): void {
     this.pid = 0;
     if (this.state !== RotState.WaitProcessor) return;
-    if ((status & 0x7f) !== 0) {
+    if (!wifexited(status)) {
       this.state = RotState.RunProcessor;
       this.fail(`processor crashed in ${this.name}`);
-    } else if ((status >> 8) & 0xff) {
+    } else if (wexitstatus(status)) {
       this.state = RotState.RunProcessor;
       this.fail(`processor failed in ${this.name}`);
     } else {

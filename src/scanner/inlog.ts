@@ -1,7 +1,7 @@
 /**
  * In-supervisor logging for the scanner: services that declare `log-dir` (and have no `log/`) get their stdout
  * written to a logdir by the scanner process itself — no logger process, no supervisor process per service.
- * The declaration (log-dir, log-script) is described in src/logger/service-logger.ts and src/logger/README.md.
+ * The declaration (log-dir, log-script) is described in src/logger/declaration.ts and src/logger/README.md.
  *
  *   const inlog = new InLog({ log, copyFd? });     // copyFd: also copy every line, "[name] line", there
  *   new Scanner({ ..., ...inlog.scannerHooks(), onStopped: (how) => inlog.closeAll().then(...) });
@@ -37,12 +37,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../sys/native';
-import { watchFd, FdWatch, POLL_WRITABLE } from '../sys/fdwatch';
+import { Sink } from '../sys/sink';
 import { LogEngine, BIG_READ } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
-import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BUFFERED } from '../logger/service-logger';
+import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BUFFERED } from '../logger/declaration';
 
-const EAGAIN = 11;
 export const COPY_MAX_DEFAULT = 1 << 20;
 
 export interface InLogOptions {
@@ -54,110 +53,6 @@ export interface InLogOptions {
   copyMax?: number;
   /** per-service cap while a logdir is stuck (default 256 KiB) */
   maxBuffered?: number;
-}
-
-export interface InLogInfo {
-  name: string;
-  logdir: string;
-  buffered: number;
-  watching: boolean;
-}
-
-/** The bounded, non-blocking copy to stdout. */
-export class CopySink {
-  private q: Buffer[] = [];
-  private qBytes = 0;
-  private watch: FdWatch | null = null;
-  private dead = false;
-  private drainWaiters: Array<() => void> = [];
-  /** lines dropped because the sink was full (total) and not yet reported */
-  droppedLines = 0;
-  private unreported = 0;
-
-  constructor(readonly fd: number, private readonly max: number, private readonly warn: (m: string) => void) {}
-
-  get pending(): number {
-    return this.qBytes;
-  }
-
-  write(data: Buffer): void {
-    if (this.dead) return;
-    if (this.q.length === 0) {
-      const r = native().write(this.fd, data, 0, data.length);
-      if (r === data.length) return;
-      if (r >= 0) data = data.subarray(r);
-      else if (r !== -EAGAIN) {
-        this.dead = true;
-        this.warn(`unable to copy log lines to fd ${this.fd}: errno ${-r} - copy disabled`);
-        return;
-      }
-    }
-    if (this.qBytes + data.length > this.max) {
-      let n = 0;
-      for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) n++;
-      this.droppedLines += n;
-      this.unreported += n;
-      return;
-    }
-    this.q.push(Buffer.from(data));
-    this.qBytes += data.length;
-    if (!this.watch) this.watch = watchFd(this.fd, POLL_WRITABLE, () => this.flush());
-  }
-
-  private flush(): void {
-    const n = native();
-    while (this.q.length) {
-      const b = this.q[0];
-      const r = n.write(this.fd, b, 0, b.length);
-      if (r === -EAGAIN) return;
-      if (r < 0) {
-        this.dead = true;
-        this.q = [];
-        this.qBytes = 0;
-        this.warn(`unable to copy log lines to fd ${this.fd}: errno ${-r} - copy disabled`);
-        break;
-      }
-      this.qBytes -= r;
-      if (r === b.length) this.q.shift();
-      else this.q[0] = b.subarray(r);
-    }
-    if (this.watch) {
-      this.watch.stop();
-      this.watch = null;
-    }
-    if (this.unreported > 0 && !this.dead) {
-      const k = this.unreported;
-      this.unreported = 0;
-      this.warn(`${k} log lines were not copied to stdout (stdout too slow); they are in the logdirs`);
-      const msg = Buffer.from(`[vigil] ${k} lines were not copied here (stdout too slow); they are in the logdirs\n`);
-      n.write(this.fd, msg, 0, msg.length);
-    }
-    const w = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const f of w) f();
-  }
-
-  /** resolves when everything queued is written, or after ms */
-  settle(ms: number): Promise<void> {
-    if (this.q.length === 0 || this.dead) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.drainWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-
-  close(): void {
-    if (this.watch) this.watch.stop();
-    this.watch = null;
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      /* closed */
-    }
-  }
 }
 
 /**
@@ -258,7 +153,7 @@ function scratch(): Buffer {
 }
 
 export class InLog {
-  readonly copy: CopySink | null = null;
+  readonly copy: Sink | null = null;
   readonly maxBuffered: number;
   private readonly byKey = new Map<string, Logged>();
   private readonly closing = new Set<Promise<void>>();
@@ -269,7 +164,7 @@ export class InLog {
     this.maxBuffered = opts.maxBuffered ?? SERVICE_MAX_BUFFERED;
     if (opts.copyFd !== undefined) {
       const fd = freshNonblocking(opts.copyFd);
-      if (fd >= 0) this.copy = new CopySink(fd, opts.copyMax ?? COPY_MAX_DEFAULT, (m) => this.warn(m));
+      if (fd >= 0) this.copy = copySink(fd, opts.copyMax ?? COPY_MAX_DEFAULT, (m) => this.warn(m));
       else this.warn(`unable to open fd ${opts.copyFd} for the log copy - no copy`);
     }
   }
@@ -362,15 +257,22 @@ export class InLog {
     }
   }
 
-  info(): InLogInfo[] {
-    return [...this.byKey.values()].map((l) => ({
-      name: l.name, logdir: l.decl.logdir, buffered: l.engine.buffered(), watching: l.feeder.watching,
-    }));
-  }
-
   get size(): number {
     return this.byKey.size;
   }
+}
+
+/** The bounded, non-blocking copy to stdout: a slow stdout drops copies (counted, then reported there). */
+function copySink(fd: number, max: number, warn: (m: string) => void): Sink {
+  const sink: Sink = new Sink(fd, {
+    max,
+    onError: (errno) => warn(`unable to copy log lines to fd ${fd}: errno ${-errno} - copy disabled`),
+    onDropped: (k) => {
+      warn(`${k} log lines were not copied to stdout (stdout too slow); they are in the logdirs`);
+      sink.write(`[vigil] ${k} lines were not copied here (stdout too slow); they are in the logdirs\n`);
+    },
+  });
+  return sink;
 }
 
 /** a new open file description of fd (so O_NONBLOCK touches nobody else), non-blocking; -1 on failure */

@@ -43,6 +43,8 @@ import * as path from 'node:path';
 import { native } from '../sys/native';
 import { drain as reapNow, setSubreaper, reaperStats } from '../sys/reaper';
 import { watchReadable, FdWatch } from '../sys/fdwatch';
+import { NotAFifo, openControlFifo } from '../sys/fifo';
+import { lockFile } from '../sys/lock';
 import { raiseNofileLimit, getNofileLimit } from '../sys/rlimit';
 import { envList } from '../sys/spawn';
 import { onExit } from '../sys/reaper';
@@ -149,7 +151,6 @@ export class Scanner {
   private owner = new Map<Service, Entry>();
   private lockFd = -1;
   private ctlR = -1;
-  private ctlW = -1;
   private ctlWatch: FdWatch | null = null;
   private sigHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private rescanTimer: TimerHandle | null = null;
@@ -176,7 +177,6 @@ export class Scanner {
 
   /** Take the scan directory and run: .s6-svscan/, lock, control fifo, signals, -d readiness, first scan. */
   start(): void {
-    const n = native();
     try {
       this.fdLimit = raiseNofileLimit().soft;
     } catch (e) {
@@ -214,36 +214,20 @@ export class Scanner {
       }
       if (!ds || !ds.isDirectory()) throw new ScannerError(`${SVSCAN_DIR} exists and is not a directory`, 100);
     }
-    const lockPath = path.join(this.scandir, SVSCAN_LOCK);
+    let lock: number | 'busy';
     try {
-      try {
-        this.lockFd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-        fs.fchmodSync(this.lockFd, 0o600);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        this.lockFd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-      }
+      lock = lockFile(path.join(this.scandir, SVSCAN_LOCK), 'exclusive', { fileMode: 0o600 });
     } catch (e) {
       throw new ScannerError(`unable to open ${SVSCAN_LOCK}: ${(e as NodeJS.ErrnoException).code}`, 111);
     }
-    if (!n.lock(this.lockFd, true, true)) {
-      fs.closeSync(this.lockFd);
-      this.lockFd = -1;
-      throw new ScannerError('another instance of s6-svscan is already running on the same directory', 100);
-    }
-    const ctl = path.join(this.scandir, SVSCAN_CONTROL);
+    if (lock === 'busy') throw new ScannerError('another instance of s6-svscan is already running on the same directory', 100);
+    this.lockFd = lock;
     try {
-      try {
-        n.mkfifo(ctl, 0o600);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (!fs.statSync(ctl).isFIFO()) throw new ScannerError(`${SVSCAN_CONTROL} exists and is not a fifo`, 100);
-      }
-      // O_RDWR: reader and held writer in one descriptor (never EOF)
-      this.ctlR = fs.openSync(ctl, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+      this.ctlR = openControlFifo(path.join(this.scandir, SVSCAN_CONTROL));
     } catch (e) {
-      if (e instanceof ScannerError) throw e;
-      throw new ScannerError(`unable to set up ${SVSCAN_CONTROL}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 111);
+      if (e instanceof NotAFifo && !e.dangling) throw new ScannerError(`${SVSCAN_CONTROL} exists and is not a fifo`, 100);
+      const code = e instanceof NotAFifo ? 'ENOENT' : (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new ScannerError(`unable to set up ${SVSCAN_CONTROL}: ${code}`, 111);
     }
     this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
     if (this.opts.handleSignals !== false) {
@@ -706,8 +690,7 @@ export class Scanner {
     if (this.ctlWatch) this.ctlWatch.stop();
     this.ctlWatch = null;
     closeQuiet(this.ctlR);
-    closeQuiet(this.ctlW);
-    this.ctlR = this.ctlW = -1;
+    this.ctlR = -1;
     this.supervisor.timers.cancel(this.rescanTimer);
     this.supervisor.timers.cancel(this.retryScanTimer);
     // every pending restart is dead too

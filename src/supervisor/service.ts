@@ -34,7 +34,13 @@ import { tainNow, TAIN_ZERO } from '../formats/tai64n';
 import {
   readDownSignal, readLockFd, readMaxDeathTally, readNotificationFd, readTimeoutFinish, readTimeoutKill,
 } from '../formats/servicedir';
+import { SVC_LETTER_SIGNALS } from '../formats/control';
 import { native } from '../sys/native';
+import { EAGAIN } from '../sys/errors';
+import { NotAFifo, openControlFifo } from '../sys/fifo';
+import { lockFile } from '../sys/lock';
+import { SIGNALS as SIG } from '../sys/signals';
+import { wexitstatus, wifexited, wtermsig } from '../sys/waitstatus';
 import { onExit, forget } from '../sys/reaper';
 import { FdWatch, watchReadable } from '../sys/fdwatch';
 import { envList } from '../sys/spawn';
@@ -90,10 +96,6 @@ export class SetupError extends Error {
   }
 }
 
-const SIG = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, USR1: 10, USR2: 12, ALRM: 14, TERM: 15, CONT: 18, STOP: 19, WINCH: 28 };
-const LETTER_SIGNALS: Record<string, number> = {
-  a: SIG.ALRM, b: SIG.ABRT, q: SIG.QUIT, h: SIG.HUP, k: SIG.KILL, t: SIG.TERM, i: SIG.INT, '1': SIG.USR1, '2': SIG.USR2, y: SIG.WINCH,
-};
 const EXEC_RETRY_MS = 10000;
 const FORK_RETRY_MS = 60000;
 const KILL_REPEAT_MS = 5000;
@@ -128,12 +130,9 @@ export class Service {
   finishPid = 0;
   /** supervision ended (s6-supervise exited) */
   done = false;
-  /** why supervision ended: 'x', 'term', 'quit', ... (for the scanner and tests) */
-  endReason = '';
 
   private lockFd = -1;
   private ctlR = -1;
-  private ctlW = -1;
   private ctlWatch: FdWatch | null = null;
   private notifFd = -1;
   private notifWatch: FdWatch | null = null;
@@ -232,7 +231,6 @@ export class Service {
   heldFds = 0;
 
   private openInner(): void {
-    const n = native();
     let st: fs.Stats;
     try {
       st = fs.statSync(this.dir);
@@ -247,35 +245,18 @@ export class Service {
     }
     mkdirFollowing(this.p(EVENT_DIR), 0o3730, true);
     mkdirFollowing(this.p(SUPERVISE_DIR), 0o700, false);
-    const lockPath = this.p(LOCK_FILE);
-    let fd: number;
-    try {
-      fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-      fs.fchmodSync(fd, 0o644);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    }
-    this.lockFd = fd;
-    if (!n.lock(fd, true, true)) {
+    const fd = lockFile(this.p(LOCK_FILE), 'exclusive', { fileMode: 0o644 });
+    if (fd === 'busy') {
       throw new SetupError(
         `${this.name}: another supervisor (s6-supervise or vigil) already holds ${LOCK_FILE} - not supervising it`, 100);
     }
-    const ctl = this.p(CONTROL_FIFO);
+    this.lockFd = fd;
     try {
-      n.mkfifo(ctl, 0o600);
+      this.ctlR = openControlFifo(this.p(CONTROL_FIFO));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let cs: fs.Stats;
-      try {
-        cs = fs.statSync(ctl);
-      } catch {
-        throw new SetupError(`${this.name}: ${CONTROL_FIFO} exists and is a dangling symlink`, 100);
-      }
-      if (!cs.isFIFO()) throw new SetupError(`${this.name}: ${CONTROL_FIFO} exists and is not a fifo`, 100);
+      if (!(e instanceof NotAFifo)) throw e;
+      throw new SetupError(`${this.name}: ${CONTROL_FIFO} exists and ${e.dangling ? 'is a dangling symlink' : 'is not a fifo'}`, 100);
     }
-    // one O_RDWR descriptor is both the reader and the writer s6-supervise keeps: never EOF, one fd fewer
-    this.ctlR = fs.openSync(ctl, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
     writeDtally(this.base, []);
     const now = tainNow();
@@ -354,7 +335,7 @@ export class Service {
   private control(c: string): void {
     const st = this.state;
     const up = isUpState(st);
-    const sig = LETTER_SIGNALS[c];
+    const sig = SVC_LETTER_SIGNALS[c];
     if (sig !== undefined) {
       if (up) native().kill(this.runPid, sig);
       return;
@@ -572,8 +553,8 @@ export class Service {
     s.pid = 0;
     this.state = this.state === State.LASTUP ? State.LASTFINISH : State.FINISH;
     this.recordDeath(wstat);
-    const sig = wstat & 0x7f;
-    const a1 = sig === 0 ? String((wstat >> 8) & 0xff) : '256';
+    const sig = wifexited(wstat) ? 0 : wtermsig(wstat);
+    const a1 = sig === 0 ? String(wexitstatus(wstat)) : '256';
     const a2 = String(sig);
     let pid: number;
     try {
@@ -609,7 +590,7 @@ export class Service {
   private finishDied(wstat: number): void {
     this.clearDeadline();
     this.finishPid = 0;
-    const permanent = (wstat & 0x7f) === 0 && ((wstat >> 8) & 0xff) === 125;
+    const permanent = wifexited(wstat) && wexitstatus(wstat) === 125;
     if (permanent) this.status.wantUp = false;
     this.downAndReady(permanent ? 'OD' : 'D');
   }
@@ -650,7 +631,6 @@ export class Service {
   end(reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.endReason = reason;
     this.clearDeadline();
     if (this.runPid) forget(this.runPid);
     if (this.finishPid) forget(this.finishPid);
@@ -733,7 +713,7 @@ export class Service {
         this.stopNotifWatch();
         this.host.post(this, { t: 'ready' });
       }
-    } else if (r !== -11) {
+    } else if (r !== -EAGAIN) {
       this.stopNotifWatch();
       this.host.post(this, { t: 'notifEof' });
     }
@@ -759,17 +739,12 @@ export class Service {
       this.ctlWatch.stop();
       this.ctlWatch = null;
     }
-    for (const fd of [this.ctlR, this.ctlW, this.lockFd]) closeQuiet(fd);
-    this.ctlR = this.ctlW = this.lockFd = -1;
+    for (const fd of [this.ctlR, this.lockFd]) closeQuiet(fd);
+    this.ctlR = this.lockFd = -1;
 
     for (const fd of this.owned) closeQuiet(fd);
     this.owned = [];
     this.stdio = [-1, -1, -1];
-  }
-
-  /** a snapshot for `Scanner.services()` and tests */
-  info(): { name: string; dir: string; state: State; pid: number; wantUp: boolean; ready: boolean } {
-    return { name: this.name, dir: this.dir, state: this.state, pid: this.status.pid, wantUp: this.status.wantUp, ready: this.status.ready };
   }
 }
 
@@ -794,10 +769,6 @@ let envCache: string[] | null = null;
 function childEnv(): string[] {
   if (!envCache) envCache = envList(process.env);
   return envCache;
-}
-/** take process.env again for later spawns (after a caller changed it) */
-export function refreshChildEnv(): void {
-  envCache = null;
 }
 
 function isDir(p: string): boolean {

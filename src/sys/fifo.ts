@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from './native';
-import { EAGAIN, errnoError, isErrno, SysError } from './errors';
+import { EAGAIN, EPIPE, errnoError, isErrno, SysError } from './errors';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
 
@@ -17,6 +17,35 @@ export function makeFifo(path: string, mode = 0o600): void {
     if (!isErrno(e, 'EEXIST')) throw e;
     if (!fs.lstatSync(path).isFIFO()) throw e;
   }
+}
+
+/** What is at a control fifo's path and is not a fifo (`dangling`: a symlink to nothing). */
+export class NotAFifo extends Error {
+  constructor(readonly path: string, readonly dangling: boolean) {
+    super(`${path} exists and ${dangling ? 'is a dangling symlink' : 'is not a fifo'}`);
+  }
+}
+
+/**
+ * A supervisor's control fifo (s6-supervise's supervise/control, s6-svscan's .s6-svscan/control), as both
+ * set it up: mkfifo 0600 unless something exists there, which must then be a fifo (symlinks followed, else
+ * NotAFifo), opened O_RDWR|O_NONBLOCK: one descriptor is both the reader and the writer the supervisor keeps,
+ * so it never sees EOF (one fd fewer than a held read + write pair). Other failures throw the system error.
+ */
+export function openControlFifo(path: string): number {
+  try {
+    native().mkfifo(path, 0o600);
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST')) throw e;
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path);
+    } catch {
+      throw new NotAFifo(path, true);
+    }
+    if (!st.isFIFO()) throw new NotAFifo(path, false);
+  }
+  return fs.openSync(path, fs.constants.O_RDWR | O_NONBLOCK);
 }
 
 /** open(path, O_RDONLY|O_NONBLOCK) (close-on-exec): returns at once even with no writer. */
@@ -75,7 +104,7 @@ export function writeNonblock(path: string, bytes: Uint8Array | string): WriteRe
   try {
     const n = native().write(fd, buf, 0, buf.length);
     if (n === buf.length) return 'ok';
-    if (n === -32 /* EPIPE */) return 'nolistener';
+    if (n === -EPIPE) return 'nolistener';
     return errnoError(n < 0 ? n : -EAGAIN, 'write', path);
   } finally {
     fs.closeSync(fd);

@@ -58,10 +58,6 @@ export function forget(pid: number): boolean {
   return owners.delete(pid);
 }
 
-export function isOwned(pid: number): boolean {
-  return owners.has(pid);
-}
-
 /** Reap everything that is dead now and dispatch it; returns how many were reaped. Each owner runs isolated. */
 export function drain(): number {
   const results = native().reap();

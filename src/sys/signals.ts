@@ -1,7 +1,8 @@
 /**
- * Signal names and numbers for Linux (x86_64/aarch64 generic numbering) spelled as s6 prints them
- * ("SIGTERM"), the parser for down-signal style input ("TERM", "SIGTERM", "sigterm", "15"), and waitpid
- * status decoding (s6-svstat shows "exitcode N" or "signal SIGNAME").
+ * The one owner of signal names and numbers in vigil: Linux's (x86_64/aarch64 generic numbering) spelled as
+ * s6 prints them ("SIGTERM"), SIGNALS.TERM etc. for the numbers, the parser for down-signal style input
+ * ("TERM", "SIGTERM", "sigterm", "15"), and skalibs' sig_name() for s6-svstat/s6-svdt's output.
+ * Wait-status decoding lives in waitstatus.ts.
  */
 
 /** number -> name without the SIG prefix (the first name is what s6 prints) */
@@ -45,39 +46,18 @@ export function parseSignal(text: string | number): number | undefined {
   return undefined;
 }
 
+/**
+ * skalibs sig_name(), as s6-svstat and s6-svdt print it: the name without SIG for 1-31 (29 is POLL), `???` for
+ * every other number (real-time signals included).
+ */
+export function s6SigName(sig: number): string {
+  return sig > 0 && sig < NAMES.length ? (NAMES[sig] as string) : '???';
+}
+
 /** 15 -> 'SIGTERM'; realtime -> 'SIGRTMIN+n'; unknown -> the number as text */
 export function signalName(sig: number): string {
   const n = NAMES[sig];
   if (n) return `SIG${n}`;
   if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig === SIGRTMIN ? 'SIGRTMIN' : `SIGRTMIN+${sig - SIGRTMIN}`;
   return String(sig);
-}
-
-export interface WaitStatus {
-  /** exited normally: code is set */
-  exited: boolean;
-  code: number | null;
-  /** killed by a signal: signal is set */
-  signaled: boolean;
-  signal: number | null;
-  coreDumped: boolean;
-}
-
-/** Decode a raw waitpid status (WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG/WCOREDUMP). */
-export function decodeWaitStatus(status: number): WaitStatus {
-  const sig = status & 0x7f;
-  if (sig === 0) return { exited: true, code: (status >> 8) & 0xff, signaled: false, signal: null, coreDumped: false };
-  return { exited: false, code: null, signaled: true, signal: sig, coreDumped: (status & 0x80) !== 0 };
-}
-
-/** "exitcode 3" / "signal SIGTERM" (the words s6-svstat and s6-svdt use) */
-export function describeWaitStatus(status: number): string {
-  const w = decodeWaitStatus(status);
-  return w.exited ? `exitcode ${w.code}` : `signal ${signalName(w.signal as number)}`;
-}
-
-/** Shell-style exit code: the code, or 128+signal. */
-export function waitStatusToExitCode(status: number): number {
-  const w = decodeWaitStatus(status);
-  return w.exited ? (w.code as number) : 128 + (w.signal as number);
 }

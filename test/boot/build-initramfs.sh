@@ -3,14 +3,13 @@
 #   /bin/node (stripped copy, cached) + the libraries ldd lists, busybox-static as /bin/sh and friends,
 #   the project under /vigil (dist/, bin/, native/build/Release/shim.node, package.json: zero runtime deps),
 #   the example basedir test/boot/guest/basedir as /etc/vigil, /dev/console + /dev/null, and /init.
-# Usage: build-initramfs.sh OUT.cpio      Env: VIGIL_BOOT_INIT=vigil (default) | standin,
-#   VIGIL_BOOT_CACHE (default /var/cache/vigil-test). Idempotent; needs root (mknod), strip (binutils), cpio.
+# Usage: build-initramfs.sh OUT.cpio      Env: VIGIL_BOOT_CACHE (default /var/cache/vigil-test).
+# Idempotent; needs root (mknod), strip (binutils), cpio.
 set -euo pipefail
 out="${1:?usage: build-initramfs.sh OUT.cpio}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${VIGIL_BOOT_CACHE:-/var/cache/vigil-test}"
-mode="${VIGIL_BOOT_INIT:-vigil}"
 mkdir -p "$cache"
 
 for f in dist/src/cli/main.js native/build/Release/shim.node package.json bin/vigil; do
@@ -58,11 +57,7 @@ ln -s ../vigil/bin/vigil "$root/bin/vigil"
 cp -r "$here/guest/basedir" "$root/etc/vigil"
 echo 'root:x:0:0:root:/:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
-case "$mode" in
-  vigil) cp "$here/guest/init-vigil.js" "$root/init" ;;
-  standin) cp "$here/guest/init-standin.js" "$root/init" ;;
-  *) echo "build-initramfs: VIGIL_BOOT_INIT must be vigil or standin, not $mode" >&2; exit 1 ;;
-esac
+cp "$here/guest/init-vigil.js" "$root/init"
 chmod 755 "$root/init"
 
 mkdir -p "$(dirname "$out")"

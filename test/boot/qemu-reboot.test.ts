@@ -1,6 +1,5 @@
 // The same QEMU boot as qemu.test.ts, ended by `vigil reboot`: stage 3 runs and the kernel restarts
-// ("reboot: Restarting system"; -no-reboot turns that into QEMU exiting). Needs the real vigil init (not
-// VIGIL_BOOT_INIT=standin, which only powers off).
+// ("reboot: Restarting system"; -no-reboot turns that into QEMU exiting).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { bootQemu, failureReport, killAll, prepareBoot, MARKERS } from './qemu';

@@ -7,7 +7,7 @@
  * markers on the serial console: the guest's rc.init (test/boot/guest/basedir/rc.init) checks the stage-1
  * mounts, the fifo trick and the web service itself and writes "VIGIL-BOOT: ..." lines to /dev/console.
  *
- * Env: VIGIL_BOOT_INIT=vigil (default) | standin, VIGIL_BOOT_CACHE (kernel + stripped node cache,
+ * Env: VIGIL_BOOT_CACHE (kernel + stripped node cache,
  * default /var/cache/vigil-test), VIGIL_BOOT_TIMEOUT_MS (default 120000).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -31,8 +31,6 @@ export const MARKERS = [
   ['end', 'reboot: Power down'],
 ] as const;
 export type MarkerName = (typeof MARKERS)[number][0];
-/** The stand-in init has no supervisor and no stage 3: it powers off when stage 2 exits. */
-const optional = (name: MarkerName): boolean => (name === 'shutdown' || name === 'supervised') && bootInitMode() === 'standin';
 
 const FATAL = ['Kernel panic', 'VIGIL-BOOT: FAIL', 'Failed to execute /init'];
 
@@ -51,19 +49,13 @@ function markersFor(action: Action): Array<[MarkerName, string]> {
 export interface Prepared { kernel: string; initrd: string; workdir: string; cleanup(): void }
 
 /** Fetch (cached) the kernel and build a fresh initramfs in a temp dir. Throws with the scripts' stderr. */
-export function prepareBoot(init: 'vigil' | 'standin' = bootInitMode()): Prepared {
-  const env = { ...process.env, VIGIL_BOOT_INIT: init };
+export function prepareBoot(): Prepared {
+  const env = process.env;
   const kernel = execFileSync(path.join(SCRIPTS, 'fetch-kernel.sh'), { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-qemu-'));
   const initrd = path.join(workdir, 'initramfs.cpio');
   execFileSync(path.join(SCRIPTS, 'build-initramfs.sh'), [initrd], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   return { kernel, initrd, workdir, cleanup: () => fs.rmSync(workdir, { recursive: true, force: true }) };
-}
-
-export function bootInitMode(): 'vigil' | 'standin' {
-  const m = process.env.VIGIL_BOOT_INIT || 'vigil';
-  if (m !== 'vigil' && m !== 'standin') throw new Error(`VIGIL_BOOT_INIT must be vigil or standin, not ${m}`);
-  return m;
 }
 
 export interface BootResult {
@@ -150,7 +142,6 @@ export function judge(r: BootResult, timeoutMs: number): string[] {
   let last = -1;
   for (const [name, text] of markersFor(r.action)) {
     const t = r.at[name];
-    if (t === undefined && optional(name)) continue;
     if (t === undefined) problems.push(`marker missing: "${text}"`);
     else if (r.serial.indexOf(text) < last) problems.push(`marker out of order: "${text}"`);
     else last = r.serial.indexOf(text);
@@ -190,7 +181,7 @@ async function main(): Promise<number> {
     const r = await bootQemu(p);
     process.stdout.write(cleanSerial(r.serial) + '\n');
     const times = MARKERS.map(([n]) => `${n}=${r.at[n] ?? '-'}ms`).join(' ');
-    process.stderr.write(`\nqemu boot (init=${bootInitMode()}): wall ${r.wallMs} ms; ${times}; guest uptime at stage2 done ${r.guestStage2DoneUptime ?? '-'} s\n`);
+    process.stderr.write(`\nqemu boot: wall ${r.wallMs} ms; ${times}; guest uptime at stage2 done ${r.guestStage2DoneUptime ?? '-'} s\n`);
     if (r.problems.length) {
       process.stderr.write(`FAIL:\n  ${r.problems.join('\n  ')}\n`);
       return 1;

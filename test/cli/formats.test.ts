@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { subgetopt, scanUint } from '../../src/formats/clientopts';
-import { parseFields, renderHuman, renderFields, FieldError, s6SigName, secondsSince } from '../../src/formats/svstat';
+import { parseFields, renderHuman, renderFields, FieldError, secondsSince } from '../../src/formats/svstat';
+import { s6SigName } from '../../src/sys/signals';
 import { humanDuration } from '../../src/cli/status';
 import { SvStatus } from '../../src/formats/status';
 import { tainFromUnixMs } from '../../src/formats/tai64n';

@@ -11,7 +11,7 @@ import { native } from '../../src/sys/native';
 import { installReaper, onExit } from '../../src/sys/reaper';
 import { readAvailable, watchReadable } from '../../src/sys/fdwatch';
 import { envList, resolveFile } from '../../src/sys/spawn';
-import { decodeWaitStatus } from '../../src/sys/signals';
+import { decodeWaitStatus } from '../../src/sys/waitstatus';
 
 /** Register pid with the reaper (call in the same turn as spawn) and resolve with its raw status. */
 export function exitOf(pid: number, ms = 10_000): Promise<number> {

@@ -1,6 +1,6 @@
 // The engine as a library, in this process (as the supervisor uses it): feed()/end()/stop() semantics,
 // back-pressure and the memory cap, no timer while healthy and exactly one per stuck logdir, and the
-// in-supervisor path (log-dir / log-script declaration, a real pipe read by PipeFeeder, copy hook).
+// in-supervisor path (log-dir / log-script declaration, a real pipe read by InLog's PipeFeeder, the copy).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,8 @@ import { waitFor } from '../helpers/wait';
 import { LogEngine, READ_QUANTUM } from '../../src/logger/engine';
 import { ScriptError } from '../../src/logger/script';
 import { LogdirFatal } from '../../src/logger/logdir';
-import { readLogDeclaration, ServiceLogger, LogDeclarationError } from '../../src/logger/service-logger';
+import { readLogDeclaration, LogDeclarationError } from '../../src/logger/declaration';
+import { InLog } from '../../src/scanner/inlog';
 import { native } from '../../src/sys/native';
 
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -119,12 +120,12 @@ test('back-pressure: wantsInput() is false at the cap (or at once with -b), onDr
   }
 });
 
-test('in-supervisor logging: log-dir + log-script, a real pipe, the copy hook, rotate(), close()', async (t) => {
+test('in-supervisor logging (InLog, in this process): log-dir + log-script, a real pipe, the [name] copy, rotate(), closeAll()', async (t) => {
   const tmp = mkTmp('vigil-eng-svc-');
-  const [r, w] = native().pipe(false);
+  // the copy's destination: a pipe whose read end we drain (InLog writes to a fresh description of copyW)
+  const [copyR, copyW] = native().pipe(true);
   t.after(() => {
-    try { native().close(r); } catch { /* closed */ }
-    try { native().close(w); } catch { /* closed */ }
+    for (const fd of [copyR, copyW]) { try { native().close(fd); } catch { /* closed */ } }
     fs.rmSync(tmp, { recursive: true, force: true });
   });
   const svc = path.join(tmp, 'web');
@@ -136,20 +137,31 @@ test('in-supervisor logging: log-dir + log-script, a real pipe, the copy hook, r
   assert.equal(decl.logdir, path.join(tmp, 'logs', 'web'));
   assert.equal(decl.blocking, true);
   assert.deepEqual(decl.script, ['n5', 's4096', '-^DEBUG', 't', path.join(tmp, 'logs', 'web')]);
-  const copied: Buffer[] = [];
   const warnings: string[] = [];
-  const sl = ServiceLogger.start(decl, r, { warn: (m) => warnings.push(m), copy: (b) => copied.push(b), copyPrefix: '[web]' });
-  fs.writeSync(w, 'hello\nDEBUG noise\nworld\n');
+  const inlog = new InLog({ log: (l) => warnings.push(l), copyFd: copyW });
+  const hooks = inlog.scannerHooks();
+  hooks.onDiscover('web', svc, 'k1', false);
+  const w = hooks.stdoutFor('web', svc, 'k1');
+  assert.ok(w !== undefined && w >= 0, 'the service gets the write end of its log pipe');
+  let copied = '';
+  const buf = Buffer.alloc(4096);
+  const readCopy = (): string => {
+    for (let r = native().read(copyR, buf, 0, buf.length); r > 0; r = native().read(copyR, buf, 0, buf.length)) copied += buf.toString('latin1', 0, r);
+    return copied;
+  };
+  fs.writeSync(w!, 'hello\nDEBUG noise\nworld\n');
   const cur = path.join(decl.logdir, 'current');
-  await waitFor(() => fs.readFileSync(cur, 'latin1').includes('world'), 5000, 'lines in the logdir');
+  await waitFor(() => fs.existsSync(cur) && fs.readFileSync(cur, 'latin1').includes('world'), 5000, 'lines in the logdir');
   assert.match(fs.readFileSync(cur, 'latin1'), /^@[0-9a-f]{24} hello\n@[0-9a-f]{24} world\n$/);
-  assert.equal(Buffer.concat(copied).toString(), '[web] hello\n[web] DEBUG noise\n[web] world\n');
-  sl.rotate();
+  await waitFor(() => readCopy().includes('world'), 5000, 'the copy');
+  assert.equal(copied, '[web] hello\n[web] DEBUG noise\n[web] world\n');
+  assert.equal(inlog.rotate('web'), 1);
   await waitFor(() => fs.readdirSync(decl.logdir).some((n) => n.endsWith('.s')), 5000, 'an archive after rotate()');
-  fs.writeSync(w, 'last\npartial');
+  fs.writeSync(w!, 'last\npartial');
   await waitFor(() => fs.readFileSync(cur, 'latin1').includes('last'), 5000, 'last line');
-  await sl.close();
+  await inlog.closeAll(1000);
   assert.equal((fs.statSync(cur).mode & 0o777).toString(8), '744');
+  assert.doesNotMatch(fs.readFileSync(cur, 'latin1'), /partial/, 'a partial last line is dropped, as s6-log at EOF');
   assert.deepEqual(warnings, []);
   // bad declarations are one-line errors
   fs.writeFileSync(path.join(svc, 'log-script'), 'n5\nbogus\n');

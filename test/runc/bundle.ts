@@ -44,13 +44,8 @@ export interface Bundle {
 
 let seq = 0;
 
-/** The container args that run `vigil init --container` (or the stand-in) with CMD. */
+/** The container args that run `vigil init --container` with CMD. */
 export function initArgs(cmd: string[] | null, extra: string[] = []): string[] {
-  const mode = process.env.VIGIL_RUNC_INIT || 'vigil';
-  if (mode === 'standin') {
-    return [NODE, path.join(CREPO, 'test', 'runc', 'standin-init.js'), ...(cmd ? ['--', ...cmd] : [])];
-  }
-  if (mode !== 'vigil') throw new Error(`VIGIL_RUNC_INIT must be vigil or standin, not ${mode}`);
   return [NODE, path.join(CREPO, 'bin', 'vigil'), 'init', '--container', '--basedir', '/vigil-basedir', ...extra, ...(cmd ? ['--', ...cmd] : [])];
 }
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { native } from '../../src/sys/native';
 import { drain, installReaper, onExit, orphansReaped, reaperStats, setReaperErrorHandler, uninstallReaper } from '../../src/sys/reaper';
 import { watchReadable } from '../../src/sys/fdwatch';
-import { decodeWaitStatus } from '../../src/sys/signals';
+import { decodeWaitStatus } from '../../src/sys/waitstatus';
 import { killAll, procStat, runCmd } from '../helpers/sys-proc';
 
 const n = native();

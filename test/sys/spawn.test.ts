@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { native } from '../../src/sys/native';
 import { spawnProcess, which } from '../../src/sys/spawn';
 import { isErrno, SysError } from '../../src/sys/errors';
-import { decodeWaitStatus } from '../../src/sys/signals';
+import { decodeWaitStatus } from '../../src/sys/waitstatus';
 import { exitOf, killAll, procStat, procStatus, readAll, until } from '../helpers/sys-proc';
 
 const n = native();

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCmd } from '../helpers/sys-proc';
-import { decodeWaitStatus } from '../../src/sys/signals';
+import { decodeWaitStatus } from '../../src/sys/waitstatus';
 
 const shimPath = path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'shim.node');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-system-'));

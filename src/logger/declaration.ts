@@ -1,8 +1,7 @@
 /**
- * Logging inside the supervisor: a service's output is written to its logdir by the supervisor process
- * itself — no logger process per service — with the same logdir format and guarantees as `vigil log`.
- *
- * The declaration, in the service directory:
+ * Logging inside the supervisor (src/scanner/inlog.ts runs it): a service's output is written to its logdir by
+ * the supervisor process itself — no logger process per service — with the same logdir format and
+ * guarantees as `vigil log`. This file reads the declaration, in the service directory:
  *
  *   log-dir     First line: the logdir, relative to the service directory (or absolute). Its presence turns
  *               in-supervisor logging on for this service.
@@ -25,8 +24,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseLogArgs } from './args';
-import { LogEngine } from './engine';
-import { PipeFeeder } from './feeder';
 import { parseScript, ScriptError } from './script';
 
 export const LOG_DIR_FILE = 'log-dir';
@@ -85,92 +82,4 @@ export function readLogDeclaration(serviceDir: string): LogDeclaration | null {
     throw e;
   }
   return { dir: path.resolve(serviceDir), logdir, script: parsed.script, lineLimit: parsed.lineLimit, blocking: parsed.blocking };
-}
-
-export interface ServiceLoggerHooks {
-  /** warnings and alerts, one line each, without a program prefix (the supervisor adds the service name) */
-  warn(msg: string): void;
-  /**
-   * Copy every line (no stamps) to this sink, e.g. the supervisor's stdout for `docker logs`; `copyPrefix`
-   * (default none) is put before each line, e.g. "[web]" gives "[web] line".
-   */
-  copy?: (lines: Buffer) => void;
-  copyPrefix?: string;
-  /** bytes the copy sink still holds (counted for back-pressure) */
-  copyPending?: () => number;
-  /** the memory cap while a logdir is stuck (default 256 KiB) */
-  maxBuffered?: number;
-}
-
-/**
- * One service's in-supervisor logger: the engine (logdir open and locked at start) and the feeder reading
- * the service's pipe. start() throws LogdirFatal (logdir cannot be made or locked) or ScriptError.
- */
-export class ServiceLogger {
-  readonly engine: LogEngine;
-  readonly feeder: PipeFeeder;
-
-  private constructor(engine: LogEngine, feeder: PipeFeeder) {
-    this.engine = engine;
-    this.feeder = feeder;
-  }
-
-  /**
-   * Start logging what arrives on readFd (the read end of the service's stdout pipe, which the caller
-   * keeps and closes). Returns once the logdir is open and locked; reading starts at once.
-   */
-  static start(decl: LogDeclaration, readFd: number, hooks: ServiceLoggerHooks): ServiceLogger {
-    let script = decl.script;
-    if (hooks.copy) {
-      // a last group: select every line again, optional prefix, to stdout (the copy sink)
-      script = [...script, '+^', hooks.copyPrefix ? `p${hooks.copyPrefix}` : 'p', '1'];
-    }
-    let feeder: PipeFeeder | null = null;
-    // unlike s6-log, the logdir's parent directories are created (e.g. /var/log/SERVICE on a fresh tmpfs)
-    try {
-      fs.mkdirSync(path.dirname(decl.logdir), { recursive: true, mode: 0o755 });
-    } catch { /* the engine reports the mkdir of the logdir itself */ }
-    const engine = new LogEngine({
-      script,
-      lineLimit: decl.lineLimit,
-      blocking: decl.blocking,
-      maxBuffered: hooks.maxBuffered ?? SERVICE_MAX_BUFFERED,
-      cwd: decl.dir,
-      onWarning: (m) => hooks.warn(m),
-      onAlert: (d) => hooks.warn(`alert: ${d.toString('utf8').replace(/\n$/, '')}`),
-      onStdout: hooks.copy ? (d) => { hooks.copy!(d); return true; } : undefined,
-      stdoutPending: hooks.copyPending,
-      onDrain: () => feeder?.resume(),
-    });
-    try {
-      feeder = new PipeFeeder(readFd, engine, {
-        onError: (errno) => hooks.warn(`unable to read the service's output: errno ${-errno}`),
-      });
-    } catch (e) {
-      engine.abandon();
-      throw e;
-    }
-    feeder.resume();
-    return new ServiceLogger(engine, feeder);
-  }
-
-  /** Force a rotation (s6-log's SIGALRM; `s6-svc -a` on an s6-log service). */
-  rotate(): void {
-    this.engine.rotate();
-  }
-
-  /**
-   * Stop reading (bytes still in the pipe stay there for a later reader), write everything already read,
-   * wait for any rotation/processor, then fsync + chmod 0744 current and unlock. The fd stays open.
-   */
-  close(): Promise<void> {
-    this.feeder.stop();
-    return this.engine.close();
-  }
-
-  /** Drop everything now (no fsync, queued data lost, lock released): only for a service being forgotten. */
-  abandon(): void {
-    this.feeder.stop();
-    this.engine.abandon();
-  }
 }
