@@ -38,6 +38,7 @@ import { DEATH_TALLY, DOWN, LOG_SUBDIR, NOTIFICATION_FD, SVSCAN_LOG_SERVICE } fr
 import { Messages, joinS6, supervisorRunning, writeAllSync } from '../formats/svclient';
 import { strerror } from '../sys/errors';
 import { s6SigName } from '../sys/signals';
+import { exists, isDir } from '../sys/stat';
 
 const USAGE = 'vigil status [ --json ] [ scandir ]';
 
@@ -75,22 +76,7 @@ export interface ServiceRow {
   error: string | null;
 }
 
-function exists(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** Read-only: unlike s6-svdt, never creates or truncates the file. */
 function readTally(dir: string): DeathRecord[] {

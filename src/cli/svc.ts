@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { Fatal, Messages, joinS6, writeControl } from '../formats/svclient';
-import { scanUint, subgetopt, wantsHelp } from '../formats/clientopts';
+import { scanUint, wantsHelp } from '../formats/clientopts';
 import { SVC_LETTERS, SVC_MAX_COMMANDS, SVC_WAIT_LETTERS } from '../formats/control';
 import { SvListener, deadlineFrom } from '../formats/svlisten';
 import { SUPERVISE_DIR } from '../formats/paths';
@@ -44,12 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    let parsed;
-    try {
-      parsed = subgetopt(argv, SVC_LETTERS + 'T:w:');
-    } catch {
-      throw msg.usage();
-    }
+    const parsed = msg.getopt(argv, SVC_LETTERS + 'T:w:');
     let letters = '';
     let timeout = 0;
     let wait = '';

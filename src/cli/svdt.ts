@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { Messages, joinS6, writeAllSync } from '../formats/svclient';
-import { scanUint, subgetopt, wantsHelp } from '../formats/clientopts';
+import { scanUint, wantsHelp } from '../formats/clientopts';
 import { DTALLY_RECORD, MAX_DEATH_TALLY_CAP, decodeDtally } from '../formats/dtally';
 import { DEATH_TALLY } from '../formats/paths';
 import { tainLabel } from '../formats/tai64n';
@@ -66,12 +66,7 @@ export function run(argv: string[]): number {
     return 0;
   }
   try {
-    let parsed;
-    try {
-      parsed = subgetopt(argv, 'Ssn:');
-    } catch {
-      throw msg.usage();
-    }
+    const parsed = msg.getopt(argv, 'Ssn:');
     let numeric = false;
     let n = MAX_DEATH_TALLY_CAP;
     for (const o of parsed.opts) {

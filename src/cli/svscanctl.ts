@@ -4,7 +4,7 @@
  * Exit codes: 0 sent, 100 bad usage / nobody listening / broken .s6-svscan, 111 system error.
  */
 import { Messages, writeControl } from '../formats/svclient';
-import { subgetopt, wantsHelp } from '../formats/clientopts';
+import { wantsHelp } from '../formats/clientopts';
 import { SVSCANCTL_LETTERS, SVSCANCTL_MAX_COMMANDS } from '../formats/control';
 import { SVSCAN_DIR } from '../formats/paths';
 
@@ -27,12 +27,7 @@ export function run(argv: string[]): number {
     return 0;
   }
   try {
-    let parsed;
-    try {
-      parsed = subgetopt(argv, SVSCANCTL_LETTERS);
-    } catch {
-      throw msg.usage();
-    }
+    const parsed = msg.getopt(argv, SVSCANCTL_LETTERS);
     let letters = '';
     for (const o of parsed.opts) {
       if (letters.length >= SVSCANCTL_MAX_COMMANDS) throw msg.fatal(100, 'too many commands');

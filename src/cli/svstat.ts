@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { readStatus } from '../formats/status';
 import { tainNow } from '../formats/tai64n';
 import { Messages, joinS6, supervisorRunning, writeAllSync } from '../formats/svclient';
-import { subgetopt, wantsHelp } from '../formats/clientopts';
+import { wantsHelp } from '../formats/clientopts';
 import { FieldError, MAX_FIELDS, SHORT_FIELDS, parseFields, renderFields, renderHuman } from '../formats/svstat';
 
 const USAGE =
@@ -37,12 +37,7 @@ export function run(argv: string[]): number {
   try {
     let numeric = false;
     const fields: string[] = [];
-    let parsed;
-    try {
-      parsed = subgetopt(argv, 'no:uwNrpest');
-    } catch {
-      throw msg.usage();
-    }
+    const parsed = msg.getopt(argv, 'no:uwNrpest');
     for (const o of parsed.opts) {
       if (o.letter === 'n') numeric = true;
       else if (o.letter === 'o') {

@@ -7,7 +7,7 @@
  * In-process: one event/ subscription per service, no helper process.
  */
 import { Fatal, Messages } from '../formats/svclient';
-import { scanUint, subgetopt, wantsHelp } from '../formats/clientopts';
+import { scanUint, wantsHelp } from '../formats/clientopts';
 import { SvListener, deadlineFrom } from '../formats/svlisten';
 
 const USAGE = 'vigil svwait [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] servicedir...';
@@ -30,12 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    let parsed;
-    try {
-      parsed = subgetopt(argv, 'UudDrRaot:');
-    } catch {
-      throw msg.usage();
-    }
+    const parsed = msg.getopt(argv, 'UudDrRaot:');
     let or = false;
     let wantUp: 0 | 1 | 2 = 1;
     let wantReady = false;

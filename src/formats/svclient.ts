@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
 import { strerror } from '../sys/errors';
+import { ParsedOpts, subgetopt } from './clientopts';
 import { CONTROL_FIFO, LOCK_FILE, SUPERVISE_DIR } from './paths';
 
 /** A fatal error that carries its exit code; the tools print it and return the code. */
@@ -25,6 +26,14 @@ export class Messages {
   constructor(readonly prog: string, readonly usageLine: string) {}
   usage(): Fatal {
     return new Fatal(100, `${this.prog}: usage: ${this.usageLine}`);
+  }
+  /** skalibs' subgetopt over argv; bad options throw the usage error, as every s6 client does */
+  getopt(argv: readonly string[], spec: string): ParsedOpts {
+    try {
+      return subgetopt(argv, spec);
+    } catch {
+      throw this.usage();
+    }
   }
   /** strerr_dief: `PROG: fatal: TEXT` */
   fatal(code: number, text: string): Fatal {

@@ -82,16 +82,20 @@ export class FallbackReader {
     if (this.heldBytes > HOLD_MAX) this.setMode('console');
   }
 
+  /** read what the fifo still holds, then stop watching and close our read end */
+  private stopReading(): void {
+    if (this.fd < 0) return;
+    this.onReadable();
+    this.watch?.stop();
+    this.watch = null;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
   /** The logger is ready: stop reading, hand the held bytes back to the fifo. */
   disengage(): void {
-    if (this.fd >= 0) {
-      // whatever is still in the pipe is read by the logger; what we hold goes back in
-      this.onReadable();
-      this.watch?.stop();
-      this.watch = null;
-      fs.closeSync(this.fd);
-      this.fd = -1;
-    }
+    // whatever is still in the pipe is read by the logger; what we hold goes back in
+    this.stopReading();
     if (this.heldBytes > 0) {
       this.reinject.push(...this.held);
       this.held = [];
@@ -129,13 +133,7 @@ export class FallbackReader {
 
   /** At the very end: anything still held goes to the console. */
   close(): void {
-    if (this.fd >= 0) {
-      this.onReadable();
-      this.watch?.stop();
-      this.watch = null;
-      fs.closeSync(this.fd);
-      this.fd = -1;
-    }
+    this.stopReading();
     this.flushHeldToConsole();
     for (const x of this.reinject) this.toConsole(x);
     this.reinject = [];

@@ -56,17 +56,22 @@ export interface LoggerConfig {
   logdir: string;
 }
 
-export function writeLoggerService(scandir: string, rundir: string, consoleCopy: boolean): string {
-  const dir = path.join(scandir, LOGGER_SERVICE);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const fifo = path.join(dir, 'fifo');
+/** a new, empty fifo at p (mode 0600), whatever was there before */
+function freshFifo(p: string): string {
   try {
-    fs.unlinkSync(fifo);
+    fs.unlinkSync(p);
   } catch {
     /* not there */
   }
-  native().mkfifo(fifo, 0o600);
-  fs.chmodSync(fifo, 0o600);
+  native().mkfifo(p, 0o600);
+  fs.chmodSync(p, 0o600);
+  return p;
+}
+
+export function writeLoggerService(scandir: string, rundir: string, consoleCopy: boolean): string {
+  const dir = path.join(scandir, LOGGER_SERVICE);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const fifo = freshFifo(path.join(dir, 'fifo'));
   writeFile(path.join(dir, 'notification-fd'), '3\n', 0o644);
   const cfg: LoggerConfig = { fifo, console: consoleCopy, logdir: path.join(rundir, 'uncaught-logs') };
   writeFile(path.join(dir, 'run'), nodeRunFile('run-catchall-log.js', cfg), 0o755);
@@ -76,14 +81,7 @@ export function writeLoggerService(scandir: string, rundir: string, consoleCopy:
 export function writeShutdowndService(scandir: string): string {
   const dir = path.join(scandir, SHUTDOWND_SERVICE);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const fifo = path.join(dir, 'fifo');
-  try {
-    fs.unlinkSync(fifo);
-  } catch {
-    /* not there */
-  }
-  native().mkfifo(fifo, 0o600);
-  fs.chmodSync(fifo, 0o600);
+  const fifo = freshFifo(path.join(dir, 'fifo'));
   writeFile(path.join(dir, 'down'), '', 0o644);
   writeFile(path.join(dir, 'run'),
     `#!${process.execPath}\nprocess.stderr.write('vigil: the shutdown daemon runs inside vigil init (PID 1); this directory only holds its fifo\\n');\n`, 0o755);

@@ -16,12 +16,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tainParseLabel, tainToUnixMs, TAI_OFFSET } from '../formats/tai64n';
 import { isArchiveName } from './logdir';
+import { isDir } from '../sys/stat';
 
 export class LogsError extends Error {}
-
-function isDir(p: string): boolean {
-  try { return fs.statSync(p).isDirectory(); } catch { return false; }
-}
 
 export function looksLikeLogdir(dir: string): boolean {
   let names: string[];

@@ -37,6 +37,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../sys/native';
+import { closeQuiet } from '../sys/fds';
 import { Sink } from '../sys/sink';
 import { LogEngine, BIG_READ } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
@@ -301,10 +302,3 @@ function freshNonblocking(fd: number): number {
   }
 }
 
-function closeQuiet(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    /* closed */
-  }
-}

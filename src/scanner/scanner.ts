@@ -41,6 +41,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../sys/native';
+import { closeQuiet } from '../sys/fds';
+import { isSymlink } from '../sys/stat';
 import { drain as reapNow, setSubreaper, reaperStats } from '../sys/reaper';
 import { watchReadable, FdWatch } from '../sys/fdwatch';
 import { NotAFifo, openControlFifo } from '../sys/fifo';
@@ -778,19 +780,4 @@ function pending(t: TimerHandle | null): boolean {
   return t !== null && !t.cancelled;
 }
 
-function isSymlink(p: string): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
 
-function closeQuiet(fd: number): void {
-  if (fd < 0) return;
-  try {
-    fs.closeSync(fd);
-  } catch {
-    /* closed */
-  }
-}

@@ -36,6 +36,8 @@ import {
 } from '../formats/servicedir';
 import { SVC_LETTER_SIGNALS } from '../formats/control';
 import { native } from '../sys/native';
+import { closeQuiet } from '../sys/fds';
+import { exists, isDir } from '../sys/stat';
 import { EAGAIN } from '../sys/errors';
 import { NotAFifo, openControlFifo } from '../sys/fifo';
 import { lockFile } from '../sys/lock';
@@ -771,31 +773,8 @@ function childEnv(): string[] {
   return envCache;
 }
 
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
-function exists(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function closeQuiet(fd: number): void {
-  if (fd < 0) return;
-  try {
-    fs.closeSync(fd);
-  } catch {
-    /* already closed */
-  }
-}
 
 /**
  * mkdir with s6's rules: made with exactly `mode` (umask ignored); an existing dir is kept as it is; a

@@ -6,6 +6,16 @@
 import * as fs from 'node:fs';
 import { native } from './native';
 
+/** close(fd) ignoring every error (already closed, never opened: fd < 0). */
+export function closeQuiet(fd: number): void {
+  if (fd < 0) return;
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+}
+
 /** open("/proc/self/fd/N") for reading or writing: same object, fresh description, close-on-exec, blocking. */
 export function reopenFresh(fd: number, mode: 'r' | 'w'): number {
   return fs.openSync(`/proc/self/fd/${fd}`, mode === 'r' ? fs.constants.O_RDONLY : fs.constants.O_WRONLY);

@@ -20,10 +20,10 @@
  *   writes are ignored, onError(errno) is called once. The fd is the owner's (close() closes it).
  * - The fd must be non-blocking (a description of its own, so O_NONBLOCK disturbs nobody else).
  */
-import * as fs from 'node:fs';
 import { native } from './native';
 import { watchFd, FdWatch, POLL_WRITABLE } from './fdwatch';
 import { EAGAIN } from './errors';
+import { closeQuiet } from './fds';
 
 export interface SinkOptions {
   /** bytes held at most while the fd does not take them (default 1 MiB); Infinity: the owner bounds it */
@@ -155,10 +155,6 @@ export class Sink {
   /** stop watching and close the fd */
   close(): void {
     this.stopWatch();
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      /* closed */
-    }
+    closeQuiet(this.fd);
   }
 }
