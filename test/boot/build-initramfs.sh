@@ -63,4 +63,4 @@ chmod 755 "$root/init"
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --quiet -o -0 -H newc -R 0:0 > "$out.tmp")
 mv "$out.tmp" "$out"
-echo "build-initramfs: $out ($(du -h "$out" | cut -f1), init=$mode)" >&2
+echo "build-initramfs: $out ($(du -h "$out" | cut -f1))" >&2
