@@ -95,12 +95,19 @@ export class Init {
   private useProc = false;
   /** PID 1 of the initial PID namespace: only then does stage 4 unmount and remount filesystems */
   private kernelInit = false;
+  /**
+   * The working directory init was started in (an image's WORKDIR), taken before stage 1 moves init to /:
+   * CMD starts there, as with tini, dumb-init and s6-overlay. Stage 2 and the scripts keep /, services their
+   * service directory.
+   */
+  readonly workdir: string;
 
   constructor(private readonly o: InitOptions) {
     this.rundir = path.resolve(o.rundir);
     this.basedir = path.resolve(o.basedir);
     this.scandir = path.join(this.rundir, 'service');
     this.mode = decideMode(o.mode, probeMode());
+    this.workdir = startDir();
     this.devnull = -1;
     try {
       this.devnull = fs.openSync('/dev/null', O_RDWR);
@@ -415,7 +422,7 @@ export class Init {
 
   private startCmd(): void {
     const name = this.o.cmd[0];
-    const found = resolveCmd(name, process.env.PATH ?? '');
+    const found = resolveCmd(name, process.env.PATH ?? '', this.workdir);
     if (typeof found === 'number') {
       this.console.say(`vigil init: ${name}: ${found === 127 ? 'not found' : 'not executable'}`);
       this.cmdFailCode = found;
@@ -432,7 +439,7 @@ export class Init {
         fds,
         setsid: false,
         pgid: 0,
-        cwd: '/',
+        cwd: this.workdir,
         onExit: (status) => {
           this.cmdPid = 0;
           this.cmdStatus = status;
@@ -441,8 +448,13 @@ export class Init {
       });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      this.console.say(`vigil init: ${name}: ${code === 'ENOENT' ? 'not found' : `unable to exec: ${(err as Error).message}`}`);
-      this.cmdFailCode = code === 'ENOENT' ? 127 : 126;
+      if ((err as { stage?: string }).stage === 'chdir') {
+        this.console.say(`vigil init: ${name}: unable to enter the working directory ${this.workdir}: ${(err as Error).message}`);
+        this.cmdFailCode = 126;
+      } else {
+        this.console.say(`vigil init: ${name}: ${code === 'ENOENT' ? 'not found' : `unable to exec: ${(err as Error).message}`}`);
+        this.cmdFailCode = code === 'ENOENT' ? 127 : 126;
+      }
       this.requestShutdown('h', 0);
     } finally {
       for (const fd of [i, o, e]) if (fd !== null) fs.closeSync(fd);
@@ -743,8 +755,20 @@ export class Init {
   }
 }
 
-/** PATH search in TypeScript: absolute path, or 127 (not found) / 126 (found but not executable). */
-export function resolveCmd(name: string, PATH: string): string | 127 | 126 {
+/** The current directory, or / when it cannot be known (removed, or unreadable parents). */
+function startDir(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return '/';
+  }
+}
+
+/**
+ * PATH search in TypeScript, as the shell does it from `cwd` (a name with a '/' and relative PATH entries are
+ * taken from there): absolute path, or 127 (not found) / 126 (found but not executable).
+ */
+export function resolveCmd(name: string, PATH: string, cwd = '/'): string | 127 | 126 {
   const check = (p: string): string | 127 | 126 => {
     let st: fs.Stats;
     try {
@@ -760,11 +784,11 @@ export function resolveCmd(name: string, PATH: string): string | 127 | 126 {
       return 126;
     }
   };
-  if (name.includes('/')) return check(path.resolve('/', name));
-  const hit = which(name, PATH || '/usr/bin:/bin', '/');
+  if (name.includes('/')) return check(path.resolve(cwd, name));
+  const hit = which(name, PATH || '/usr/bin:/bin', cwd);
   if (hit) return hit;
   for (const dir of (PATH || '/usr/bin:/bin').split(':')) {
-    if (check(path.resolve('/', dir || '.', name)) === 126) return 126;
+    if (check(path.resolve(cwd, dir || '.', name)) === 126) return 126;
   }
   return 127;
 }

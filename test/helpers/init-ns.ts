@@ -30,6 +30,8 @@ export interface BootOptions {
   cmd?: string[];
   /** run PID 1 as this uid/gid (setpriv), with a rundir it owns */
   uid?: number;
+  /** the working directory vigil init is started in (the image's WORKDIR) */
+  cwd?: string;
   /** called with the rundir before boot (e.g. to plant a broken uncaught-logs) */
   prepare?: (rundir: string) => void;
   /**
@@ -76,6 +78,7 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
   const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...wrapped], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(o.env ?? {}) },
+    cwd: o.cwd,
   });
   let out = '';
   let err = '';

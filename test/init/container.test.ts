@@ -63,6 +63,30 @@ test('container boot: stage 2 starts after the logger is ready, every line lands
   assert.match(b.stdout(), /stage2-last/);
 });
 
+test('WORKDIR: CMD starts in the directory init was started in (a name with a space); stage 2 in /, services in their own dir', { timeout: 30000 }, async (t) => {
+  const top = tmpdir('vigil-workdir-');
+  t.after(() => fs.rmSync(top, { recursive: true, force: true }));
+  const app = path.join(top, 'my app');
+  fs.mkdirSync(path.join(app, 'bin'), { recursive: true });
+  // a relative CMD (./server.sh) and a relative PATH entry (bin) are both taken from the working directory
+  fs.writeFileSync(path.join(app, 'server.sh'), '#!/bin/sh\npwd -P > "$VIGIL_RUNDIR/cmd-pwd"\nwhile ! test -s "$VIGIL_RUNDIR/service-pwd"; do sleep 0.02; done\nexec helper\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(app, 'bin', 'helper'), '#!/bin/sh\ntest -e server.sh && exit 12\nexit 13\n', { mode: 0o755 });
+  const b = await bootInit(t, {
+    tree: tree({
+      'rc.init!': '#!/bin/sh\npwd -P > "$VIGIL_RUNDIR/stage2-pwd"\n',
+      'service/where/run!': '#!/bin/sh\npwd -P > "$VIGIL_RUNDIR/service-pwd"\nexec sleep 100000\n',
+    }),
+    cwd: app,
+    env: { PATH: `bin:${process.env.PATH}` },
+    cmd: ['./server.sh'],
+  });
+  const r = await b.exited(20000);
+  assert.equal(r.code, 12, `CMD did not find ./server.sh and bin/helper from its working directory\n${b.stderr()}`);
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'cmd-pwd'), 'utf8').trim(), fs.realpathSync(app));
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'stage2-pwd'), 'utf8').trim(), '/');
+  assert.equal(fs.readFileSync(path.join(b.rundir, 'service-pwd'), 'utf8').trim(), fs.realpathSync(path.join(b.rundir, 'service', 'where')));
+});
+
 test('--no-logger-wait: stage 2 at once, still every line in uncaught-logs, no service dies of SIGPIPE', { timeout: 30000 }, async (t) => {
   const b = await bootInit(t, { tree: tree({ 'rc.init!': RC_INIT.replace('stage2-first', 'stage2-first-nowait') }), args: ['--no-logger-wait'], cmd: ['/bin/sh', '-c', 'sleep 0.5; exit 3'] });
   const r = await b.exited(20000);

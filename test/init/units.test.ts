@@ -79,5 +79,9 @@ test('CMD resolution: PATH search, absolute, 127 missing, 126 not executable or 
   assert.equal(resolveCmd('plain', `${d}/bin`), 126);
   assert.equal(resolveCmd(path.join(d, 'bin'), ''), 126);
   assert.equal(resolveCmd(path.join(d, 'nope'), ''), 127);
+  // from a working directory: ./name and relative PATH entries are taken from it
+  assert.equal(resolveCmd('./bin/tool', '', d), path.join(d, 'bin', 'tool'));
+  assert.equal(resolveCmd('tool', 'bin', d), path.join(d, 'bin', 'tool'));
+  assert.equal(resolveCmd('./tool', '/usr/bin', d), 127);
   assert.ok(fs.existsSync(d));
 });

@@ -30,6 +30,8 @@ export interface BundleOptions {
   basedir?: string;
   env?: string[];
   readonlyRoot?: boolean;
+  /** process.cwd, the image's WORKDIR (default /) */
+  cwd?: string;
 }
 
 export interface Bundle {
@@ -89,7 +91,7 @@ export function makeBundle(o: BundleOptions): Bundle {
   spec.process.terminal = false;
   spec.process.args = o.args;
   spec.process.user = { uid, gid };
-  spec.process.cwd = '/';
+  spec.process.cwd = o.cwd ?? '/';
   spec.process.env = o.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp'];
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
   const id = `vigil-test-${process.pid}-${++seq}`;

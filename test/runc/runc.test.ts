@@ -39,6 +39,19 @@ test('CMD exit code is the container exit code (sh -c "exit 5" → 5), after sta
   assert.ok(has(b, 'cmd-saw-stage2')(), why(b, h, 'CMD started before rc.init had run')());
 });
 
+test('WORKDIR: CMD starts in the container\'s working directory (a name with a space), stage 2 in /', { timeout: 30000 }, async (t) => {
+  const base = basedir('pwd -P > /out/rc-init-pwd\n');
+  const b = makeBundle({ args: initArgs(['./server.sh', 'arg']), basedir: base, cwd: '/out/my app' });
+  t.after(() => { b.cleanup(); fs.rmSync(base, { recursive: true, force: true }); });
+  fs.mkdirSync(path.join(b.out, 'my app'), { mode: 0o755 });
+  fs.writeFileSync(path.join(b.out, 'my app', 'server.sh'), '#!/bin/sh\npwd -P > /out/cmd-pwd\nexit 5\n', { mode: 0o755 });
+  const h = runForeground(b);
+  const code = await exitWithin(b, h, 20000);
+  assert.equal(code, 5, why(b, h, `exit code ${code}`)());
+  assert.equal(read(b, 'cmd-pwd').trim(), '/out/my app');
+  assert.equal(read(b, 'rc-init-pwd').trim(), '/');
+});
+
 test('missing CMD → 127', { timeout: 30000 }, async (t) => {
   const b = setup(t, ['/nonexistent/program', 'arg']);
   const h = runForeground(b);
