@@ -345,6 +345,7 @@ struct spawn_req {
   int32_t pgid;
   int have_uid, have_gid;
   int32_t uid, gid;
+  int32_t fg_fd; /* -1, or the child fd (after the fd map) of a terminal whose foreground group it takes */
 };
 
 static void spawn_req_free(struct spawn_req *r) {
@@ -445,6 +446,16 @@ __attribute__((noreturn)) static void spawn_child(const struct spawn_req *r, int
       child_close(i);
     }
   }
+  /* 3b. the terminal: make our own process group its foreground group (tini's isolate_child). Done here, in
+   * the child, so the program owns the terminal before its first read (done from the parent after spawn, a
+   * shell could read first, get SIGTTIN and stop). Every signal is still blocked, so the kernel lets a
+   * background member do it instead of sending SIGTTOU. Errors are ignored: a terminal that is not our
+   * controlling one (ENOTTY) just means no job control; the parent checks with tcgetpgrp. */
+  if (r->fg_fd >= 0) {
+    pid_t me = (pid_t)syscall(SYS_getpid);
+    ioctl(r->fg_fd, TIOCSPGRP, &me);
+  }
+
   /* 4. everything else closes at execve (ew and the tmp copies included) */
   child_set_cloexec_from((unsigned int)n);
 
@@ -535,7 +546,11 @@ static pid_t spawn_clone(const struct spawn_req *r, int ew) {
 
 static int parse_spawn_opts(napi_env env, napi_value o, struct spawn_req *r) {
   napi_value v;
+  r->fg_fd = -1;
   r->do_setsid = arg_bool_opt(env, get_prop(env, o, "setsid"), 1);
+  if ((v = get_prop(env, o, "foreground")) && !is_nullish(env, v)) {
+    if (arg_int32(env, v, &r->fg_fd, "opts.foreground") < 0) return -1;
+  }
   r->reset_signals = arg_bool_opt(env, get_prop(env, o, "resetSignals"), 1);
   if ((v = get_prop(env, o, "cwd")) && arg_string_opt(env, v, &r->cwd, "opts.cwd") < 0) return -1;
   if ((v = get_prop(env, o, "fifoWrite")) && arg_string_opt(env, v, &r->fifo, "opts.fifoWrite") < 0) return -1;
@@ -1090,6 +1105,49 @@ static napi_value Tiocnotty(napi_env env, napi_callback_info info) {
   return js_undefined(env);
 }
 
+/* tcgetpgrp(fd), non-throwing: the foreground process group (as seen from our pid namespace; 0 if it is not
+ * visible there) or a negative errno (-ENOTTY: not our controlling terminal). */
+static napi_value Tcgetpgrp(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  pid_t pg = tcgetpgrp(fd);
+  return js_int(env, pg < 0 ? -errno : pg);
+}
+
+/* tcsetpgrp(fd, pgrp) with SIGTTOU blocked for the call (so a background caller is not stopped), non-throwing:
+ * 0 or a negative errno. */
+static napi_value Tcsetpgrp(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t fd, pg;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0 || arg_int32(env, a[1], &pg, "pgrp") < 0) return NULL;
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  int rc = tcsetpgrp(fd, (pid_t)pg) < 0 ? -errno : 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return js_int(env, rc);
+}
+
+/* ignoreSignal(sig, on): SIG_IGN (on) or SIG_DFL (off) for a signal nothing in Node handles (SIGTTOU, SIGTTIN,
+ * SIGTSTP). Never use it on a signal with a process.on listener: it would replace libuv's handler. Children
+ * get SIG_DFL back at spawn (resetSignals). */
+static napi_value IgnoreSignal(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t sig;
+  CHECK(get_args(env, info, 2, a));
+  if (arg_int32(env, a[0], &sig, "sig") < 0) return NULL;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = arg_bool_opt(env, a[1], 1) ? SIG_IGN : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(sig, &sa, NULL) < 0) return throw_errno(env, errno, "sigaction", NULL);
+  return js_undefined(env);
+}
+
 static napi_value KdSigAccept(napi_env env, napi_callback_info info) {
   napi_value a[2];
   int32_t fd, sig;
@@ -1265,6 +1323,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setrlimit", Setrlimit},
       {"tiocnotty", Tiocnotty},
       {"kdSigAccept", KdSigAccept},
+      {"tcgetpgrp", Tcgetpgrp},
+      {"tcsetpgrp", Tcsetpgrp},
+      {"ignoreSignal", IgnoreSignal},
       {"setProcessName", SetProcessName},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

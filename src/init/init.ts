@@ -21,6 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import { native } from '../sys/native';
 import { spawnProcess, which } from '../sys/spawn';
 import { setReaperErrorHandler, setSubreaper } from '../sys/reaper';
@@ -431,6 +432,14 @@ export class Init {
     }
     const [i, o, e] = this.console.freshStdio();
     const fds = [i ?? this.devnull, o ?? this.devnull, e ?? this.devnull];
+    // `docker run -it`: stdin is a terminal. CMD's own process group becomes its foreground group (the child
+    // does it before exec), so the terminal driver sends ^C/^\/^Z to CMD, not to init, and a shell gets job
+    // control. Init ignores SIGTTOU/SIGTTIN: it is now in a background group of that terminal.
+    const tty = i !== null && this.console.inFd >= 0 && isatty(this.console.inFd);
+    if (tty) {
+      native().ignoreSignal(SIGNALS.TTOU, true);
+      native().ignoreSignal(SIGNALS.TTIN, true);
+    }
     try {
       this.cmdPid = spawnProcess({
         file: found,
@@ -439,6 +448,7 @@ export class Init {
         fds,
         setsid: false,
         pgid: 0,
+        foreground: tty ? 0 : undefined,
         cwd: this.workdir,
         onExit: (status) => {
           this.cmdPid = 0;
@@ -446,6 +456,12 @@ export class Init {
           if (!this.shutting) this.requestShutdown('h', 0);
         },
       });
+      if (tty) {
+        const fg = native().tcgetpgrp(this.console.inFd);
+        if (fg !== this.cmdPid) {
+          this.console.say(`vigil init: warning: stdin is a terminal but ${fg < 0 ? 'not init\'s controlling terminal' : 'its foreground group is not CMD\'s'}: ${name} runs without job control`);
+        }
+      }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if ((err as { stage?: string }).stage === 'chdir') {

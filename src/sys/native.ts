@@ -34,6 +34,12 @@ export interface SpawnOptions {
   fifoFds?: number[];
   /** setpgid(0, pgid) in the child when setsid is false (0 = own group) */
   pgid?: number;
+  /**
+   * the child fd (after the fd map, e.g. 0) of a terminal: the child makes its own process group the
+   * terminal's foreground group before exec (use with setsid false and pgid 0). Errors are ignored (check
+   * with tcgetpgrp): a terminal that is not the caller's controlling one gives no job control.
+   */
+  foreground?: number;
   /** set uid/gid in the child (after everything needing privileges) */
   uid?: number;
   gid?: number;
@@ -106,6 +112,12 @@ export interface NativeShim {
   tiocnotty(fd: number): void;
   /** ioctl(fd, KDSIGACCEPT, sig): the keyboard request (Alt-Up) becomes sig to pid 1 */
   kdSigAccept(fd: number, sig: number): void;
+  /** tcgetpgrp, non-throwing: the foreground process group (0 if not visible in our pid namespace) or -errno */
+  tcgetpgrp(fd: number): number;
+  /** tcsetpgrp with SIGTTOU blocked for the call, non-throwing: 0 or -errno */
+  tcsetpgrp(fd: number, pgrp: number): number;
+  /** SIG_IGN (true) or SIG_DFL (false) for a signal Node does not handle (SIGTTOU, SIGTTIN); children get SIG_DFL */
+  ignoreSignal(sig: number, on: boolean): void;
   /** prctl(PR_SET_NAME) */
   setProcessName(name: string): void;
   readonly constants: {

@@ -21,6 +21,8 @@ export interface SpawnRequest {
   cwd?: string;
   setsid?: boolean;
   pgid?: number;
+  /** child fd of a terminal whose foreground process group the child takes before exec (see native.ts) */
+  foreground?: number;
   resetSignals?: boolean;
   uid?: number;
   gid?: number;
@@ -97,6 +99,7 @@ export function spawnProcess(req: SpawnRequest): number {
   const opts: SpawnOptions = {};
   if (req.setsid !== undefined) opts.setsid = req.setsid;
   if (req.pgid !== undefined) opts.pgid = req.pgid;
+  if (req.foreground !== undefined) opts.foreground = req.foreground;
   if (req.resetSignals !== undefined) opts.resetSignals = req.resetSignals;
   if (req.cwd !== undefined) opts.cwd = req.cwd;
   if (req.uid !== undefined) opts.uid = req.uid;

@@ -32,6 +32,8 @@ export interface BundleOptions {
   readonlyRoot?: boolean;
   /** process.cwd, the image's WORKDIR (default /) */
   cwd?: string;
+  /** process.terminal: runc gives the container a pty (run it with a terminal on its own stdio) */
+  terminal?: boolean;
 }
 
 export interface Bundle {
@@ -88,7 +90,7 @@ export function makeBundle(o: BundleOptions): Bundle {
   spec.mounts = mounts;
   spec.root = { path: 'rootfs', readonly: o.readonlyRoot ?? true };
   spec.hostname = 'vigil-test';
-  spec.process.terminal = false;
+  spec.process.terminal = o.terminal ?? false;
   spec.process.args = o.args;
   spec.process.user = { uid, gid };
   spec.process.cwd = o.cwd ?? '/';

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runOnPty } from '../helpers/pty';
 import { Bundle, CREPO, exitWithin, initArgs, makeBasedir, makeBundle, runcKill, runForeground, waitFor } from './bundle';
 
 const VIGIL = path.join(CREPO, 'bin', 'vigil');
@@ -50,6 +51,18 @@ test('WORKDIR: CMD starts in the container\'s working directory (a name with a s
   assert.equal(code, 5, why(b, h, `exit code ${code}`)());
   assert.equal(read(b, 'cmd-pwd').trim(), '/out/my app');
   assert.equal(read(b, 'rc-init-pwd').trim(), '/');
+});
+
+test('-it: with process.terminal, CMD reads the terminal and ^C reaches it from the terminal driver', { timeout: 40000 }, async (t) => {
+  const base = basedir();
+  const cmd = 'trap "echo got-INT; exit 7" INT; echo "tty=$(tty)"; read x; echo "got=$x"; while :; do sleep 1; done';
+  const b = makeBundle({ args: initArgs(['/bin/sh', '-c', cmd]), basedir: base, terminal: true });
+  t.after(() => { b.cleanup(); fs.rmSync(base, { recursive: true, force: true }); });
+  const p = runOnPty(t, ['runc', '--root', b.state, 'run', '--bundle', b.dir, b.id]);
+  await p.waitOutput(/tty=\/dev\/pts\/[0-9]+/, 20000, 'CMD to start on the container\'s terminal');
+  await p.send('hello-from-the-keyboard\n', 'got=hello-from-the-keyboard', 10000, 'CMD to read the line');
+  await p.send('\x03', 'got-INT', 10000, 'CMD\'s INT trap');
+  assert.equal(await p.exited(20000), 7, p.output());
 });
 
 test('missing CMD → 127', { timeout: 30000 }, async (t) => {
