@@ -699,6 +699,24 @@ static napi_value Waitpid(napi_env env, napi_callback_info info) {
   }
 }
 
+/* hasChildren(): does this process have any child left, alive or not yet reaped? waitid(P_ALL, WNOHANG|WNOWAIT)
+ * fails with ECHILD only when there is none; it reaps nothing. As PID 1 or a subreaper, once the reaper has
+ * collected every dead child this says whether any process of our tree is left (orphans come back to us
+ * before their parent's death is reported). */
+static napi_value HasChildren(napi_env env, napi_callback_info info) {
+  (void)info;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r;
+  do r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == ECHILD) return js_bool(env, 0);
+    return throw_errno(env, errno, "waitid", NULL);
+  }
+  return js_bool(env, 1);
+}
+
 static napi_value Execve(napi_env env, napi_callback_info info) {
   napi_value a[3];
   char *file = NULL, **argv = NULL, **envp = NULL;
@@ -1293,6 +1311,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"spawn", Spawn},
       {"reap", Reap},
       {"waitpid", Waitpid},
+      {"hasChildren", HasChildren},
       {"execve", Execve},
       {"mkfifo", Mkfifo},
       {"pipe", Pipe},

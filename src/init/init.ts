@@ -18,17 +18,21 @@
  *      services are copied into the scandir and scanned, and stage 2 is forked. Stage 2 still re-opens the
  *      fifo write-only *blocking* in the child before exec (shim `fifoWrite`), so a logger that died in
  *      between is waited for (the fallback reader makes that wait short and safe).
+ *
+ * From step 6 on, everything that changes init's state is a transition of the machine in machine.ts (a
+ * pure step); this file is its world: it turns each effect into system calls and each thing that happens
+ * (a signal, a child's exit, the logger's events, a shutdown record, a timer) into an event.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { native } from '../sys/native';
 import { spawnProcess, which } from '../sys/spawn';
-import { setReaperErrorHandler, setSubreaper } from '../sys/reaper';
+import { onDrained, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
 import { watchReadable, readAvailable, FdWatch } from '../sys/fdwatch';
 import { execReplace } from '../sys/exec';
 import { SIGNALS } from '../sys/signals';
-import { waitStatusToExitCode, describeWaitStatus } from '../sys/waitstatus';
+import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner } from '../scanner/scanner';
@@ -41,22 +45,16 @@ import { FallbackReader } from './fallback';
 import {
   copyUserServices, LOGGER_SERVICE, writeEarlyGetty, writeLoggerService, writeShutdowndService,
 } from './services';
-import { RecordParser, ShutdownWhat, SHUTDOWND_SERVICE } from './protocol';
-import { descendants, procMatchesUs, signalAll } from './procs';
+import { RecordParser } from './protocol';
+import { childrenOf, procMatchesUs, signalAll } from './procs';
+import { Effect, Event, initialState, MachineConfig, State, step, TimerId } from './machine';
+import { TimerHandle, TimerQueue } from '../supervisor/timers';
 import { kernelRunlevel, mountEarly, umountAll } from './mounts';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_RDWR } = fs.constants;
-const WHAT_WORD: Record<ShutdownWhat, string> = { S: 'none', h: 'halt', p: 'poweroff', r: 'reboot' };
-/** after everything else is gone, how long the catch-all logger gets to drain the fifo and exit */
-const LOGGER_DRAIN_MS = 2000;
-const POLL_MS = 10;
-/** a logger that is alive but still not ready after this long is treated as unable to run */
-const SLOW_LOGGER_CAP_MS = 15000;
 
 /** a stage 1 failure with a message for the user (no stack trace) */
 class StageOneError extends Error {}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class Init {
   readonly mode: InitMode;
@@ -70,30 +68,25 @@ export class Init {
   private childFifoFd = -1;
   private scanner: Scanner | null = null;
   private loggerSub: Subscription | null = null;
-  private loggerReadyOnce = false;
-  private loggerDownTimer: NodeJS.Timeout | null = null;
-  /** which bound loggerDownTimer is: the long one for a slow logger, or the short one after a death */
-  private loggerTimerKind: 'slow' | 'dead' = 'slow';
-  private bootGate: NodeJS.Timeout | null = null;
-  private released = false;
   private sdRead = -1;
   private sdWrite = -1;
   private sdWatch: FdWatch | null = null;
   private sdParser = new RecordParser();
-  private plan: NodeJS.Timeout | null = null;
-  private stage2Pid = 0;
   private cmdPid = 0;
-  private cmdStatus: number | null = null;
-  /** 127/126 when CMD could not be started */
-  private cmdFailCode: number | null = null;
-  private shutting = false;
-  private stage3Running = false;
-  private pendingShutdown: { what: ShutdownWhat; graceMs: number } | null = null;
-  private scannerStopped: (() => void) | null = null;
-  private scannerDone = false;
   private finished: (code: number) => void = () => {};
   private devnull: number;
   private useProc = false;
+  /** the machine (machine.ts): its configuration, its state, the events waiting to be stepped */
+  private readonly cfg: MachineConfig;
+  private state: State = initialState();
+  private readonly events: Event[] = [];
+  private stepping = false;
+  /** the machine's timers, on the monotonic clock */
+  private readonly timers = new TimerQueue();
+  private readonly timerHandles = new Map<TimerId, TimerHandle>();
+  /** stage 3: the pids spared by "every process is gone" (the catch-all logger), while it is watched */
+  private goneSpare: ReadonlySet<number> | null = null;
+  private stopGoneWatch: (() => void) | null = null;
   /** PID 1 of the initial PID namespace: only then does stage 4 unmount and remount filesystems */
   private kernelInit = false;
   /**
@@ -109,6 +102,7 @@ export class Init {
     this.scandir = path.join(this.rundir, 'service');
     this.mode = decideMode(o.mode, probeMode());
     this.workdir = startDir();
+    this.cfg = { mode: this.mode, hasCmd: o.cmd.length > 0, graceMs: o.graceMs, loggerTimeoutMs: o.loggerTimeoutMs, noLoggerWait: o.noLoggerWait };
     this.devnull = -1;
     try {
       this.devnull = fs.openSync('/dev/null', O_RDWR);
@@ -203,7 +197,12 @@ export class Init {
     this.fifo = writeLoggerService(this.scandir, this.rundir, this.mode === 'container');
     const sdFifo = writeShutdowndService(this.scandir);
     if (this.mode === 'machine') writeEarlyGetty(this.scandir, this.basedir);
-    this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => this.onLoggerEvent(b));
+    this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => {
+      for (const c of b.toString('latin1')) {
+        if (c === 'U') this.dispatch({ type: 'logger-ready' });
+        else if (c === 'd') this.dispatch({ type: 'logger-down' });
+      }
+    });
 
     // the fifo trick, exactly: read end non-blocking, write end, close the read end, dup2 onto 1 and 2
     const r = fs.openSync(this.fifo, O_RDONLY | O_NONBLOCK);
@@ -214,7 +213,8 @@ export class Init {
     fs.closeSync(w);
     sh.setNonblock(1, true); // init never blocks on its own output (1 and 2 share this description)
     sh.dup2(this.devnull, 0);
-    // ... and at once init's fallback reader, so nothing ever meets a fifo without a reader
+    // ... and at once init's fallback reader, so nothing ever meets a fifo without a reader (the machine's
+    // first step, below in this same turn, engages it)
     this.fallback = new FallbackReader(this.fifo, (b) => this.console.say(b.toString()), 1);
     this.fallback.engage('hold');
     this.childFifoFd = fs.openSync(this.fifo, O_WRONLY | O_NONBLOCK);
@@ -227,7 +227,11 @@ export class Init {
     const sdBuf = Buffer.allocUnsafe(4096);
     this.sdWatch = watchReadable(this.sdRead, () => {
       const got = readAvailable(this.sdRead, sdBuf, 65536);
-      if (got.bytes.length) this.onShutdownBytes(got.bytes);
+      for (const r of this.sdParser.feed(got.bytes)) {
+        if (r.kind === 'unknown') this.warn(`shutdownd: unknown command: ${String.fromCharCode(r.byte)}`);
+        else if (r.kind === 'cancel') this.dispatch({ type: 'cancel' });
+        else this.dispatch({ type: 'shutdown', what: r.what, delayMs: r.delayMs, graceMs: r.graceMs });
+      }
     });
 
     this.installSignals();
@@ -246,43 +250,16 @@ export class Init {
       serviceStdout: this.childFifoFd,
       serviceStderr: this.childFifoFd,
       log: (l) => this.log(l),
-      onStopping: () => {
-        if (this.shutting || this.stage3Running) return;
-        // someone stops the tree from outside (s6-svscanctl -t, -b ...): as s6-linux-init's finish script
-        // would, end the system — halt a container, reboot a machine
-        this.warn('the supervision tree is stopping: shutting down');
-        this.requestShutdown(this.mode === 'machine' ? 'r' : 'h', 0);
-      },
+      onStopping: () => this.dispatch({ type: 'tree-stopping' }),
       onStopped: () => {
         // the services are down: drain their in-supervisor logs into the logdirs first
-        const done = () => {
-          this.scannerDone = true;
-          const f = this.scannerStopped;
-          this.scannerStopped = null;
-          if (f) f();
-        };
+        const done = (): void => this.dispatch({ type: 'scanner-stopped' });
         inlog.closeAll().then(done, done);
       },
     });
     this.scanner.start();
 
-    if (this.o.noLoggerWait) {
-      this.release('no-logger-wait');
-    } else {
-      this.bootGate = setTimeout(() => {
-        this.bootGate = null;
-        if (this.released) return;
-        // a slow logger (a loaded machine, QEMU without KVM) is not a broken one: stage 2 goes on and its
-        // output is held for the logger; only a logger that dies, or is still not ready after
-        // SLOW_LOGGER_CAP_MS, sends the uncaught output to the console
-        this.log(`vigil init: warning: the catch-all logger is not ready after ${this.o.loggerTimeoutMs} ms: starting stage 2 anyway`);
-        this.release('timeout');
-        if (!this.loggerDownTimer) {
-          this.loggerTimerKind = 'slow';
-          this.loggerDownTimer = setTimeout(() => this.loggerGivenUp(), Math.max(SLOW_LOGGER_CAP_MS - this.o.loggerTimeoutMs, 0));
-        }
-      }, this.o.loggerTimeoutMs);
-    }
+    this.dispatch({ type: 'start' });
   }
 
   /** Machine mode: the kernel may start init with no fds at all. */
@@ -334,53 +311,180 @@ export class Init {
     fs.rmSync(path.join(vd, 'exitcode'), { force: true });
   }
 
-  // ------------------------------------------------------------------------------ the catch-all logger
+  // ----------------------------------------------------------------------------------------- the machine
 
-  private onLoggerEvent(bytes: Buffer): void {
-    for (const c of bytes.toString('latin1')) {
-      if (c === 'U') this.loggerReady();
-      else if (c === 'd') this.loggerDown();
+  /** Step the machine with ev (and whatever the effects make happen at once), in order, never re-entered. */
+  dispatch(ev: Event): void {
+    this.events.push(ev);
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      while (this.events.length) {
+        const e = this.events.shift() as Event;
+        const r = step(this.cfg, this.state, e, this.timers.now());
+        this.state = r.state;
+        for (const fx of r.effects) {
+          try {
+            this.perform(fx);
+          } catch (err) {
+            this.warn(`${fx.do}: ${(err as Error).message}`);
+          }
+        }
+      }
+    } finally {
+      this.stepping = false;
     }
   }
 
-  private loggerReady(): void {
-    if (this.loggerDownTimer) clearTimeout(this.loggerDownTimer);
-    this.loggerDownTimer = null;
-    if (!this.loggerReadyOnce) this.loggerReadyOnce = true;
-    this.fallback?.disengage();
-    if (!this.released) this.release('logger ready');
+  /** The machine's phase (tests, diagnostics). */
+  get phase(): State['phase'] {
+    return this.state.phase;
   }
 
-  private loggerDown(): void {
-    if (this.shutting || !this.fallback) return;
-    if (!this.fallback.active) this.fallback.engage('hold');
-    if (this.fallback.currentMode === 'console') return;
-    // it died: the short bound applies from the first death (it replaces the slow-logger cap; later deaths
-    // of a crash-looping logger do not push it back)
-    if (this.loggerDownTimer && this.loggerTimerKind === 'dead') return;
-    if (this.loggerDownTimer) clearTimeout(this.loggerDownTimer);
-    this.loggerTimerKind = 'dead';
-    this.loggerDownTimer = setTimeout(() => this.loggerGivenUp(), this.o.loggerTimeoutMs);
-  }
-
-  private loggerGivenUp(): void {
-    this.loggerDownTimer = null;
-    if (this.fallback?.active && this.fallback.currentMode !== 'console') {
-      this.console.say(`vigil init: warning: the catch-all logger is ${this.loggerReadyOnce ? 'down' : 'not ready'}: uncaught output goes to the console`);
-      this.fallback.setMode('console');
+  /** The real world: one effect of the machine as system calls. */
+  private perform(fx: Effect): void {
+    const sh = native();
+    switch (fx.do) {
+      case 'timer': {
+        this.timers.cancel(this.timerHandles.get(fx.id));
+        const id = fx.id;
+        this.timerHandles.set(id, this.timers.after(fx.ms, () => {
+          this.timerHandles.delete(id);
+          this.dispatch({ type: 'timer', id });
+        }));
+        return;
+      }
+      case 'cancel-timer':
+        this.timers.cancel(this.timerHandles.get(fx.id));
+        this.timerHandles.delete(fx.id);
+        return;
+      case 'fallback':
+        if (!this.fallback) return;
+        if (fx.mode === 'off') this.fallback.disengage();
+        else this.fallback.engage(fx.mode);
+        return;
+      case 'say':
+        this.console.say(fx.text);
+        return;
+      case 'log':
+        this.log(fx.text);
+        return;
+      case 'release': {
+        const names = copyUserServices(this.basedir, this.scandir, (m) => this.warn(m));
+        if (names.length && this.scanner) this.scanner.command('a');
+        return;
+      }
+      case 'services-up':
+        // the service manager's hook: a bundle comes up here before stage 2 (nothing to wait for yet)
+        this.dispatch({ type: 'up-done' });
+        return;
+      case 'start-stage2':
+        this.startStage2();
+        return;
+      case 'start-cmd':
+        this.startCmd();
+        return;
+      case 'forward':
+        if (this.cmdPid > 0) sh.kill(this.cmdPid, SIGNALS[fx.sig]);
+        return;
+      case 'scanner':
+        this.scanner?.command(fx.cmd);
+        return;
+      case 'services-down':
+        // the service manager's hook: the managed services go down here, before rc.shutdown
+        this.dispatch({ type: 'down-done' });
+        return;
+      case 'run-script': {
+        const name = fx.name;
+        this.runScript(name, [fx.arg], name === 'rc.shutdown.final', () => this.dispatch({ type: 'script-exited', name }));
+        return;
+      }
+      case 'stop-shutdownd':
+        this.sdWatch?.stop();
+        return;
+      case 'sync':
+        sh.sync();
+        return;
+      case 'signal-all': {
+        const logger = fx.spareLogger ? this.loggerPid() : 0;
+        signalAll(SIGNALS[fx.sig], new Set(logger > 0 ? [logger] : []), this.useProc);
+        return;
+      }
+      case 'watch-gone': {
+        const logger = this.loggerPid();
+        this.goneSpare = new Set(logger > 0 ? [logger] : []);
+        this.stopGoneWatch = onDrained(() => this.checkGone());
+        this.checkGone();
+        return;
+      }
+      case 'close-fifo':
+        this.stopGoneWatch?.();
+        this.stopGoneWatch = null;
+        this.goneSpare = null;
+        // the catch-all logger last: every writer is gone once the supervision has let go of its copies
+        if (this.childFifoFd >= 0) fs.closeSync(this.childFifoFd);
+        this.childFifoFd = -1;
+        this.loggerSub?.close();
+        this.fallback?.close();
+        return;
+      case 'console-back':
+        // our own fds 1/2 back to the console (the scanner did it when it stopped; make sure)
+        if (this.console.fd >= 0) {
+          sh.dup2(this.console.fd, 1);
+          sh.dup2(this.console.fd, 2);
+        }
+        return;
+      case 'unmount':
+        if (this.kernelInit) umountAll(this.rundir, (m) => this.console.say(m));
+        else this.console.say('vigil init: not the kernel\'s init (forced --machine): filesystems left mounted');
+        return;
+      case 'reboot': {
+        const c = sh.constants;
+        try {
+          sh.reboot(fx.what === 'p' ? c.RB_POWER_OFF : fx.what === 'r' ? c.RB_AUTOBOOT : c.RB_HALT_SYSTEM);
+        } catch (e) {
+          this.crash(e);
+        }
+        return;
+      }
+      case 'exit':
+        this.finished(fx.code ?? this.exitcodeFile());
+        return;
+      default: {
+        const never: never = fx;
+        void never;
+      }
     }
   }
 
-  /** The logger is up (or we stop waiting): the user's services, then stage 2. */
-  private release(why: string): void {
-    if (this.released || this.shutting) return;
-    this.released = true;
-    if (this.bootGate) clearTimeout(this.bootGate);
-    this.bootGate = null;
-    void why;
-    const names = copyUserServices(this.basedir, this.scandir, (m) => this.warn(m));
-    if (names.length && this.scanner) this.scanner.command('a');
-    this.startStage2();
+  /**
+   * Stage 3, after each reap: is every process but the catch-all logger gone? With nothing to spare, the
+   * kernel says it (no child left: orphans come back to us before their parent's death is reported); else
+   * our children are listed once (/proc/self/task/N/children), never the whole of /proc.
+   */
+  private checkGone(): void {
+    const spare = this.goneSpare;
+    if (!spare) return;
+    let gone: boolean;
+    if (spare.size === 0) gone = !native().hasChildren();
+    else {
+      const kids = this.useProc ? childrenOf(process.pid) : null;
+      gone = kids !== null && kids.every((p) => spare.has(p));
+    }
+    if (!gone) return;
+    this.stopGoneWatch?.();
+    this.stopGoneWatch = null;
+    this.goneSpare = null;
+    this.dispatch({ type: 'all-gone' });
+  }
+
+  private loggerPid(): number {
+    try {
+      const st = readStatus(path.join(this.scandir, LOGGER_SERVICE));
+      return st.finishing ? 0 : st.pid;
+    } catch {
+      return 0;
+    }
   }
 
   // ----------------------------------------------------------------------------------------- stage 2
@@ -389,12 +493,12 @@ export class Init {
     const rc = path.join(this.basedir, 'rc.init');
     if (!fs.existsSync(rc)) {
       this.log(`vigil init: no ${rc}: stage 2 has nothing to do`);
-      this.stage2Done();
+      this.dispatch({ type: 'stage2-exited' });
       return;
     }
     const runlevel = this.mode === 'machine' ? kernelRunlevel() : 'default';
     try {
-      this.stage2Pid = spawnProcess({
+      spawnProcess({
         file: rc,
         argv: [rc, runlevel],
         env: process.env,
@@ -404,19 +508,14 @@ export class Init {
         setsid: true,
         cwd: '/',
         onExit: (status) => {
-          this.stage2Pid = 0;
           if (status !== 0) this.warn(`${rc} exited with ${describeWaitStatus(status)}`);
-          this.stage2Done();
+          this.dispatch({ type: 'stage2-exited' });
         },
       });
     } catch (e) {
       this.warn(`unable to start ${rc}: ${(e as Error).message}`);
-      this.stage2Done();
+      this.dispatch({ type: 'stage2-exited' });
     }
-  }
-
-  private stage2Done(): void {
-    if (this.o.cmd.length && !this.shutting) this.startCmd();
   }
 
   // ---------------------------------------------------------------------------- container's main program
@@ -426,8 +525,7 @@ export class Init {
     const found = resolveCmd(name, process.env.PATH ?? '', this.workdir);
     if (typeof found === 'number') {
       this.console.say(`vigil init: ${name}: ${found === 127 ? 'not found' : 'not executable'}`);
-      this.cmdFailCode = found;
-      this.requestShutdown('h', 0);
+      this.dispatch({ type: 'cmd-failed', code: found });
       return;
     }
     const [i, o, e] = this.console.freshStdio();
@@ -452,8 +550,7 @@ export class Init {
         cwd: this.workdir,
         onExit: (status) => {
           this.cmdPid = 0;
-          this.cmdStatus = status;
-          if (!this.shutting) this.requestShutdown('h', 0);
+          this.dispatch({ type: 'cmd-exited', status });
         },
       });
       if (tty) {
@@ -466,12 +563,11 @@ export class Init {
       const code = (err as NodeJS.ErrnoException).code;
       if ((err as { stage?: string }).stage === 'chdir') {
         this.console.say(`vigil init: ${name}: unable to enter the working directory ${this.workdir}: ${(err as Error).message}`);
-        this.cmdFailCode = 126;
+        this.dispatch({ type: 'cmd-failed', code: 126 });
       } else {
         this.console.say(`vigil init: ${name}: ${code === 'ENOENT' ? 'not found' : `unable to exec: ${(err as Error).message}`}`);
-        this.cmdFailCode = code === 'ENOENT' ? 127 : 126;
+        this.dispatch({ type: 'cmd-failed', code: code === 'ENOENT' ? 127 : 126 });
       }
-      this.requestShutdown('h', 0);
     } finally {
       for (const fd of [i, o, e]) if (fd !== null) fs.closeSync(fd);
     }
@@ -481,190 +577,16 @@ export class Init {
 
   private installSignals(): void {
     const sigs: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH', 'SIGALRM'];
-    for (const s of sigs) process.on(s, () => this.onSignal(s));
+    for (const sig of sigs) process.on(sig, () => this.dispatch({ type: 'signal', sig: sig.slice(3) }));
   }
 
-  /** The signal table of README.md. */
-  onSignal(sig: NodeJS.Signals): void {
-    try {
-      if (sig === 'SIGALRM') {
-        this.scanner?.command('a');
-        return;
-      }
-      if (this.mode === 'container') {
-        const forward = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH'].includes(sig);
-        if (forward && this.cmdPid > 0) {
-          native().kill(this.cmdPid, SIGNALS[sig.slice(3)]);
-          return;
-        }
-        switch (sig) {
-          case 'SIGTERM':
-          case 'SIGINT':
-          case 'SIGPWR':
-          case 'SIGUSR1':
-          case 'SIGUSR2':
-            this.requestShutdown('h', 0);
-            return;
-          case 'SIGHUP':
-            this.scanner?.command('h');
-            return;
-          default:
-            return;
-        }
-      }
-      switch (sig) {
-        case 'SIGINT':
-          this.requestShutdown('r', 0);
-          return;
-        case 'SIGUSR1':
-        case 'SIGPWR':
-          this.requestShutdown('p', 0);
-          return;
-        case 'SIGUSR2':
-          this.requestShutdown('h', 0);
-          return;
-        case 'SIGHUP':
-          this.scanner?.command('h');
-          return;
-        default:
-          return; // TERM, QUIT, WINCH: nothing (as s6-linux-init)
-      }
-    } catch (e) {
-      this.warn(`internal error handling ${sig}: ${(e as Error).message}`);
-    }
-  }
-
-  // ------------------------------------------------------------------------------- the shutdown daemon
-
-  private onShutdownBytes(b: Buffer): void {
-    for (const r of this.sdParser.feed(b)) {
-      if (r.kind === 'unknown') this.warn(`shutdownd: unknown command: ${String.fromCharCode(r.byte)}`);
-      else if (r.kind === 'cancel') {
-        if (this.plan) clearTimeout(this.plan);
-        this.plan = null;
-      } else {
-        if (this.plan) clearTimeout(this.plan);
-        this.plan = null;
-        if (r.delayMs <= 0) this.requestShutdown(r.what, r.graceMs);
-        else {
-          const what = r.what;
-          const grace = r.graceMs;
-          this.plan = setTimeout(() => {
-            this.plan = null;
-            this.requestShutdown(what, grace);
-          }, Math.min(r.delayMs, 0x7fffffff));
-        }
-      }
-    }
-  }
-
-  /** Stage 3 and 4 (what = S: rc.shutdown only). graceMs 0 = --grace. */
-  requestShutdown(what: ShutdownWhat, graceMs: number): void {
-    if (this.shutting) return;
-    if (this.stage3Running) {
-      // a stage-3-only run (`vigil shutdown now`) is in progress: do this one right after it
-      if (what !== 'S') this.pendingShutdown = { what, graceMs };
-      return;
-    }
-    void this.shutdown(what, graceMs > 0 ? graceMs : this.o.graceMs).catch((e) => this.crash(e));
-  }
-
-  private async shutdown(what: ShutdownWhat, graceMs: number): Promise<void> {
-    this.stage3Running = true;
-    await this.runScript('rc.shutdown', [WHAT_WORD[what]], false);
-    this.stage3Running = false;
-    if (what === 'S') {
-      const next = this.pendingShutdown;
-      this.pendingShutdown = null;
-      if (next) this.requestShutdown(next.what, next.graceMs);
-      return;
-    }
-    this.shutting = true;
-    if (this.plan) clearTimeout(this.plan);
-    if (this.bootGate) clearTimeout(this.bootGate);
-    if (this.loggerDownTimer) clearTimeout(this.loggerDownTimer);
-    this.sdWatch?.stop();
-
-    // the tree: services down (down-signal + CONT through their supervision), loggers until EOF
-    const stopped = new Promise<void>((resolve) => {
-      if (this.scannerDone) resolve();
-      else this.scannerStopped = resolve;
-    });
-    this.scanner?.command('t');
-    const logger = this.loggerPid();
-    const except = new Set<number>(logger > 0 ? [logger] : []);
-    if (this.mode === 'machine') {
-      native().sync();
-      this.log('vigil init: sending all processes the TERM signal...');
-    }
-    signalAll(SIGNALS.TERM, except, this.useProc);
-    signalAll(SIGNALS.CONT, except, this.useProc);
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && !this.allGone(except)) await sleep(POLL_MS);
-    if (!this.allGone(except)) {
-      if (this.mode === 'machine') {
-        native().sync();
-        this.log('vigil init: sending all processes the KILL signal...');
-      }
-      for (let i = 0; i < 50 && !this.allGone(except); i++) {
-        signalAll(SIGNALS.KILL, except, this.useProc);
-        await sleep(POLL_MS);
-      }
-    }
-    // the catch-all logger last: every writer is gone once the supervision has let go of its copies
-    if (this.childFifoFd >= 0) fs.closeSync(this.childFifoFd);
-    this.childFifoFd = -1;
-    this.loggerSub?.close();
-    this.fallback?.close();
-    const drainEnd = Date.now() + LOGGER_DRAIN_MS;
-    const race = await Promise.race([stopped.then(() => true), sleep(LOGGER_DRAIN_MS).then(() => false)]);
-    if (!race) {
-      this.warn('the catch-all logger did not exit: killing it');
-      signalAll(SIGNALS.KILL, new Set(), this.useProc);
-      await Promise.race([stopped, sleep(Math.max(100, drainEnd - Date.now() + 500))]);
-    }
-    // our own fds 1/2 back to the console (the scanner did it when it stopped; make sure)
-    if (this.console.fd >= 0) {
-      native().dup2(this.console.fd, 1);
-      native().dup2(this.console.fd, 2);
-    }
-    if (this.mode === 'machine') {
-      native().sync();
-      if (this.kernelInit) umountAll(this.rundir, (m) => this.console.say(m));
-      else this.console.say('vigil init: not the kernel\'s init (forced --machine): filesystems left mounted');
-      await this.runScript('rc.shutdown.final', [WHAT_WORD[what]], true);
-      native().sync();
-      const c = native().constants;
-      try {
-        native().reboot(what === 'p' ? c.RB_POWER_OFF : what === 'r' ? c.RB_AUTOBOOT : c.RB_HALT_SYSTEM);
-      } catch (e) {
-        this.crash(e);
-      }
-      return;
-    }
-    await this.runScript('rc.shutdown.final', [WHAT_WORD[what]], true);
-    this.finished(this.exitCode());
-  }
-
-  private loggerPid(): number {
-    try {
-      const st = readStatus(path.join(this.scandir, LOGGER_SERVICE));
-      return st.finishing ? 0 : st.pid;
-    } catch {
-      return 0;
-    }
-  }
-
-  private allGone(except: ReadonlySet<number>): boolean {
-    if (!this.useProc) return false;
-    const d = descendants(except);
-    return d !== null && d.length === 0;
-  }
-
-  /** Spawn BASEDIR/NAME with args and wait for it; its output to the catch-all fifo, or the console. */
-  private async runScript(name: string, args: string[], toConsole: boolean): Promise<void> {
+  /** Spawn BASEDIR/NAME with args, then done() when it has exited (at once if it is missing or cannot start). */
+  private runScript(name: string, args: string[], toConsole: boolean, done: () => void): void {
     const file = path.join(this.basedir, name);
-    if (!fs.existsSync(file)) return;
+    if (!fs.existsSync(file)) {
+      done();
+      return;
+    }
     let out: number | null = null;
     if (!toConsole) {
       try {
@@ -676,35 +598,29 @@ export class Init {
     }
     if (out === null) out = this.console.freshErr();
     const fd = out ?? this.devnull;
-    await new Promise<void>((resolve) => {
-      try {
-        spawnProcess({
-          file,
-          argv: [file, ...args],
-          env: process.env,
-          fds: [this.devnull, fd, fd],
-          setsid: true,
-          cwd: '/',
-          onExit: (status) => {
-            if (status !== 0) this.warn(`${file} exited with ${describeWaitStatus(status)}`);
-            resolve();
-          },
-        });
-      } catch (e) {
-        this.warn(`unable to run ${file}: ${(e as Error).message}`);
-        resolve();
-      } finally {
-        if (out !== null) fs.closeSync(out);
-      }
-    });
+    try {
+      spawnProcess({
+        file,
+        argv: [file, ...args],
+        env: process.env,
+        fds: [this.devnull, fd, fd],
+        setsid: true,
+        cwd: '/',
+        onExit: (status) => {
+          if (status !== 0) this.warn(`${file} exited with ${describeWaitStatus(status)}`);
+          done();
+        },
+      });
+    } catch (e) {
+      this.warn(`unable to run ${file}: ${(e as Error).message}`);
+      done();
+    } finally {
+      if (out !== null) fs.closeSync(out);
+    }
   }
 
-  /** Container mode: CMD's status, else RUNDIR/vigil/exitcode, else 0. */
-  exitCode(): number {
-    if (this.o.cmd.length) {
-      if (this.cmdStatus !== null) return waitStatusToExitCode(this.cmdStatus);
-      if (this.cmdFailCode !== null) return this.cmdFailCode;
-    }
+  /** Container mode without CMD's code: RUNDIR/vigil/exitcode (modulo 256), else 0; 111 if it is garbage. */
+  private exitcodeFile(): number {
     const f = path.join(this.rundir, 'vigil', 'exitcode');
     let text: string;
     try {

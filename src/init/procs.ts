@@ -85,3 +85,27 @@ export function signalAll(sig: number, except: ReadonlySet<number>, useProc: boo
   for (const p of pids) sh.kill(p, sig);
   return pids.length;
 }
+
+/**
+ * The children of `pid` (every thread's /proc/PID/task/TID/children), zombies included; null without a
+ * usable /proc. A few small reads: what stage 3 asks after each reap when it must spare the logger.
+ */
+export function childrenOf(pid: number): number[] | null {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const out: number[] = [];
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch {
+      continue; // the thread is gone
+    }
+    for (const w of text.split(' ')) if (w.trim()) out.push(Number(w));
+  }
+  return out;
+}

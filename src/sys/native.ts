@@ -60,6 +60,8 @@ export interface NativeShim {
   spawn(file: string, argv: string[], envp: string[], fdmap: Array<number | null>, opts?: SpawnOptions): number;
   /** waitpid(-1, WNOHANG) until 0 or ECHILD */
   reap(): ReapResult[];
+  /** waitid(P_ALL, WNOHANG|WNOWAIT): is any child left (alive or unreaped)? Reaps nothing. */
+  hasChildren(): boolean;
   /** waitpid(pid, WNOHANG): null while still running */
   waitpid(pid: number): ReapResult | null;
   execve(file: string, argv: string[], envp: string[]): never;

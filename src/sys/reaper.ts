@@ -18,6 +18,7 @@ let installed = false;
 let orphans = 0;
 let reaped = 0;
 let orphanHandler: ((r: ReapResult) => void) | null = null;
+const drainListeners = new Set<() => void>();
 let errorHandler: (e: unknown, pid: number) => void = (e, pid) => {
   const msg = e instanceof Error ? e.stack ?? e.message : String(e);
   process.stderr.write(`vigil: exit handler for pid ${pid} threw: ${msg}\n`);
@@ -82,7 +83,27 @@ export function drain(): number {
       errorHandler(e, r.pid);
     }
   }
+  if (results.length) {
+    for (const l of drainListeners) {
+      try {
+        l();
+      } catch (e) {
+        errorHandler(e, 0);
+      }
+    }
+  }
   return results.length;
+}
+
+/**
+ * cb runs after each drain that reaped something, once every exit callback of that drain has run (init's
+ * stage 3 learns there that no process is left). Returns the function that removes it.
+ */
+export function onDrained(cb: () => void): () => void {
+  drainListeners.add(cb);
+  return () => {
+    drainListeners.delete(cb);
+  };
 }
 
 /** Called for each reaped pid nobody registered (null to stop). */

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { native } from '../../src/sys/native';
-import { drain, installReaper, onExit, orphansReaped, reaperStats, setReaperErrorHandler, uninstallReaper } from '../../src/sys/reaper';
+import { drain, installReaper, onDrained, onExit, orphansReaped, reaperStats, setReaperErrorHandler, uninstallReaper } from '../../src/sys/reaper';
 import { watchReadable } from '../../src/sys/fdwatch';
 import { decodeWaitStatus } from '../../src/sys/waitstatus';
 import { killAll, procStat, runCmd } from '../helpers/sys-proc';
@@ -72,6 +72,28 @@ test('an owner that throws does not stop the others; unknown pids count as orpha
   assert.equal(bStatus, 0);
   assert.equal(orphansReaped(), orphansBefore + 1);
   assert.equal(reaperStats().owned, 0);
+});
+
+test('hasChildren: false with none, true while a child lives or is an unreaped zombie; onDrained runs after the owners', async () => {
+  installReaper();
+  drain();
+  assert.equal(n.hasChildren(), false, 'children left over from earlier tests');
+  const pid = n.spawn('/bin/sleep', ['sleep', '100'], [], [null, 2, 2]);
+  live.add(pid);
+  assert.equal(n.hasChildren(), true, 'alive');
+  const order: string[] = [];
+  onExit(pid, () => order.push('owner'));
+  const off = onDrained(() => order.push(`drained, children left: ${n.hasChildren()}`));
+  uninstallReaper(); // so the zombie stays until we drain by hand
+  n.kill(pid, 9);
+  await deathOf(pid);
+  assert.equal(n.hasChildren(), true, 'a zombie not yet reaped still counts (and hasChildren reaps nothing)');
+  assert.equal(procStat(pid)[0], 'Z');
+  drain();
+  off();
+  assert.deepEqual(order, ['owner', 'drained, children left: false']);
+  assert.equal(n.hasChildren(), false);
+  installReaper();
 });
 
 test('1000 orphans as PID 1 of a pid namespace: all reaped, 0 zombies', async () => {
