@@ -36,14 +36,15 @@ import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner } from '../scanner/scanner';
-import { InLog } from '../scanner/inlog';
+import { CopySink, InLog } from '../scanner/inlog';
+import { CatchAll } from './catchall';
 import { InitMode, InitOptions } from './options';
 import { decideMode, probeMode } from './mode';
 import { applyEnvdir, readEnvdir } from './envdir';
 import { ConsoleHolder } from './console';
 import { FallbackReader } from './fallback';
 import {
-  copyUserServices, LOGGER_SERVICE, writeEarlyGetty, writeLoggerService, writeShutdowndService,
+  copyUserServices, LOGGER_SERVICE, writeEarlyGetty, writeInternalLoggerDir, writeLoggerService, writeShutdowndService,
 } from './services';
 import { RecordParser } from './protocol';
 import { childrenOf, procMatchesUs, signalAll } from './procs';
@@ -87,6 +88,11 @@ export class Init {
   /** stage 3: the pids spared by "every process is gone" (the catch-all logger), while it is watched */
   private goneSpare: ReadonlySet<number> | null = null;
   private stopGoneWatch: (() => void) | null = null;
+  /** the catch-all logger inside init (null with --external-logger, and once closed) */
+  private catchAll: CatchAll | null = null;
+  /** the scanner's tree has ended; scanner-stopped has been dispatched */
+  private treeDone = false;
+  private stoppedSent = false;
   /** PID 1 of the initial PID namespace: only then does stage 4 unmount and remount filesystems */
   private kernelInit = false;
   /**
@@ -194,15 +200,19 @@ export class Init {
     process.env.VIGIL_MODE = this.mode;
 
     // early services
-    this.fifo = writeLoggerService(this.scandir, this.rundir, this.mode === 'container');
+    if (this.o.externalLogger) {
+      this.fifo = writeLoggerService(this.scandir, this.rundir, this.mode === 'container');
+      this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => {
+        for (const c of b.toString('latin1')) {
+          if (c === 'U') this.dispatch({ type: 'logger-ready' });
+          else if (c === 'd') this.dispatch({ type: 'logger-down' });
+        }
+      });
+    } else {
+      this.fifo = writeInternalLoggerDir(this.scandir);
+    }
     const sdFifo = writeShutdowndService(this.scandir);
     if (this.mode === 'machine') writeEarlyGetty(this.scandir, this.basedir);
-    this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => {
-      for (const c of b.toString('latin1')) {
-        if (c === 'U') this.dispatch({ type: 'logger-ready' });
-        else if (c === 'd') this.dispatch({ type: 'logger-down' });
-      }
-    });
 
     // the fifo trick, exactly: read end non-blocking, write end, close the read end, dup2 onto 1 and 2
     const r = fs.openSync(this.fifo, O_RDONLY | O_NONBLOCK);
@@ -253,13 +263,42 @@ export class Init {
       onStopping: () => this.dispatch({ type: 'tree-stopping' }),
       onStopped: () => {
         // the services are down: drain their in-supervisor logs into the logdirs first
-        const done = (): void => this.dispatch({ type: 'scanner-stopped' });
+        const done = (): void => {
+          this.treeDone = true;
+          this.maybeStopped();
+        };
         inlog.closeAll().then(done, done);
       },
     });
     this.scanner.start();
 
     this.dispatch({ type: 'start' });
+    if (!this.o.externalLogger) {
+      // the catch-all logger inside init: ready in this same turn (its readiness releases stage 2)
+      let copy: ((b: Buffer) => void) | undefined;
+      const cfd = this.mode === 'container' ? this.console.freshOut() : null;
+      if (cfd !== null) {
+        sh.setNonblock(cfd, true);
+        const sink = new CopySink(cfd, 1 << 20, (m) => this.warn(m));
+        copy = (b) => sink.write(b);
+      }
+      this.catchAll = new CatchAll({
+        fifo: this.fifo,
+        logdir: path.join(this.rundir, 'uncaught-logs'),
+        copy,
+        ready: () => this.dispatch({ type: 'logger-ready' }),
+        down: () => this.dispatch({ type: 'logger-down' }),
+        say: (m) => this.console.say(m),
+      });
+      this.catchAll.start();
+    }
+  }
+
+  /** The tree has ended (its in-supervisor logs closed) and so has the catch-all logger: the machine hears it. */
+  private maybeStopped(): void {
+    if (!this.treeDone || this.catchAll || this.stoppedSent) return;
+    this.stoppedSent = true;
+    this.dispatch({ type: 'scanner-stopped' });
   }
 
   /** Machine mode: the kernel may start init with no fds at all. */
@@ -426,6 +465,17 @@ export class Init {
         this.childFifoFd = -1;
         this.loggerSub?.close();
         this.fallback?.close();
+        if (this.catchAll) {
+          // inside init: read out what the fifo holds, close the logdir (every writer is gone: no EOF needed)
+          const done = (): void => {
+            this.catchAll = null;
+            this.maybeStopped();
+          };
+          this.catchAll.close().then(done, (e) => {
+            this.console.say(`vigil init: catch-all logger: ${(e as Error).message}`);
+            done();
+          });
+        }
         return;
       case 'console-back':
         // our own fds 1/2 back to the console (the scanner did it when it stopped; make sure)

@@ -13,6 +13,8 @@ export interface InitOptions {
   noLoggerWait: boolean;
   /** --log-copy: copy every in-supervisor logged line to the console's stdout as "[name] line" (docker logs) */
   logCopy: boolean;
+  /** --external-logger: the catch-all logger as the supervised `vigil log` service (default: inside init) */
+  externalLogger: boolean;
   /** how long stage 2 waits for the catch-all logger before going on with the console as the fallback */
   loggerTimeoutMs: number;
   /** the container's main program, after `--` */
@@ -22,7 +24,7 @@ export interface InitOptions {
 }
 
 export const INIT_USAGE = `usage: vigil init [--container|--machine] [--basedir DIR] [--rundir DIR] [--grace MS]
-                  [--no-logger-wait] [--logger-timeout MS] [--log-copy] [-- CMD ARGS...]
+                  [--no-logger-wait] [--logger-timeout MS] [--log-copy] [--external-logger] [-- CMD ARGS...]
 
 Run as PID 1 (or as a subreaper under another init): stage 1, the supervision tree, stage 2 (BASEDIR/rc.init),
 the shutdown daemon, stages 3 and 4.
@@ -37,6 +39,8 @@ the shutdown daemon, stages 3 and 4.
                       their early output is held by init and handed to the logger when it is up
   --log-copy          also copy every line of services logged inside the supervisor (log-dir) to the
                       console's stdout as "[name] line" (docker logs); a slow stdout drops copies, never logdir lines
+  --external-logger   run the catch-all logger as the supervised service s6-svscan-log (\`vigil log\`, a Node
+                      process of its own) instead of inside init
   --logger-timeout MS start stage 2 after MS (default 2000) even if the catch-all logger is not ready (its
                       output is held for the logger); a logger that died and is not back within MS (or is
                       not ready after 15 s) sends the uncaught output to the console until it is up
@@ -58,6 +62,7 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     graceMs: 3000,
     noLoggerWait: false,
     logCopy: false,
+    externalLogger: false,
     loggerTimeoutMs: 2000,
     cmd: [],
     extra: [],
@@ -106,6 +111,9 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
         break;
       case '--log-copy':
         o.logCopy = true;
+        break;
+      case '--external-logger':
+        o.externalLogger = true;
         break;
       default:
         if (!a.startsWith('-')) {

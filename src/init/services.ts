@@ -78,14 +78,27 @@ export function writeLoggerService(scandir: string, rundir: string, consoleCopy:
   return fifo;
 }
 
-export function writeShutdowndService(scandir: string): string {
-  const dir = path.join(scandir, SHUTDOWND_SERVICE);
+/**
+ * A service directory that only holds a fifo for something running inside init itself: `down`, and a `run`
+ * that only explains, so the scanner shows a normally-down service and nothing runs. Returns the fifo.
+ */
+function insideInitService(scandir: string, name: string, what: string): string {
+  const dir = path.join(scandir, name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const fifo = freshFifo(path.join(dir, 'fifo'));
   writeFile(path.join(dir, 'down'), '', 0o644);
   writeFile(path.join(dir, 'run'),
-    `#!${process.execPath}\nprocess.stderr.write('vigil: the shutdown daemon runs inside vigil init (PID 1); this directory only holds its fifo\\n');\n`, 0o755);
+    `#!${process.execPath}\nprocess.stderr.write(${JSON.stringify(`vigil: ${what} runs inside vigil init (PID 1); this directory only holds its fifo\n`)});\n`, 0o755);
   return fifo;
+}
+
+/** The catch-all logger inside init (the default): its fifo where s6-linux-init has it. */
+export function writeInternalLoggerDir(scandir: string): string {
+  return insideInitService(scandir, LOGGER_SERVICE, 'the catch-all logger (vigil init --external-logger runs it here)');
+}
+
+export function writeShutdowndService(scandir: string): string {
+  return insideInitService(scandir, SHUTDOWND_SERVICE, 'the shutdown daemon');
 }
 
 /** Machine mode: BASEDIR/early-getty = one command line; returns false when there is none. */

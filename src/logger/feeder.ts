@@ -29,6 +29,11 @@ export interface PipeFeederOptions {
   maxReadsPerWake?: number;
   /** do not set O_NONBLOCK (the caller already did) */
   keepFlags?: boolean;
+  /**
+   * an exception from the engine while feeding it: the feeder stops and reports it here (a logger inside
+   * a supervisor restarts itself); without it the exception propagates (to the loop: uncaught)
+   */
+  onFault?: (e: unknown) => void;
 }
 
 /** One scratch buffer for every feeder: the engine copies what it keeps, so reads can share it. */
@@ -40,6 +45,8 @@ export class PipeFeeder {
   private eof = false;
   private doneCalled = false;
   private scheduled = false;
+  /** drain(): resolve once the fd is read out and the engine ended */
+  private drained: (() => void) | null = null;
 
   constructor(readonly fd: number, readonly engine: LogEngine, private readonly opts: PipeFeederOptions = {}) {
     if (!opts.keepFlags) native().setNonblock(fd, true);
@@ -47,8 +54,63 @@ export class PipeFeeder {
 
   /** Start (or restart after back-pressure): read what is there, then watch. */
   resume(): void {
+    if (this.drained) {
+      this.guard(() => this.drainStep());
+      return;
+    }
     if (this.stopped || this.eof) return;
-    this.pump();
+    this.guard(() => this.pump());
+  }
+
+  /**
+   * The end, without waiting for EOF: stop watching, read what the fd holds now (honouring the engine's
+   * back-pressure: the engine's onDrain must call resume()), then end the engine. Resolves once ended; the
+   * caller then closes the engine. A writer still holding the fd open cannot make it hang.
+   */
+  drain(): Promise<void> {
+    this.stopped = true;
+    this.unwatch();
+    return new Promise<void>((resolve) => {
+      this.drained = resolve;
+      this.resume();
+    });
+  }
+
+  private drainStep(): void {
+    const done = this.drained;
+    if (!done) return;
+    const n = native();
+    if (!scratch) scratch = Buffer.allocUnsafe(BIG_READ);
+    for (;;) {
+      if (this.engine.inputClosed) break;
+      if (!this.engine.wantsInput()) return; // onDrain → resume() brings us back
+      const r = n.read(this.fd, scratch, 0, this.engine.readSize());
+      if (r > 0) {
+        this.engine.feed(scratch, 0, r);
+        continue;
+      }
+      break; // EAGAIN: empty; 0: no writer left; error: nothing more to get
+    }
+    this.drained = null;
+    this.engine.end();
+    done();
+  }
+
+  private guard(f: () => void): void {
+    if (!this.opts.onFault) {
+      f();
+      return;
+    }
+    try {
+      f();
+    } catch (e) {
+      this.stopped = true;
+      this.unwatch();
+      const d = this.drained;
+      this.drained = null;
+      this.opts.onFault(e);
+      if (d) d();
+    }
   }
 
   /** Stop watching (the engine is left as it is). */
@@ -99,7 +161,7 @@ export class PipeFeeder {
         continue;
       }
       if (r === -EAGAIN) {
-        if (!this.watch) this.watch = watchFd(this.fd, POLL_READABLE, () => this.pump());
+        if (!this.watch) this.watch = watchFd(this.fd, POLL_READABLE, () => this.guard(() => this.pump()));
         return;
       }
       const err = r < 0 && r !== -EPIPE;

@@ -13,6 +13,7 @@ import { waitFor } from '../helpers/wait';
 import { readStatus } from '../../src/formats/status';
 import { tainToUnixMs } from '../../src/formats/tai64n';
 import { readDtally } from '../../src/formats/dtally';
+import { native } from '../../src/sys/native';
 
 const N = 300;
 
@@ -29,11 +30,41 @@ function tree(extra: Record<string, string> = {}): Record<string, string> {
   return { 'rc.init!': RC_INIT, 'service/eager/run!': EAGER, 'service/quiet/run!': '#!/bin/sh\nexec sleep 100000\n', ...extra };
 }
 
-test('container boot: stage 2 starts after the logger is ready, every line lands in uncaught-logs, CMD exit code', { timeout: 30000 }, async (t) => {
+test('container boot, the catch-all logger inside init: stage 2 and every line in uncaught-logs, nothing on the console, CMD exit code', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree(),
+    cmd: ['/bin/sh', '-c', 'echo cmd-says-hi; test -e "$VIGIL_RUNDIR/service/eager/supervise/status" || exit 99; touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 7'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
+  // the logger is PID 1 itself: it holds the logdir's lock; s6-svscan-log only holds the fifo (normally down)
+  const lock = fs.openSync(path.join(b.rundir, 'uncaught-logs', 'lock'), 'r');
+  const holder = native().lockHolder(lock);
+  fs.closeSync(lock);
+  assert.ok(holder !== 0, 'nobody holds uncaught-logs/lock');
+  const st = readStatus(path.join(b.rundir, 'service', 's6-svscan-log'));
+  assert.equal(st.pid, 0, 'a process runs in s6-svscan-log');
+  fs.writeFileSync(path.join(b.rundir, 'go'), '');
+  const r = await b.exited(20000);
+  assert.equal(r.code, 7, `exit code\n${b.stderr()}`);
+  const lines = b.logLines();
+  for (let i = 1; i <= N; i++) assert.ok(lines.includes(`stage2-line ${i}`), `stage2-line ${i} missing from uncaught-logs`);
+  assert.ok(lines.includes('stage2-last'));
+  assert.equal(lines.filter((l) => l.startsWith('eager-start')).length, 1, lines.join('\n'));
+  assert.equal(readDtally(path.join(b.rundir, 'service', 'eager')).filter((d) => d.sig === 13).length, 0, 'the eager service died of SIGPIPE');
+  assert.match(b.stdout(), /cmd-says-hi/);
+  assert.ok(!lines.includes('cmd-says-hi'));
+  // the copy to the container's stdout (docker logs), and nothing of it on stderr
+  assert.match(b.stdout(), /stage2-last/);
+  assert.doesNotMatch(b.stderr(), /stage2-line|catch-all logger/);
+  // the logdir was closed cleanly at the end (current 0744)
+  assert.equal(fs.statSync(path.join(b.rundir, 'uncaught-logs', 'current')).mode & 0o777, 0o744);
+});
+
+test('--external-logger: stage 2 starts after the logger service is ready, every line lands in uncaught-logs, CMD exit code', { timeout: 30000 }, async (t) => {
   const b = await bootInit(t, {
     tree: tree(),
     // a loaded machine must not turn this into the "slow logger" path
-    args: ['--logger-timeout', '20000'],
+    args: ['--external-logger', '--logger-timeout', '20000'],
     cmd: ['/bin/sh', '-c', 'echo cmd-says-hi; test -e "$VIGIL_RUNDIR/service/eager/supervise/status" || exit 99; touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 7'],
   });
   await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
@@ -101,7 +132,7 @@ test('SIGTERM: everything stops before the grace time when all exit at once; CMD
   const b = await bootInit(t, { tree: tree(), args: ['--grace', '8000'], cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; exec sleep 100000'] });
   await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, 'CMD to start');
   const before = liveDescendants(b.pid1);
-  assert.ok(before.length >= 4, `expected logger, 2 services, CMD: ${before}`);
+  assert.ok(before.length >= 3, `expected 2 services and CMD: ${before}`);
   const t0 = Date.now();
   b.signal('SIGTERM');
   const r = await b.exited(15000);
@@ -169,10 +200,34 @@ while :; do sleep 0.05; done`;
   assert.equal(r.code, 9, b.stderr());
 });
 
-test('a catch-all logger that keeps crashing: stage 2 and services run, their output reaches the console', { timeout: 30000 }, async (t) => {
+test('a catch-all logger inside init that cannot open its logdir: one message, stage 2 and services run, their output reaches the console', { timeout: 30000 }, async (t) => {
   const b = await bootInit(t, {
     tree: tree(),
     args: ['--logger-timeout', '1500'],
+    prepare: (rundir) => fs.writeFileSync(path.join(rundir, 'uncaught-logs'), 'not a directory\n'),
+    cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 4'],
+  });
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'cmd-up')), 10000, `CMD to start\n${b.stderr()}`);
+  await waitFor(() => b.stderr().includes('stage2-last'), 10000, `stage 2's last line on the console\n${b.stderr()}`);
+  assert.match(b.stderr(), /catch-all logger is down: uncaught output goes to the console/);
+  assert.match(b.stderr(), /stage2-first/);
+  assert.match(b.stderr(), /eager-start/);
+  // it is retried every second, and said once
+  assert.equal(b.stderr().split('\n').filter((l) => /catch-all logger: .*restarting it/.test(l)).length, 1, b.stderr());
+  // the logdir comes back: the logger is up again and takes the next lines
+  fs.rmSync(path.join(b.rundir, 'uncaught-logs'));
+  fs.mkdirSync(path.join(b.rundir, 'uncaught-logs'));
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'uncaught-logs', 'lock')), 10000, 'the logger restarted');
+  assert.equal(readDtally(path.join(b.rundir, 'service', 'eager')).length, 0, 'eager service died');
+  fs.writeFileSync(path.join(b.rundir, 'go'), '');
+  const r = await b.exited(15000);
+  assert.equal(r.code, 4, b.stderr());
+});
+
+test('--external-logger that keeps crashing: stage 2 and services run, their output reaches the console', { timeout: 30000 }, async (t) => {
+  const b = await bootInit(t, {
+    tree: tree(),
+    args: ['--external-logger', '--logger-timeout', '1500'],
     // uncaught-logs is a regular file: the logger cannot open its logdir and exits every time it starts
     prepare: (rundir) => fs.writeFileSync(path.join(rundir, 'uncaught-logs'), 'not a directory\n'),
     cmd: ['/bin/sh', '-c', 'touch "$VIGIL_RUNDIR/cmd-up"; while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 4'],
@@ -271,7 +326,7 @@ test('examples/basedir boots: readiness, the HTTP service answers, its own logge
   assert.match(b.stderr() + b.stdout(), /rc.shutdown.final: halt/);
 });
 
-test('a slow catch-all logger: stage 2 starts after --logger-timeout, its output is held and still lands in uncaught-logs', { timeout: 30000 }, async (t) => {
+test('--external-logger, a slow catch-all logger: stage 2 starts after --logger-timeout, its output is held and still lands in uncaught-logs', { timeout: 30000 }, async (t) => {
   // every node started in the namespace loads this; only the catch-all logger's run (…/s6-svscan-log/run)
   // sleeps 2 s before it opens the fifo
   const slow = path.join(tmpdir('vigil-slow-'), 'slow.js');
@@ -279,7 +334,7 @@ test('a slow catch-all logger: stage 2 starts after --logger-timeout, its output
   t.after(() => fs.rmSync(path.dirname(slow), { recursive: true, force: true }));
   const b = await bootInit(t, {
     tree: tree({ 'rc.init!': RC_INIT.replace('stage2-first', 'stage2-first-slow') }),
-    args: ['--logger-timeout', '300'],
+    args: ['--external-logger', '--logger-timeout', '300'],
     env: { NODE_OPTIONS: `--require ${slow}` },
     cmd: ['/bin/sh', '-c', 'while ! test -e "$VIGIL_RUNDIR/go"; do sleep 0.02; done; exit 6'],
   });
