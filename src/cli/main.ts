@@ -5,26 +5,35 @@
  */
 type Runner = (argv: string[]) => Promise<number> | number;
 
-interface CommandEntry { module: string; summary: string }
+interface CommandEntry { load: () => { run: Runner }; summary: string }
 
+/*
+ * Each loader is a static require() inside a function: only the command run is loaded, and a bundler (the
+ * single file dist/vigil.js made by `npm run build`) sees every module while keeping each one lazy.
+ */
+/* eslint-disable @typescript-eslint/no-var-requires */
 export const COMMANDS: Record<string, CommandEntry> = {
-  svscan: { module: './svscan', summary: 'supervise every service directory of a scan directory' },
-  supervise: { module: './supervise', summary: 'supervise one service directory' },
-  svc: { module: './svc', summary: 'send commands to a supervised service (s6-svc)' },
-  svstat: { module: './svstat', summary: "print a service's status (s6-svstat)" },
-  svwait: { module: './svwait', summary: 'wait for services to reach a state (s6-svwait)' },
-  svok: { module: './svok', summary: 'exit 0 if a service is supervised (s6-svok)' },
-  svscanctl: { module: './svscanctl', summary: 'send commands to a scanner (s6-svscanctl)' },
-  svdt: { module: './svdt', summary: "print a service's death tally (s6-svdt)" },
-  status: { module: './status', summary: 'one row per service of a scan directory' },
-  log: { module: './log', summary: 'read lines on stdin and log them (s6-log script language)' },
-  logs: { module: './logs', summary: "show a service's logs" },
-  init: { module: './init', summary: 'run as PID 1: stage 1, the supervision tree, shutdown' },
-  halt: { module: './hpr', summary: 'halt the system' },
-  poweroff: { module: './hpr', summary: 'power the system off' },
-  reboot: { module: './hpr', summary: 'reboot the system' },
-  shutdown: { module: './shutdown', summary: 'plan or cancel a shutdown' },
+  svscan: { load: () => require('./svscan'), summary: 'supervise every service directory of a scan directory' },
+  supervise: { load: () => require('./supervise'), summary: 'supervise one service directory' },
+  svc: { load: () => require('./svc'), summary: 'send commands to a supervised service (s6-svc)' },
+  svstat: { load: () => require('./svstat'), summary: "print a service's status (s6-svstat)" },
+  svwait: { load: () => require('./svwait'), summary: 'wait for services to reach a state (s6-svwait)' },
+  svok: { load: () => require('./svok'), summary: 'exit 0 if a service is supervised (s6-svok)' },
+  svscanctl: { load: () => require('./svscanctl'), summary: 'send commands to a scanner (s6-svscanctl)' },
+  svdt: { load: () => require('./svdt'), summary: "print a service's death tally (s6-svdt)" },
+  status: { load: () => require('./status'), summary: 'one row per service of a scan directory' },
+  log: { load: () => require('./log'), summary: 'read lines on stdin and log them (s6-log script language)' },
+  logs: { load: () => require('./logs'), summary: "show a service's logs" },
+  init: { load: () => require('./init'), summary: 'run as PID 1: stage 1, the supervision tree, shutdown' },
+  halt: { load: () => require('./hpr'), summary: 'halt the system' },
+  poweroff: { load: () => require('./hpr'), summary: 'power the system off' },
+  reboot: { load: () => require('./hpr'), summary: 'reboot the system' },
+  shutdown: { load: () => require('./shutdown'), summary: 'plan or cancel a shutdown' },
 };
+/* eslint-enable @typescript-eslint/no-var-requires */
+
+/** halt/poweroff/reboot share a module and learn which one they are from the name */
+const BY_NAME = new Set(['halt', 'poweroff', 'reboot']);
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
@@ -56,15 +65,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   let mod: { run: Runner };
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require(entry.module) as { run: Runner };
+    mod = entry.load();
   } catch (e) {
     process.stderr.write(`vigil: unable to load the ${cmd} command (${(e as Error).message.split('\n')[0]}): run npm run build\n`);
     process.exitCode = 111;
     return;
   }
-  // halt/poweroff/reboot share a module and learn which one they are from the name
-  const args = entry.module === './hpr' ? [cmd, ...rest] : rest;
+  const args = BY_NAME.has(cmd) ? [cmd, ...rest] : rest;
   try {
     const code = await mod.run(args);
     if (typeof code === 'number') process.exitCode = code;

@@ -35,7 +35,9 @@ export const EARLY_GETTY_SERVICE = 's6-linux-init-early-getty';
  * so they live with the CLI; init only names the file (no import: init stays below cli in the layering).
  */
 function ours(mod: string): string {
-  return path.join(__dirname, '..', 'cli', mod);
+  // dist/src/init/ (tsc's output) or dist/ (the bundle dist/vigil.js, next to dist/src/)
+  const own = path.join(__dirname, '..', 'cli', mod);
+  return fs.existsSync(own) ? own : path.join(__dirname, 'src', 'cli', mod);
 }
 
 /** The text of a run file that is a Node program calling `main(config)` of one of our modules. */

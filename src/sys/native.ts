@@ -138,10 +138,10 @@ let cached: NativeShim | undefined;
 /** Load the shim once; fail with one message naming every path tried. */
 export function native(): NativeShim {
   if (cached) return cached;
-  const root = path.resolve(__dirname, '..', '..', '..');
+  // the project root: dist/src/sys/ up three (tsc's output), or dist/ up one (the bundle dist/vigil.js)
+  const roots = [path.resolve(__dirname, '..', '..', '..'), path.resolve(__dirname, '..')];
   const tried: string[] = [];
-  for (const rel of ['native/build/Release/shim.node', 'native/build/Debug/shim.node']) {
-    const p = path.join(root, rel);
+  for (const p of roots.flatMap((root) => ['native/build/Release/shim.node', 'native/build/Debug/shim.node'].map((rel) => path.join(root, rel)))) {
     tried.push(p);
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
