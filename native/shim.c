@@ -346,6 +346,7 @@ struct spawn_req {
   int have_uid, have_gid;
   int32_t uid, gid;
   int32_t fg_fd; /* -1, or the child fd (after the fd map) of a terminal whose foreground group it takes */
+  int fifo_reader_held; /* the caller holds a read end of `fifo`: the child's blocking open cannot wait */
 };
 
 static void spawn_req_free(struct spawn_req *r) {
@@ -554,6 +555,7 @@ static int parse_spawn_opts(napi_env env, napi_value o, struct spawn_req *r) {
   r->reset_signals = arg_bool_opt(env, get_prop(env, o, "resetSignals"), 1);
   if ((v = get_prop(env, o, "cwd")) && arg_string_opt(env, v, &r->cwd, "opts.cwd") < 0) return -1;
   if ((v = get_prop(env, o, "fifoWrite")) && arg_string_opt(env, v, &r->fifo, "opts.fifoWrite") < 0) return -1;
+  r->fifo_reader_held = arg_bool_opt(env, get_prop(env, o, "fifoReaderHeld"), 0);
   if ((v = get_prop(env, o, "fifoFds")) && !is_nullish(env, v)) {
     if (!(r->fifofds = arg_fdv(env, v, &r->nfifofds, "opts.fifoFds"))) return -1;
   } else if (r->fifo) {
@@ -616,8 +618,9 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid;
-  if (r.fifo) {
-    /* this child blocks in open() until a reader comes: a vfork'd parent would be suspended meanwhile */
+  if (r.fifo && !r.fifo_reader_held) {
+    /* this child blocks in open() until a reader comes: a vfork'd parent would be suspended meanwhile
+     * (with fifoReaderHeld the caller holds a reader, so the open returns at once: the clone path is safe) */
     pid = fork();
     if (pid == 0) spawn_child(&r, ep[1]); /* never returns */
   } else {

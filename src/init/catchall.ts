@@ -56,6 +56,11 @@ export class CatchAll {
     return this.engine !== null;
   }
 
+  /** the fifo's read end is open here (from the first start() to close(), across faults and restarts) */
+  get holdsFifo(): boolean {
+    return this.fd >= 0;
+  }
+
   /** Open the fifo (once) and the logdir; ready() on success, else a fault and a retry. */
   start(): void {
     if (this.closed || this.engine) return;

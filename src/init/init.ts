@@ -555,6 +555,9 @@ export class Init {
         fds: [this.devnull, this.devnull, this.devnull],
         fifoWrite: this.fifo,
         fifoFds: [1, 2],
+        // the catch-all logger inside init holds the fifo's read end for good (across its restarts): the
+        // child's blocking open returns at once, so it needs no fork of this whole process
+        fifoReaderHeld: this.catchAll?.holdsFifo === true,
         setsid: true,
         cwd: '/',
         onExit: (status) => {

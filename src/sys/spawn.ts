@@ -28,6 +28,7 @@ export interface SpawnRequest {
   gid?: number;
   fifoWrite?: string;
   fifoFds?: number[];
+  fifoReaderHeld?: boolean;
   /** register this exit callback with the reaper (race-free: same turn as the fork) */
   onExit?: ExitCallback;
 }
@@ -106,6 +107,7 @@ export function spawnProcess(req: SpawnRequest): number {
   if (req.gid !== undefined) opts.gid = req.gid;
   if (req.fifoWrite !== undefined) opts.fifoWrite = req.fifoWrite;
   if (req.fifoFds !== undefined) opts.fifoFds = req.fifoFds;
+  if (req.fifoReaderHeld !== undefined) opts.fifoReaderHeld = req.fifoReaderHeld;
   const pid = native().spawn(file, req.argv, envList(req.env ?? process.env), [...(req.fds ?? [0, 1, 2])], opts);
   if (req.onExit) onExit(pid, req.onExit);
   return pid;
