@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -934,6 +935,25 @@ static napi_value Write(napi_env env, napi_callback_info info) {
   return js_int(env, r < 0 ? -errno : r);
 }
 
+/* writeDontwait: as write, but never blocks even on a blocking description: a socket gets
+ * send(MSG_DONTWAIT|MSG_NOSIGNAL), which leaves the description's flags alone (a socket cannot be re-opened
+ * as a description of one's own, and its other users, e.g. a child's stdout, must stay blocking); anything
+ * else gets write (the caller made it non-blocking). Non-throwing: bytes written or a negative errno. */
+static napi_value WriteDontwait(napi_env env, napi_callback_info info) {
+  int fd;
+  char *p;
+  size_t len;
+  if (io_args(env, info, &fd, &p, &len) < 0) return NULL;
+  ssize_t r;
+  do r = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == ENOTSOCK) {
+    do r = write(fd, p, len);
+    while (r < 0 && errno == EINTR);
+  }
+  return js_int(env, r < 0 ? -errno : r);
+}
+
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value a[1];
   int32_t fd;
@@ -1324,6 +1344,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setNonblock", SetNonblock},
       {"read", Read},
       {"write", Write},
+      {"writeDontwait", WriteDontwait},
       {"close", Close},
       {"kill", Kill},
       {"lock", Lock},

@@ -23,7 +23,7 @@
 import * as fs from 'node:fs';
 import { LogEngine } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
-import { SERVICE_MAX_BUFFERED } from '../logger/service-logger';
+import { SERVICE_MAX_BUFFERED } from '../logger/declaration';
 
 export const RESTART_MS = 1000;
 

@@ -10,9 +10,10 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
-import { EAGAIN } from '../sys/errors';
+import { reopenFdEx } from '../sys/fds';
+import { Sink } from '../sys/sink';
 
-const { O_WRONLY, O_RDONLY, O_APPEND, O_NOCTTY } = fs.constants;
+const { O_NOCTTY } = fs.constants;
 
 function isOpen(fd: number): boolean {
   try {
@@ -23,46 +24,23 @@ function isOpen(fd: number): boolean {
   }
 }
 
-/** A new description of what fd refers to, opened with flags; falls back to a blocking dup. */
+/** A new description of what fd refers to, for writing or reading; falls back to a blocking dup. */
 export function reopenFd(fd: number, write: boolean): number {
   return reopenFdEx(fd, write)[0];
 }
 
-/** reopenFd, also saying whether the description is new (true) or a shared dup (false) */
-export function reopenFdEx(fd: number, write: boolean): [number, boolean] {
-  const sh = native();
-  let st: fs.Stats | null = null;
-  try {
-    st = fs.fstatSync(fd);
-  } catch {
-    st = null;
-  }
-  if (st && !st.isSocket()) {
-    const flags = (write ? O_WRONLY | (st.isFile() ? O_APPEND : 0) : O_RDONLY) | O_NOCTTY;
-    try {
-      return [fs.openSync(`/proc/self/fd/${fd}`, flags), true];
-    } catch {
-      /* fall through */
-    }
-  }
-  const d = sh.dupCloexec(fd, 3);
-  try {
-    sh.setNonblock(d, false);
-  } catch {
-    /* not every fd supports it */
-  }
-  return [d, false];
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
+/** at most this much of init's console messages waits for a console that does not read; the rest is dropped */
+export const CONSOLE_MAX = 256 * 1024;
 
 export class ConsoleHolder {
   /** close-on-exec dups of the original 0/1/2 (-1 = was closed) */
   readonly inFd: number;
   readonly outFd: number;
   readonly errFd: number;
-  /** a description only init writes to, blocking, for its own console messages */
+  /** a description only init writes to, non-blocking, for its own console messages (-1: none) */
   private readonly sayFd: number;
+  /** init's own console messages: never blocks PID 1, holds at most CONSOLE_MAX, counts what it drops */
+  private readonly sink: Sink | null;
 
   private constructor(inFd: number, outFd: number, errFd: number) {
     this.inFd = inFd;
@@ -70,18 +48,27 @@ export class ConsoleHolder {
     this.errFd = errFd;
     const target = errFd >= 0 ? errFd : outFd;
     let s = -1;
+    let shared = false;
     if (target >= 0) {
       try {
-        const [fd, fresh] = reopenFdEx(target, true);
+        // a description of our own, non-blocking: a stuck serial console or a full pipe cannot hang PID 1
+        // (a socket cannot be reopened: its shared dup stays blocking for its other users, and the sink
+        // writes to it with send(MSG_DONTWAIT))
+        const [fd, fresh] = reopenFdEx(target, true, true);
         s = fd;
-        // a description of our own: non-blocking, so a stuck serial console cannot hang PID 1 (say() waits
-        // a bounded time, then drops the message)
-        if (fresh) native().setNonblock(s, true);
+        shared = !fresh;
       } catch {
         s = -1;
       }
     }
     this.sayFd = s;
+    this.sink = s < 0 ? null : new Sink(s, {
+      max: CONSOLE_MAX,
+      dontWait: shared,
+      onDropped: (lines) => {
+        this.sink?.write(`vigil init: ${lines} console lines were dropped (the console did not read them)\n`);
+      },
+    });
   }
 
   /** Take the current 0/1/2 (call before the fifo trick, before anything touched process.stdout/stderr). */
@@ -140,27 +127,21 @@ export class ConsoleHolder {
   }
 
   /**
-   * Write a message on the console, synchronously; never throws. A console that accepts nothing for
-   * about a second (EAGAIN) loses the rest of the message rather than stalling PID 1.
+   * Write a message on the console; never blocks, never throws. What the console does not take now waits
+   * (at most CONSOLE_MAX bytes, then messages are dropped and counted, and a line says so once it reads).
    */
   say(text: string): void {
-    if (this.sayFd < 0) return;
-    const b = Buffer.from(text.endsWith('\n') ? text : text + '\n');
-    const sh = native();
-    let off = 0;
-    let waits = 0;
-    while (off < b.length) {
-      const n = sh.write(this.sayFd, b, off, b.length - off);
-      if (n > 0) {
-        off += n;
-        continue;
-      }
-      if (n === -EAGAIN && waits++ < 100) {
-        Atomics.wait(pause, 0, 0, 10);
-        continue;
-      }
-      return;
-    }
+    this.sink?.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  /** lines dropped because the console did not read (total) */
+  get dropped(): number {
+    return this.sink?.dropped ?? 0;
+  }
+
+  /** resolves once every message has reached the console (or after ms): before init exits */
+  settle(ms: number): Promise<void> {
+    return this.sink ? this.sink.settle(ms) : Promise.resolve();
   }
 
   /** The raw fd init writes its own console messages to (for redirecting 1/2 back at the end). */

@@ -36,12 +36,14 @@ import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner } from '../scanner/scanner';
-import { CopySink, InLog } from '../scanner/inlog';
+import { copySink, InLog } from '../scanner/inlog';
+import { reopenFdEx } from '../sys/fds';
+import { Sink } from '../sys/sink';
 import { CatchAll } from './catchall';
 import { InitMode, InitOptions } from './options';
 import { decideMode, probeMode } from './mode';
 import { applyEnvdir, readEnvdir } from './envdir';
-import { ConsoleHolder } from './console';
+import { CONSOLE_MAX, ConsoleHolder } from './console';
 import { FallbackReader } from './fallback';
 import {
   copyUserServices, LOGGER_SERVICE, writeEarlyGetty, writeInternalLoggerDir, writeLoggerService, writeShutdowndService,
@@ -53,6 +55,8 @@ import { TimerHandle, TimerQueue } from '../supervisor/timers';
 import { kernelRunlevel, mountEarly, umountAll } from './mounts';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_RDWR } = fs.constants;
+/** at the end, how long messages still held for the console (or the stdout copy) may delay the exit */
+const EXIT_SETTLE_MS = 500;
 
 /** a stage 1 failure with a message for the user (no stack trace) */
 class StageOneError extends Error {}
@@ -93,6 +97,10 @@ export class Init {
   /** the scanner's tree has ended; scanner-stopped has been dispatched */
   private treeDone = false;
   private stoppedSent = false;
+  /** the catch-all logger's copy to the container's stdout */
+  private copySink: Sink | null = null;
+  /** init's own lines to its fd 2 (the catch-all fifo from the fifo trick on) */
+  private logSink: Sink | null = null;
   /** PID 1 of the initial PID namespace: only then does stage 4 unmount and remount filesystems */
   private kernelInit = false;
   /**
@@ -119,9 +127,9 @@ export class Init {
 
   /** Everything init says goes through here: to the catch-all fifo (init's fd 2), never blocking. */
   log(line: string): void {
-    const b = Buffer.from(line.endsWith('\n') ? line : line + '\n');
-    const n = native().write(2, b, 0, b.length);
-    if (n !== b.length && this.console) this.console.say(line);
+    const text = line.endsWith('\n') ? line : line + '\n';
+    if (this.logSink && !this.logSink.dead) this.logSink.write(text);
+    else if (this.console) this.console.say(text);
   }
 
   private warn(m: string): void {
@@ -222,6 +230,8 @@ export class Init {
     sh.dup2(w, 2);
     fs.closeSync(w);
     sh.setNonblock(1, true); // init never blocks on its own output (1 and 2 share this description)
+    // init's own lines into the catch-all log: held (bounded) while the fifo is full, never blocking
+    this.logSink = new Sink(2, { max: CONSOLE_MAX });
     sh.dup2(this.devnull, 0);
     // ... and at once init's fallback reader, so nothing ever meets a fifo without a reader (the machine's
     // first step, below in this same turn, engages it)
@@ -275,12 +285,19 @@ export class Init {
     this.dispatch({ type: 'start' });
     if (!this.o.externalLogger) {
       // the catch-all logger inside init: ready in this same turn (its readiness releases stage 2)
+      // container: every line also to the container's stdout (docker logs), through the bounded
+      // non-blocking sink: a stdout that does not read drops copies (counted, said there), never log lines
       let copy: ((b: Buffer) => void) | undefined;
-      const cfd = this.mode === 'container' ? this.console.freshOut() : null;
-      if (cfd !== null) {
-        sh.setNonblock(cfd, true);
-        const sink = new CopySink(cfd, 1 << 20, (m) => this.warn(m));
-        copy = (b) => sink.write(b);
+      const out = this.console.outFd >= 0 ? this.console.outFd : this.console.errFd;
+      if (this.mode === 'container' && out >= 0) {
+        try {
+          const [cfd, fresh] = reopenFdEx(out, true, true);
+          const sink = copySink(cfd, 1 << 20, (m) => this.warn(m), !fresh);
+          this.copySink = sink;
+          copy = (b) => { sink.write(b); };
+        } catch (e) {
+          this.warn(`unable to copy the catch-all log to stdout: ${(e as Error).message}`);
+        }
       }
       this.catchAll = new CatchAll({
         fifo: this.fifo,
@@ -497,9 +514,13 @@ export class Init {
         }
         return;
       }
-      case 'exit':
-        this.finished(fx.code ?? this.exitcodeFile());
+      case 'exit': {
+        const code = fx.code ?? this.exitcodeFile();
+        // what waits for the console and the copy goes out first (bounded: a stuck console cannot hold us)
+        const held = [this.copySink, this.logSink].map((k) => (k ? k.settle(EXIT_SETTLE_MS) : Promise.resolve()));
+        Promise.all([...held, this.console.settle(EXIT_SETTLE_MS)]).then(() => this.finished(code), () => this.finished(code));
         return;
+      }
       default: {
         const never: never = fx;
         void never;

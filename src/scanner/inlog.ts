@@ -37,7 +37,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../sys/native';
-import { closeQuiet } from '../sys/fds';
+import { closeQuiet, reopenFdEx } from '../sys/fds';
 import { Sink } from '../sys/sink';
 import { LogEngine, BIG_READ } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
@@ -164,8 +164,16 @@ export class InLog {
     this.logLine = opts.log;
     this.maxBuffered = opts.maxBuffered ?? SERVICE_MAX_BUFFERED;
     if (opts.copyFd !== undefined) {
-      const fd = freshNonblocking(opts.copyFd);
-      if (fd >= 0) this.copy = copySink(fd, opts.copyMax ?? COPY_MAX_DEFAULT, (m) => this.warn(m));
+      let fd = -1;
+      let shared = false;
+      try {
+        const [d, fresh] = reopenFdEx(opts.copyFd, true, true);
+        fd = d;
+        shared = !fresh;
+      } catch {
+        fd = -1;
+      }
+      if (fd >= 0) this.copy = copySink(fd, opts.copyMax ?? COPY_MAX_DEFAULT, (m) => this.warn(m), shared);
       else this.warn(`unable to open fd ${opts.copyFd} for the log copy - no copy`);
     }
   }
@@ -264,9 +272,11 @@ export class InLog {
 }
 
 /** The bounded, non-blocking copy to stdout: a slow stdout drops copies (counted, then reported there). */
-function copySink(fd: number, max: number, warn: (m: string) => void): Sink {
+export function copySink(fd: number, max: number, warn: (m: string) => void, sharedSocket = false): Sink {
   const sink: Sink = new Sink(fd, {
     max,
+    // a socket's description is shared (it cannot be re-opened): never made non-blocking, send(MSG_DONTWAIT)
+    dontWait: sharedSocket,
     onError: (errno) => warn(`unable to copy log lines to fd ${fd}: errno ${-errno} - copy disabled`),
     onDropped: (k) => {
       warn(`${k} log lines were not copied to stdout (stdout too slow); they are in the logdirs`);
@@ -276,29 +286,4 @@ function copySink(fd: number, max: number, warn: (m: string) => void): Sink {
   return sink;
 }
 
-/** a new open file description of fd (so O_NONBLOCK touches nobody else), non-blocking; -1 on failure */
-function freshNonblocking(fd: number): number {
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(fd);
-  } catch {
-    return -1;
-  }
-  const c = fs.constants;
-  if (!st.isSocket()) {
-    try {
-      return fs.openSync(`/proc/self/fd/${fd}`, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY | (st.isFile() ? c.O_APPEND : 0));
-    } catch {
-      /* fall through */
-    }
-  }
-  // a socket cannot be reopened: share the description (its other users see O_NONBLOCK too)
-  try {
-    const d = native().dupCloexec(fd, 3);
-    native().setNonblock(d, true);
-    return d;
-  } catch {
-    return -1;
-  }
-}
 

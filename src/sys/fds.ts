@@ -21,6 +21,38 @@ export function reopenFresh(fd: number, mode: 'r' | 'w'): number {
   return fs.openSync(`/proc/self/fd/${fd}`, mode === 'r' ? fs.constants.O_RDONLY : fs.constants.O_WRONLY);
 }
 
+/**
+ * A new open file description of what fd refers to (pipe, fifo, tty, device: /proc/self/fd/N re-opened;
+ * O_APPEND for a regular file, so it never writes over it), for writing or reading, blocking or not; true
+ * with it. Where that is impossible (a socket, no /proc) a close-on-exec dup, shared with fd's other users,
+ * so it is left blocking (nonblock is then not applied: it would change it for them too); false with it.
+ */
+export function reopenFdEx(fd: number, write: boolean, nonblock = false): [number, boolean] {
+  const c = fs.constants;
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.fstatSync(fd);
+  } catch {
+    st = null;
+  }
+  if (st && !st.isSocket()) {
+    const flags = (write ? c.O_WRONLY | (st.isFile() ? c.O_APPEND : 0) : c.O_RDONLY) | c.O_NOCTTY | (nonblock ? c.O_NONBLOCK : 0);
+    try {
+      return [fs.openSync(`/proc/self/fd/${fd}`, flags), true];
+    } catch {
+      /* fall through */
+    }
+  }
+  const sh = native();
+  const d = sh.dupCloexec(fd, 3);
+  try {
+    sh.setNonblock(d, false);
+  } catch {
+    /* not every fd supports it */
+  }
+  return [d, false];
+}
+
 /** true if the description behind fd is O_NONBLOCK */
 export function isNonblocking(fd: number): boolean {
   const octal = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^flags:\s*([0-7]+)/m)?.[1] ?? '0';

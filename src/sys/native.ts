@@ -83,6 +83,11 @@ export interface NativeShim {
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** non-throwing: bytes written or negative errno */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /**
+   * write that never blocks, even on a blocking socket (send with MSG_DONTWAIT|MSG_NOSIGNAL; the
+   * description's flags are left alone); on anything but a socket, plain write. Non-throwing.
+   */
+  writeDontwait(fd: number, buf: Uint8Array, offset: number, length: number): number;
   close(fd: number): void;
   /** non-throwing kill(2): 0 or negative errno */
   kill(pid: number, sig: number): number;

@@ -34,6 +34,11 @@ export interface SinkOptions {
   onDrained?: () => void;
   /** after a flush that emptied the queue: lines dropped since the last report */
   onDropped?: (lines: number) => void;
+  /**
+   * the fd is a shared socket description that must stay blocking for its other users (a socket cannot be
+   * re-opened as a description of one's own): write with send(MSG_DONTWAIT) instead
+   */
+  dontWait?: boolean;
 }
 
 export const SINK_MAX_DEFAULT = 1 << 20;
@@ -70,7 +75,7 @@ export class Sink {
     if (this.dead_) return false;
     let b = typeof data === 'string' ? Buffer.from(data) : data;
     if (this.q.length === 0) {
-      const r = native().write(this.fd, b, 0, b.length);
+      const r = this.put(b);
       if (r === b.length) return true;
       if (r >= 0) b = b.subarray(r);
       else if (r !== -EAGAIN) {
@@ -93,6 +98,10 @@ export class Sink {
     return false;
   }
 
+  private put(b: Buffer): number {
+    return this.opts.dontWait ? native().writeDontwait(this.fd, b, 0, b.length) : native().write(this.fd, b, 0, b.length);
+  }
+
   private fail(r: number): void {
     this.dead_ = true;
     this.q = [];
@@ -110,10 +119,9 @@ export class Sink {
 
   /** the fd is writable: write what is held, in order */
   private flush(): void {
-    const n = native();
     while (this.q.length) {
       const b = this.q[0];
-      const r = n.write(this.fd, b, 0, b.length);
+      const r = this.put(b);
       if (r === -EAGAIN) return; // the watcher fires again
       if (r < 0) {
         this.fail(r);

@@ -348,3 +348,27 @@ test('--external-logger, a slow catch-all logger: stage 2 starts after --logger-
   fs.writeFileSync(path.join(b.rundir, 'go'), '');
   assert.equal((await b.exited(10000)).code, 6, b.stderr());
 });
+
+test('a console that does not read never stalls PID 1: what it cannot take is dropped and counted', { timeout: 40000 }, async (t) => {
+  const line = 'x'.repeat(99);
+  const b = await bootInit(t, {
+    tree: tree({ 'service/spew/run!': `#!/bin/sh\ni=0; while [ $i -lt 6000 ]; do echo "spew $i ${line}"; i=$((i+1)); done\ntouch "$VIGIL_RUNDIR/spewed"\nexec sleep 100000\n` }),
+    // the catch-all logger cannot run: the uncaught output (600 kB) goes to the console, which nobody reads
+    args: ['--logger-timeout', '300'],
+    prepare: (rundir) => fs.writeFileSync(path.join(rundir, 'uncaught-logs'), 'not a directory\n'),
+  });
+  b.child.stderr!.pause();
+  b.child.stdout!.pause();
+  // a PID 1 that waited on its console would take ~1 s per message here (minutes in all)
+  await waitFor(() => fs.existsSync(path.join(b.rundir, 'spewed')), 15000, 'the service to get all its lines out');
+  const t0 = Date.now();
+  const r0 = spawnSync('s6-svscanctl', ['-a', path.join(b.rundir, 'service')], { encoding: 'utf8', timeout: 5000 });
+  assert.equal(r0.status, 0, r0.stderr);
+  b.child.stderr!.resume();
+  b.child.stdout!.resume();
+  await waitFor(() => /vigil init: [0-9]+ console lines were dropped/.test(b.stderr()), 10000, 'the count of dropped console lines');
+  b.signal('SIGTERM');
+  const r = await b.exited(10000);
+  t.diagnostic(`console blocked: TERM → gone in ${r.at - t0} ms`);
+  assert.equal(r.code, 0, b.stderr().slice(-2000));
+});
