@@ -425,11 +425,9 @@ export class Init {
       case 'log':
         this.log(fx.text);
         return;
-      case 'release': {
-        const names = copyUserServices(this.basedir, this.scandir, (m) => this.warn(m));
-        if (names.length && this.scanner) this.scanner.command('a');
+      case 'release':
+        copyUserServices(this.basedir, this.scandir, (m) => this.warn(m));
         return;
-      }
       case 'services-up':
         // the service manager's hook: a bundle comes up here before stage 2 (nothing to wait for yet)
         this.dispatch({ type: 'up-done' });

@@ -114,7 +114,7 @@ export type Effect =
   | { do: 'say'; text: string }
   /** a line into the catch-all log */
   | { do: 'log'; text: string }
-  /** copy the user's services into the scan directory and scan */
+  /** copy the user's services into the scan directory (the scan that starts them comes with stage 2) */
   | { do: 'release' }
   | { do: 'services-up' }
   | { do: 'start-stage2' }
@@ -323,7 +323,10 @@ export function step(cfg: MachineConfig, s0: State, ev: Event, now: number): Ste
     case 'up-done':
       if (s.phase !== 'services-up') break;
       s.phase = 'stage2';
-      fx.push({ do: 'start-stage2' });
+      // stage 2 first, then the scan that starts the user's services: each start is a clone+exec that PID 1
+      // waits for (~0.5-5 ms), and rc.init need not wait for ten of them (in s6-linux-init too it runs
+      // beside the scanner's start-up). Both happen in this same turn: a reap, and so CMD, comes after.
+      fx.push({ do: 'start-stage2' }, { do: 'scanner', cmd: 'a' });
       break;
 
     case 'stage2-exited':

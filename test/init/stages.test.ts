@@ -86,7 +86,7 @@ test('boot: stage 2 waits for the logger; then the managed services, then rc.ini
   assert.deepEqual(kinds(w.send({ type: 'logger-ready' })), ['fallback', 'cancel-timer', 'release', 'services-up']);
   assert.equal(w.phase, 'services-up');
   assert.ok(!w.timers.has('gate'));
-  assert.deepEqual(w.send({ type: 'up-done' }), [{ do: 'start-stage2' }]);
+  assert.deepEqual(w.send({ type: 'up-done' }), [{ do: 'start-stage2' }, { do: 'scanner', cmd: 'a' }]);
   assert.deepEqual(w.send({ type: 'stage2-exited' }), [{ do: 'start-cmd' }]);
   assert.equal(w.phase, 'cmd');
   // without CMD: running, nothing started
