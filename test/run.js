@@ -5,6 +5,9 @@
 // open) or that hangs is killed and counted as failed, so the suite always ends.
 // `npm test -- word ...` runs only the files whose path contains one of the words.
 // Helpers live next to the tests but are not *.test.js, so they are never run as tests.
+// The counts come from the TAP reporter's closing `# pass N` / `# fail N` lines. The reporter is named
+// explicitly: Node 20 defaults to TAP when stdout is not a terminal, Node 22+ to its own `spec` summary
+// (which this script cannot read). A file whose counts cannot be read is counted as failed, loudly.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -31,7 +34,7 @@ if (chosen.length === 0) {
 function runFile(file) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--test', `--test-timeout=${TEST_TIMEOUT_MS}`, file], {
+    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', `--test-timeout=${TEST_TIMEOUT_MS}`, file], {
       stdio: ['ignore', 'pipe', 'inherit'],
       detached: true,
     });
@@ -53,19 +56,28 @@ function runFile(file) {
       clearTimeout(timer);
       const num = (k) => {
         const m = out.match(new RegExp(`^# ${k} (\\d+)$`, 'm'));
-        return m ? Number(m[1]) : 0;
+        return m ? Number(m[1]) : null;
       };
-      let pass = num('pass');
-      let fail = num('fail') + num('cancelled');
       const rel = path.relative(root, file);
+      const counts = { tests: num('tests'), pass: num('pass'), fail: num('fail'), cancelled: num('cancelled'), skipped: num('skipped'), todo: num('todo') };
+      let pass = counts.pass ?? 0;
+      let fail = (counts.fail ?? 0) + (counts.cancelled ?? 0);
+      const skipped = (counts.skipped ?? 0) + (counts.todo ?? 0);
       if (killed) {
         console.log(`# ${rel}: killed after ${FILE_DEADLINE_MS} ms (hung or a handle left open)`);
+        fail += 1;
+      } else if (counts.tests === null || counts.pass === null || counts.fail === null) {
+        console.log(`# ${rel}: FAILED: no TAP summary (# tests/# pass/# fail) in its output; exit ${signal || code}. ` +
+          `Is the tap reporter in use (${process.version})?`);
+        fail += 1;
+      } else if (counts.tests === 0) {
+        console.log(`# ${rel}: FAILED: ran no test`);
         fail += 1;
       } else if ((code !== 0 || signal) && fail === 0) {
         console.log(`# ${rel}: exited ${signal || code} with no failing test reported`);
         fail += 1;
       }
-      resolve({ rel, pass, fail, ms: Date.now() - t0 });
+      resolve({ rel, pass, fail, skipped, ms: Date.now() - t0 });
     });
   });
 }
@@ -75,10 +87,12 @@ function runFile(file) {
   for (const f of chosen) results.push(await runFile(f));
   const pass = results.reduce((a, r) => a + r.pass, 0);
   const fail = results.reduce((a, r) => a + r.fail, 0);
+  const skipped = results.reduce((a, r) => a + r.skipped, 0);
   console.log('\n# per file (ms, passed, failed)');
   for (const r of results) console.log(`# ${String(r.ms).padStart(7)}  ${String(r.pass).padStart(3)}  ${String(r.fail).padStart(2)}  ${r.rel}`);
   const failed = results.filter((r) => r.fail > 0).map((r) => r.rel);
   if (failed.length) console.log(`# failing files: ${failed.join(', ')}`);
-  console.log(`\ntests: ${pass} passed, ${fail} failed`);
+  console.log(`\n# node ${process.version}`);
+  console.log(`tests: ${pass} passed, ${fail} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(fail > 0 ? 1 : 0);
 })();
