@@ -66,9 +66,10 @@
  * errors
  */
 
-static const char *errname(int err) {
-  const char *n = strerrorname_np(err);
-  return n ? n : "EUNKNOWN";
+/* The errno's name from libuv's table, as Node's util.getSystemErrorName (src/sys/errors.ts) gives it: one table
+ * for both sides, and no strerrorname_np (glibc 2.32+ only, absent from musl: prebuilds must load on either). */
+static const char *errname(int err, char *buf, size_t len) {
+  return uv_err_name_r(-err, buf, len);
 }
 
 /* Build an Error like Node's ErrnoException: "CODE: strerror, syscall 'path'" with code, errno, syscall, path. */
@@ -96,7 +97,8 @@ static napi_value make_errno_error(napi_env env, int err, const char *code, cons
 }
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
-  napi_value e = make_errno_error(env, err, errname(err), strerror(err), syscall, path);
+  char name[64];
+  napi_value e = make_errno_error(env, err, errname(err, name, sizeof name), strerror(err), syscall, path);
   if (e) napi_throw(env, e);
   return NULL;
 }
@@ -582,9 +584,9 @@ static int parse_spawn_opts(napi_env env, napi_value o, struct spawn_req *r) {
 }
 
 static napi_value throw_spawn(napi_env env, int err, int stage, const char *file) {
-  char desc[512];
+  char desc[512], name[64];
   snprintf(desc, sizeof desc, "%s (%s)", strerror(err), stage_name(stage));
-  napi_value e = make_errno_error(env, err, errname(err), desc, "spawn", file);
+  napi_value e = make_errno_error(env, err, errname(err, name, sizeof name), desc, "spawn", file);
   if (!e) return NULL;
   napi_value v;
   napi_create_string_utf8(env, stage_name(stage), NAPI_AUTO_LENGTH, &v);
@@ -617,7 +619,10 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   }
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  /* sigprocmask, not pthread_sigmask: on Linux both change the calling thread's mask only (glibc and musl), and
+   * glibc 2.32 moved pthread_sigmask into libc under a new symbol version, which would raise the prebuilt
+   * binaries' glibc floor above Node's own (2.28). */
+  sigprocmask(SIG_SETMASK, &all, &old);
   pid_t pid;
   if (r.fifo && !r.fifo_reader_held) {
     /* this child blocks in open() until a reader comes: a vfork'd parent would be suspended meanwhile
@@ -628,7 +633,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     pid = spawn_clone(&r, ep[1]);
   }
   int forkerr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   close(ep[1]);
   if (pid < 0) {
     close(ep[0]);
