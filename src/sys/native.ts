@@ -1,5 +1,6 @@
 /**
- * The typed face of the native shim (native/shim.c, built by node-gyp into native/build/Release/shim.node).
+ * The typed face of the native shim (native/shim.c), and its loader: a prebuilt binary from the npm package
+ * (prebuilds/<target>/vigil.node, made by native/prebuild.js) or a local node-gyp build (native/build/Release/shim.node).
  *
  * Why a shim at all: as PID 1 or a subreaper vigil reaps every orphan with waitpid(-1), which would steal
  * libuv's children, so the supervisor never uses child_process. fork→execve must run async-signal-safe C
@@ -10,6 +11,7 @@
  * as Node does), `syscall` (and for spawn, `stage`: 'fifo', 'dup2', 'chdir', 'execve' ...). The hot-path I/O
  * functions `read`/`write`/`kill` do not throw: they return a negative errno instead.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface ReapResult {
@@ -145,22 +147,123 @@ export interface NativeShim {
 }
 
 let cached: NativeShim | undefined;
+let loadedFrom: string | undefined;
 
-/** Load the shim once; fail with one message naming every path tried. */
-export function native(): NativeShim {
-  if (cached) return cached;
-  // the project root: dist/src/sys/ up three (tsc's output), or dist/ up one (the bundle dist/vigil.js)
-  const roots = [path.resolve(__dirname, '..', '..', '..'), path.resolve(__dirname, '..')];
-  const tried: string[] = [];
-  for (const p of roots.flatMap((root) => ['native/build/Release/shim.node', 'native/build/Debug/shim.node'].map((rel) => path.join(root, rel)))) {
-    tried.push(p);
+/**
+ * The project's root (holds prebuilds/ and native/): three levels above tsc's dist/src/sys/, one above the
+ * bundle dist/vigil.js (scripts/bundle.js). Decided by where this code is, never by probing upwards (a bundle
+ * in node_modules/vigil/dist/ has the user's own project three levels up).
+ */
+const ROOT = path.basename(__dirname) === 'sys' ? path.resolve(__dirname, '..', '..', '..') : path.resolve(__dirname, '..');
+
+/**
+ * Which C library the running node links against, from the ELF interpreter (PT_INTERP) of process.execPath:
+ * /lib/ld-musl-<arch>.so.1 is musl, ld-linux*.so.* is glibc. Reliable where file probes are not (a Debian host
+ * with musl-tools has /lib/ld-musl-x86_64.so.1 too) and cheap (one 4 KiB read, no process.report). A node
+ * without an interpreter (static) or unreadable falls back to process.report: glibcVersionRuntime only on glibc.
+ */
+export function libcOf(execPath: string = process.execPath): 'glibc' | 'musl' {
+  const interp = elfInterpreter(execPath);
+  if (interp !== null) {
+    if (/ld-musl-/.test(interp)) return 'musl';
+    if (/ld-linux/.test(interp)) return 'glibc';
+  }
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/** PT_INTERP of a little-endian ELF64 file, '' if it has none, null if it is not one or cannot be read. */
+export function elfInterpreter(file: string): string | null {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return null; }
+  try {
+    const read = (len: number, pos: number): Buffer => {
+      const b = Buffer.alloc(len);
+      const n = fs.readSync(fd, b, 0, len, pos);
+      return b.subarray(0, n);
+    };
+    const h = read(64, 0);
+    // \x7fELF, ELFCLASS64, ELFDATA2LSB (x86-64 and aarch64 Linux are both)
+    if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return null;
+    const phoff = Number(h.readBigUInt64LE(0x20));
+    const phentsize = h.readUInt16LE(0x36);
+    const phnum = h.readUInt16LE(0x38);
+    const ph = read(phentsize * phnum, phoff);
+    for (let i = 0; i + 56 <= ph.length && i < phentsize * phnum; i += phentsize) {
+      if (ph.readUInt32LE(i) !== 3 /* PT_INTERP */) continue;
+      const s = read(Number(ph.readBigUInt64LE(i + 0x20)), Number(ph.readBigUInt64LE(i + 8)));
+      const nul = s.indexOf(0);
+      return s.subarray(0, nul < 0 ? s.length : nul).toString('latin1');
+    }
+    return '';
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The prebuilt binary's directory name for this process (prebuilds/<target>/vigil.node), or null if none is built for it. */
+export function prebuildTarget(): string | null {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
+  return `linux-${process.arch}-${libcOf()}`;
+}
+
+/** Where a fitting prebuilt binary would be, or null if none is built for this platform. */
+export function prebuildPath(): string | null {
+  const t = prebuildTarget();
+  return t === null ? null : path.join(ROOT, 'prebuilds', t, 'vigil.node');
+}
+
+/** The path the shim was loaded from (after native() succeeded). */
+export function nativePath(): string | undefined {
+  return loadedFrom;
+}
+
+/**
+ * Load the first of `paths` that exists and loads; `tried` gets one "path (reason)" per failure.
+ * A file that exists but does not load (wrong libc, a node too old for its Node-API level...) is passed over.
+ */
+export function loadFirst(paths: string[], tried: string[]): { shim: NativeShim; path: string } | null {
+  for (const p of paths) {
+    if (!fs.existsSync(p)) {
+      tried.push(`${p} (not found)`);
+      continue;
+    }
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      cached = require(p) as NativeShim;
-      return cached;
+      return { shim: require(p) as NativeShim, path: p };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+      tried.push(`${p} (${String((e as Error).message).split('\n')[0]})`);
     }
   }
-  throw new Error(`vigil: native shim not built (run npm install); tried: ${tried.join(', ')}`);
+  return null;
+}
+
+/**
+ * Load the shim once. Order: $VIGIL_NATIVE alone if set; else the prebuilt binary for this platform, arch and
+ * libc (prebuilds/linux-{x64,arm64}-{glibc,musl}/vigil.node, shipped in the npm package), then a local
+ * node-gyp build (native/build/Release, then Debug: what `npm install` compiles when no prebuild fits).
+ * Fails with one message naming every path tried and why each was passed over.
+ */
+export function native(): NativeShim {
+  if (cached) return cached;
+  const tried: string[] = [];
+  const forced = process.env.VIGIL_NATIVE;
+  const pre = prebuildPath();
+  const paths = forced ? [path.resolve(forced)] : [
+    ...(pre ? [pre] : []),
+    path.join(ROOT, 'native', 'build', 'Release', 'shim.node'),
+    path.join(ROOT, 'native', 'build', 'Debug', 'shim.node'),
+  ];
+  const got = loadFirst(paths, tried);
+  if (got) {
+    cached = got.shim;
+    loadedFrom = got.path;
+    return cached;
+  }
+  const what = `node ${process.version} on ${process.platform}-${process.arch}${process.platform === 'linux' ? ` (${libcOf()})` : ''}`;
+  throw new Error(`vigil: no native shim loads for ${what}; tried ${tried.join(', ')}` +
+    `${forced ? ' (from $VIGIL_NATIVE)' : ''}. Prebuilt binaries cover linux x64/arm64 with glibc or musl; ` +
+    'elsewhere build it from source: npm rebuild vigil (needs python3, make and a C compiler)');
 }
