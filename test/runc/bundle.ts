@@ -96,7 +96,11 @@ export function makeBundle(o: BundleOptions): Bundle {
   spec.process.cwd = o.cwd ?? '/';
   spec.process.env = o.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp'];
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-  const id = `vigil-test-${process.pid}-${++seq}`;
+  return bundleHandle(dir, out, state, `vigil-test-${process.pid}-${++seq}`);
+}
+
+/** The Bundle for a bundle dir: cleanup() deletes the container (if runc still knows it) and the dir. */
+export function bundleHandle(dir: string, out: string, state: string, id: string): Bundle {
   return {
     dir, out, state, id,
     cleanup() {
@@ -114,15 +118,16 @@ export interface RunHandle {
   exited: Promise<number>;
 }
 
-/** `runc run ID` in the foreground, stdio on pipes. */
-export function runForeground(b: Bundle): RunHandle {
-  const child = spawn('runc', ['--root', b.state, 'run', '--bundle', b.dir, b.id], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `runc run ID` in the foreground, stdio on pipes; `prefix` is a command that execs its arguments (unshare ...). */
+export function runForeground(b: Bundle, prefix: string[] = []): RunHandle {
+  const argv = [...prefix, 'runc', '--root', b.state, 'run', '--bundle', b.dir, b.id];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number>((resolve) => {
-    child.on('error', (e) => { err += `spawn runc: ${e.message}\n`; });
+    child.on('error', (e) => { err += `spawn ${argv[0]}: ${e.message}\n`; });
     child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0)));
   });
   return { child, stdout: () => out, stderr: () => err, exited };
