@@ -25,7 +25,8 @@ const files = [];
   }
 })(root);
 const filters = process.argv.slice(2);
-const chosen = files.sort().filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)));
+// words match the path under dist/test/ (not the checkout's own path, which may contain any word)
+const chosen = files.sort().filter((f) => filters.length === 0 || filters.some((w) => path.relative(root, f).includes(w)));
 if (chosen.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
   process.exit(1);
