@@ -1172,9 +1172,9 @@ static napi_value Tcsetpgrp(napi_env env, napi_callback_info info) {
   sigset_t ttou, old;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
-  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  sigprocmask(SIG_BLOCK, &ttou, &old);
   int rc = tcsetpgrp(fd, (pid_t)pg) < 0 ? -errno : 0;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   return js_int(env, rc);
 }
 
