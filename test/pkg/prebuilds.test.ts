@@ -124,7 +124,10 @@ for (const target of ['linux-x64-musl', 'linux-arm64-musl']) {
     assert.equal(elfInterpreter(exe), `/lib/ld-musl-${arch}.so.1`, 'the host is not a musl program');
     const r = hostRun(host, shim);
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /^registered: 34 functions$/m);
+    // as many functions as the glibc build registers in this node
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const n = Object.values(require(path.join(out, 'linux-x64-glibc', 'vigil.node')) as Record<string, unknown>).filter((v) => typeof v === 'function').length;
+    assert.match(r.stdout, new RegExp(`^registered: ${n} functions$`, 'm'));
     assert.match(r.stdout, /^clockGettime: \[\d+,\d+\]$/m);
     assert.match(r.stdout, /^pipe: \[\d+,\d+\]$/m);
     assert.match(r.stdout, /^kill: 0$/m);
