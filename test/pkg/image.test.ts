@@ -114,3 +114,25 @@ test('vigil init --container -- node -e …: read-only root, the prebuilt shim l
   const code = await exitWithin(b, h, 15_000);
   assert.equal(code, 143, why(`exit code ${code}`)());
 });
+
+test('the example as pod.yaml runs it (uid 10001, read-only root): CMD in WORKDIR, logs on stdout, HUP forwarded, TERM → its exit code', { timeout: 60_000 }, async (t) => {
+  const { b, h, why, until } = run(t, null, 10001);
+  // WORKDIR: CMD is ["node", "server.js"], a path relative to WORKDIR /app; "Cannot find module '/server.js'"
+  // below means CMD ran in / (issue 11 item 1: vigil init must start CMD in its own working directory)
+  await until(() => /server: listening on 8080/.test(h.stdout()), 30_000, 'the server listened (WORKDIR /app + CMD node server.js)');
+  // WORKDIR: CMD ["node", "server.js"] found server.js relative to /app, and reports it
+  assert.match(h.stdout(), /server: listening on 8080 in \/app as uid 10001/, why('CMD not in WORKDIR')());
+  // logs: stage 2 and a service (through the catch-all logger) reach the container's stdout too
+  await until(() => /rc\.init: stage 2 in container mode/.test(h.stdout()) && /worker: up as uid 10001/.test(h.stdout()), 15_000,
+    'stage 2 and the worker service showed in the container output');
+  runcKill(b, 'HUP');
+  await until(() => /server: SIGHUP: configuration reloaded \(generation 2\)/.test(h.stdout()), 10_000, 'HUP reached the server');
+  const t0 = Date.now();
+  runcKill(b, 'TERM');
+  const code = await exitWithin(b, h, 15_000);
+  const ms = Date.now() - t0;
+  assert.equal(code, 0, why(`exit code ${code} (server.js exits 0 after closing on TERM)`)());
+  assert.match(h.stdout(), /server: SIGTERM: closing/, why('TERM did not reach the server')());
+  t.diagnostic(`TERM → container gone in ${ms} ms`);
+  assert.ok(ms < 10_000, `stop took ${ms} ms`);
+});
