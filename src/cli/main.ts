@@ -29,6 +29,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   poweroff: { load: () => require('./hpr'), summary: 'power the system off' },
   reboot: { load: () => require('./hpr'), summary: 'reboot the system' },
   shutdown: { load: () => require('./shutdown'), summary: 'plan or cancel a shutdown' },
+  rc: { load: () => require('./rc'), summary: 'the service manager: dependencies, oneshots, bundles (s6-rc)' },
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 

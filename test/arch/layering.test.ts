@@ -1,6 +1,6 @@
 /**
  * Architecture checks, kept true without a lint plugin:
- * - imports flow one way: cli → init | scanner | logger → supervisor → formats | sys → native;
+ * - imports flow one way: cli → init → rc → scanner → logger → supervisor → formats | sys → native;
  * - nothing under src/ uses child_process (the supervisor reaps with waitpid(-1), which would steal
  *   libuv's children; every fork/exec goes through the native shim);
  * - only src/sys/native.ts loads the native addon;
@@ -16,8 +16,9 @@ const src = path.join(root, 'src');
 
 // A layer may import itself and the layers listed for it.
 const ALLOWED: Record<string, string[]> = {
-  cli: ['init', 'scanner', 'logger', 'supervisor', 'formats', 'sys'],
-  init: ['scanner', 'logger', 'supervisor', 'formats', 'sys'],
+  cli: ['init', 'rc', 'scanner', 'logger', 'supervisor', 'formats', 'sys'],
+  init: ['rc', 'scanner', 'logger', 'supervisor', 'formats', 'sys'],
+  rc: ['scanner', 'logger', 'supervisor', 'formats', 'sys'],
   scanner: ['logger', 'supervisor', 'formats', 'sys'],
   logger: ['formats', 'sys'],
   supervisor: ['logger', 'formats', 'sys'],

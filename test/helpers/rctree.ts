@@ -1,0 +1,72 @@
+/**
+ * Shared test helpers (reusable): write s6-rc source trees from a compact spec.
+ *
+ *   const src = rcTree({
+ *     'mount/type': 'oneshot\n', 'mount/up': 'mkdir -p /tmp/x\n',
+ *     'web/type': 'longrun\n', 'web/run': '#!/bin/sh\nexec sleep 100\n', 'web/dependencies.d/mount': '',
+ *     'default/type': 'bundle\n', 'default/contents.d/web': '',
+ *     'loop': { symlink: 'loop' },
+ *   });
+ *
+ * Values: a string or Buffer is a file (run/finish/up/down made executable), `{ symlink }` a symlink,
+ * `{ dir: true }` an empty directory, `{ fifo: true }` a fifo. Returns the tree's path (a fresh mkdtemp).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { native } from '../../src/sys/native';
+
+export type TreeEntry = string | Buffer | { symlink: string } | { dir: true } | { fifo: true };
+
+export function rcTree(spec: Record<string, TreeEntry>, root?: string): string {
+  const dir = root ?? fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-rcsrc-'));
+  writeTree(dir, spec);
+  return dir;
+}
+
+export function writeTree(dir: string, spec: Record<string, TreeEntry>): void {
+  for (const [rel, v] of Object.entries(spec)) {
+    const p = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    if (typeof v === 'string' || Buffer.isBuffer(v)) {
+      fs.rmSync(p, { force: true });
+      fs.writeFileSync(p, v);
+      if (/(^|\/)(run|finish|up|down)$/.test(rel)) fs.chmodSync(p, 0o755);
+    } else if ('symlink' in v) {
+      fs.rmSync(p, { force: true });
+      fs.symlinkSync(v.symlink, p);
+    } else if ('dir' in v) {
+      fs.mkdirSync(p, { recursive: true });
+    } else {
+      native().mkfifo(p, 0o644);
+    }
+  }
+}
+
+/** A longrun that runs `cmd` under sh (exec'd), optionally with extra files. */
+export function longrun(name: string, cmd: string, extra: Record<string, TreeEntry> = {}): Record<string, TreeEntry> {
+  const out: Record<string, TreeEntry> = { [`${name}/type`]: 'longrun\n', [`${name}/run`]: `#!/bin/sh\nexec ${cmd}\n` };
+  for (const [k, v] of Object.entries(extra)) out[`${name}/${k}`] = v;
+  return out;
+}
+
+/** A oneshot whose up (and down) are the given execline texts, optionally with dependencies. */
+export function oneshot(name: string, up: string, opts: { down?: string; deps?: string[] } = {}): Record<string, TreeEntry> {
+  const out: Record<string, TreeEntry> = { [`${name}/type`]: 'oneshot\n', [`${name}/up`]: up };
+  if (opts.down !== undefined) out[`${name}/down`] = opts.down;
+  for (const d of opts.deps ?? []) out[`${name}/dependencies.d/${d}`] = '';
+  return out;
+}
+
+export function bundle(name: string, contents: string[]): Record<string, TreeEntry> {
+  const out: Record<string, TreeEntry> = { [`${name}/type`]: 'bundle\n' };
+  if (!contents.length) out[`${name}/contents.d`] = { dir: true };
+  for (const c of contents) out[`${name}/contents.d/${c}`] = '';
+  return out;
+}
+
+export function deps(name: string, names: string[]): Record<string, TreeEntry> {
+  const out: Record<string, TreeEntry> = {};
+  for (const d of names) out[`${name}/dependencies.d/${d}`] = '';
+  return out;
+}
