@@ -72,6 +72,8 @@ export interface Host {
   ended(svc: Service): void;
   /** an fd open on /dev/null, never closed */
   devnull(): number;
+  /** the event bytes just sent to the service's event/ fifodir (s u U d D O x), status already written */
+  announced?(svc: Service, events: string): void;
 }
 
 export interface ServiceOptions {
@@ -689,6 +691,7 @@ export class Service {
 
   private announce(bytes: string): void {
     notifyFifodir(this.p(EVENT_DIR), bytes);
+    this.host.announced?.(this, bytes);
   }
 
   private warn(msg: string): void {

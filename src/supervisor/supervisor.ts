@@ -7,6 +7,10 @@
  * step() inside try/catch, so an exception in one service's handling becomes one line
  * `vigil: warning: NAME: ...` on stderr and never touches another service (queue then drain: a step that
  * produces a follow-up event posts it, and it runs after the current step returns).
+ *
+ * Observers: addEventListener() hands every service's event bytes (the ones s6 writes to event/: s u U d D O
+ * x) to in-process listeners, in order, right after the status file is written. The service manager
+ * (src/rc) learns up / ready / down / permanently failed this way, without polling or a fifodir.
  */
 import * as fs from 'node:fs';
 import { installReaper } from '../sys/reaper';
@@ -20,6 +24,12 @@ export interface SupervisorOptions {
   onEnded?: (svc: Service) => void;
   timers?: TimerQueue;
 }
+
+/**
+ * An in-process observer of service events. It runs inside the drain: it may post events or send control
+ * letters (they are queued and run after the current step), never call a service's step itself.
+ */
+export type EventListener = (svc: Service, events: string) => void;
 
 export function defaultLog(line: string): void {
   try {
@@ -40,6 +50,7 @@ export class Supervisor implements Host {
   fdsHeld = 0;
   private readonly logLine: (line: string) => void;
   private readonly onEnded?: (svc: Service) => void;
+  private listeners: EventListener[] = [];
 
   constructor(opts: SupervisorOptions = {}) {
     this.timers = opts.timers ?? new TimerQueue();
@@ -94,6 +105,25 @@ export class Supervisor implements Host {
       this.queue.length = 0;
       this.head = 0;
       this.draining = false;
+    }
+  }
+
+  /** Observe every service's event bytes; returns the function that stops it. */
+  addEventListener(fn: EventListener): () => void {
+    this.listeners = [...this.listeners, fn];
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
+  }
+
+  /** Host side of Service.announce: each listener in turn, each isolated (a throw is one warning line). */
+  announced(svc: Service, events: string): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(svc, events);
+      } catch (e) {
+        this.warn(svc, `internal error in an event listener: ${(e as Error)?.message ?? e}`);
+      }
     }
   }
 

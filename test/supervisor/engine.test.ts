@@ -137,3 +137,36 @@ test('in-process Scanner API: stdoutFor hook feeds a service\'s output to this p
   for (const fd of [r, w]) native().close(fd);
   assert.equal(statusOf(path.join(sd, 'talker'))!.pid, 0);
 });
+
+test('event listeners: every service event byte in order, status already written; a throwing listener is one warning', async () => {
+  const sd = makeTree({
+    'ready/run!': '#!/bin/sh\necho >&3\nexec sleep 1000000\n',
+    'ready/notification-fd': '3\n',
+    'once/run!': '#!/bin/sh\nexit 3\n',
+    'once/finish!': '#!/bin/sh\nexit 125\n',
+  });
+  cleanup.push(() => removeTree(sd));
+  const lines: string[] = [];
+  const sup = new Supervisor({ log: (l) => lines.push(l) });
+  const seen: string[] = [];
+  let statusAtU: boolean | null = null;
+  const off = sup.addEventListener((svc, events) => {
+    seen.push(`${svc.name}:${events}`);
+    if (svc.name === 'ready' && events === 'U') statusAtU = statusOf(path.join(sd, 'ready'))!.ready;
+  });
+  sup.addEventListener(() => {
+    throw new Error('listener fault');
+  });
+  const ready = sup.add({ dir: path.join(sd, 'ready'), name: 'ready' });
+  const once = sup.add({ dir: path.join(sd, 'once'), name: 'once' });
+  await waitFor(() => seen.includes('ready:U') && seen.includes('once:OD'), 5000, 'U and OD');
+  assert.deepEqual(seen.filter((s) => s.startsWith('ready:')), ['ready:s', 'ready:u', 'ready:U']);
+  assert.deepEqual(seen.filter((s) => s.startsWith('once:')), ['once:s', 'once:u', 'once:d', 'once:OD']);
+  assert.equal(statusAtU, true, 'the status file says ready when U is announced');
+  assert.ok(lines.length >= 1 && lines.every((l) => /^vigil: warning: (ready|once): internal error in an event listener: listener fault$/.test(l)), lines.join('\n'));
+  off();
+  sup.control(once, 'x');
+  sup.control(ready, 'dx');
+  await waitFor(() => once.done && ready.done, 5000, 'both ended');
+  assert.ok(!seen.some((s) => s.endsWith(':x')), 'no event after the listener was removed');
+});
