@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -883,15 +885,11 @@ static napi_value SetNonblock(napi_env env, napi_callback_info info) {
   return js_undefined(env);
 }
 
-/* (fd, buf, offset, length) -> pointer/len checked against the typed array; returns 0 or -1 (thrown) */
-static int io_args(napi_env env, napi_callback_info info, int *fd, char **ptr, size_t *len) {
-  napi_value a[4];
-  int32_t f;
+/* (buf, offset, length) -> pointer/len checked against the typed array; returns 0 or -1 (thrown) */
+static int buf_range(napi_env env, napi_value buf, napi_value offset, napi_value length, char **ptr, size_t *len) {
   int64_t off, ln;
   bool ista = false;
-  if (get_args(env, info, 4, a) < 0) return -1;
-  if (arg_int32(env, a[0], &f, "fd") < 0) return -1;
-  if (napi_is_typedarray(env, a[1], &ista) != napi_ok || !ista) {
+  if (napi_is_typedarray(env, buf, &ista) != napi_ok || !ista) {
     throw_type(env, "buf must be a Uint8Array");
     return -1;
   }
@@ -899,22 +897,32 @@ static int io_args(napi_env env, napi_callback_info info, int *fd, char **ptr, s
   size_t n, boff;
   void *data;
   napi_value ab;
-  napi_get_typedarray_info(env, a[1], &tt, &n, &data, &ab, &boff);
+  napi_get_typedarray_info(env, buf, &tt, &n, &data, &ab, &boff);
   if (tt != napi_uint8_array && tt != napi_uint8_clamped_array && tt != napi_int8_array) {
     throw_type(env, "buf must be a Uint8Array");
     return -1;
   }
   off = 0;
   ln = (int64_t)n;
-  if (!is_nullish(env, a[2]) && arg_int64(env, a[2], &off, "offset") < 0) return -1;
-  if (!is_nullish(env, a[3]) && arg_int64(env, a[3], &ln, "length") < 0) return -1;
+  if (!is_nullish(env, offset) && arg_int64(env, offset, &off, "offset") < 0) return -1;
+  if (!is_nullish(env, length) && arg_int64(env, length, &ln, "length") < 0) return -1;
   if (off < 0 || ln < 0 || (uint64_t)off + (uint64_t)ln > (uint64_t)n) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "offset/length out of the buffer's bounds");
     return -1;
   }
-  *fd = f;
   *ptr = (char *)data + off;
   *len = (size_t)ln;
+  return 0;
+}
+
+/* (fd, buf, offset, length) -> fd, pointer/len; returns 0 or -1 (thrown) */
+static int io_args(napi_env env, napi_callback_info info, int *fd, char **ptr, size_t *len) {
+  napi_value a[4];
+  int32_t f;
+  if (get_args(env, info, 4, a) < 0) return -1;
+  if (arg_int32(env, a[0], &f, "fd") < 0) return -1;
+  if (buf_range(env, a[1], a[2], a[3], ptr, len) < 0) return -1;
+  *fd = f;
   return 0;
 }
 
@@ -1204,6 +1212,201 @@ static napi_value KdSigAccept(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------
+ * AF_UNIX stream sockets with descriptor passing: the service manager's control socket (src/rc). The server
+ * side is non-blocking and watched with pollStart; sendFds/recvFds never block (MSG_DONTWAIT) and never raise
+ * SIGPIPE (MSG_NOSIGNAL); they return a negative errno instead of throwing, like read/write.
+ */
+
+#define MAX_PASSED_FDS 16
+
+static int unix_addr(napi_env env, napi_value v, struct sockaddr_un *sa, socklen_t *salen) {
+  char *path = arg_string(env, v, "path");
+  if (!path) return -1;
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof sa->sun_path) {
+    free(path);
+    throw_errno(env, ENAMETOOLONG, "bind", NULL);
+    return -1;
+  }
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, path, n + 1);
+  *salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  free(path);
+  return 0;
+}
+
+/* unixListen(path, backlog): socket + bind + listen, non-blocking and close-on-exec; the caller removes a
+ * stale socket file first and sets its mode. */
+static napi_value UnixListen(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  int32_t backlog = 64;
+  struct sockaddr_un sa;
+  socklen_t salen;
+  CHECK(get_args(env, info, 2, a));
+  if (unix_addr(env, a[0], &sa, &salen) < 0) return NULL;
+  if (!is_nullish(env, a[1]) && arg_int32(env, a[1], &backlog, "backlog") < 0) return NULL;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", NULL);
+  if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "bind", sa.sun_path);
+  }
+  if (listen(fd, backlog) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "listen", sa.sun_path);
+  }
+  return js_int(env, fd);
+}
+
+/* unixConnect(path): a blocking, close-on-exec stream socket connected to path (a client's; it may then be
+ * made non-blocking with setNonblock). */
+static napi_value UnixConnect(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  struct sockaddr_un sa;
+  socklen_t salen;
+  CHECK(get_args(env, info, 1, a));
+  if (unix_addr(env, a[0], &sa, &salen) < 0) return NULL;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", NULL);
+  int r;
+  do r = connect(fd, (struct sockaddr *)&sa, salen);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "connect", sa.sun_path);
+  }
+  return js_int(env, fd);
+}
+
+/* accept(fd): a non-blocking, close-on-exec connection, or a negative errno (-EAGAIN: none waiting) */
+static napi_value Accept(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  int c;
+  do c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (c < 0 && errno == EINTR);
+  return js_int(env, c < 0 ? -errno : c);
+}
+
+/* sendFds(fd, buf, offset, length, fds): sendmsg with the fds as SCM_RIGHTS (at most 16); bytes sent or a
+ * negative errno */
+static napi_value SendFds(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  int32_t fd;
+  char *p;
+  size_t len;
+  uint32_t nfds = 0;
+  CHECK(get_args(env, info, 5, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  if (buf_range(env, a[1], a[2], a[3], &p, &len) < 0) return NULL;
+  int *fds = NULL;
+  if (!is_nullish(env, a[4])) {
+    if (!(fds = arg_fdv(env, a[4], &nfds, "fds"))) return NULL;
+    if (nfds > MAX_PASSED_FDS) {
+      free(fds);
+      return throw_type(env, "fds: at most 16");
+    }
+  }
+  struct iovec iov = {p, len};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * MAX_PASSED_FDS)];
+  } cbuf;
+  if (nfds) {
+    memset(&cbuf, 0, sizeof cbuf);
+    m.msg_control = cbuf.b;
+    m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  free(fds);
+  ssize_t r;
+  do r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  return js_int(env, r < 0 ? -errno : r);
+}
+
+/* recvFds(fd, buf, offset, length): [bytes or negative errno, fds received (close-on-exec)]. A message whose
+ * fds did not fit (MSG_CTRUNC) gets every fd that came closed and -EBADMSG. */
+static napi_value RecvFds(napi_env env, napi_callback_info info) {
+  napi_value a[4], arr, ret;
+  int32_t fd;
+  char *p;
+  size_t len;
+  CHECK(get_args(env, info, 4, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  if (buf_range(env, a[1], a[2], a[3], &p, &len) < 0) return NULL;
+  struct iovec iov = {p, len};
+  struct msghdr m;
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * MAX_PASSED_FDS)];
+  } cbuf;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = cbuf.b;
+  m.msg_controllen = sizeof cbuf.b;
+  ssize_t r;
+  do r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  int got[MAX_PASSED_FDS];
+  uint32_t n = 0;
+  if (r >= 0) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      int *d = (int *)CMSG_DATA(c);
+      for (size_t i = 0; i < k; i++) {
+        if (n < MAX_PASSED_FDS) got[n++] = d[i];
+        else close(d[i]);
+      }
+    }
+    if (m.msg_flags & MSG_CTRUNC) {
+      for (uint32_t i = 0; i < n; i++) close(got[i]);
+      n = 0;
+      r = -1;
+      errno = EBADMSG;
+    }
+  }
+  CHECK(napi_create_array_with_length(env, n, &arr));
+  for (uint32_t i = 0; i < n; i++) napi_set_element(env, arr, i, js_int(env, got[i]));
+  CHECK(napi_create_array_with_length(env, 2, &ret));
+  napi_set_element(env, ret, 0, js_int(env, r < 0 ? -errno : r));
+  napi_set_element(env, ret, 1, arr);
+  return ret;
+}
+
+/* peerCred(fd): [pid, uid, gid] of the process at the other end (SO_PEERCRED) */
+static napi_value PeerCred(napi_env env, napi_callback_info info) {
+  napi_value a[1], ret;
+  int32_t fd;
+  CHECK(get_args(env, info, 1, a));
+  if (arg_int32(env, a[0], &fd, "fd") < 0) return NULL;
+  struct ucred cr;
+  socklen_t l = sizeof cr;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0) return throw_errno(env, errno, "getsockopt", NULL);
+  CHECK(napi_create_array_with_length(env, 3, &ret));
+  napi_set_element(env, ret, 0, js_int(env, cr.pid));
+  napi_set_element(env, ret, 1, js_int(env, cr.uid));
+  napi_set_element(env, ret, 2, js_int(env, cr.gid));
+  return ret;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
  * uv_poll watchers
  *
  * The JS handle is an external over a small box; the box points to the live watcher until pollStop. The
@@ -1375,6 +1578,12 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"tcsetpgrp", Tcsetpgrp},
       {"ignoreSignal", IgnoreSignal},
       {"setProcessName", SetProcessName},
+      {"unixListen", UnixListen},
+      {"unixConnect", UnixConnect},
+      {"accept", Accept},
+      {"sendFds", SendFds},
+      {"recvFds", RecvFds},
+      {"peerCred", PeerCred},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -11,6 +11,8 @@ import { Messages } from '../formats/svclient';
 import { scanUint } from '../formats/clientopts';
 import { readSources } from '../rc/source';
 import { buildGraph, closure, resolveNames, selectedNames, selection } from '../rc/graph';
+import { callEngine, liveDir } from '../rc/client';
+import { PROTOCOL_VERSION, Request } from '../rc/protocol';
 
 const PROG = 'vigil rc';
 const USAGE = 'vigil rc [ -v verbosity ] [ -n dryrunthrottle ] [ -t timeout ] [ -l live ] [ -s srcdir ]... [ -b ] [ -u | -d | -D ] [ -p ] [ -a ] [ -r ] help|list|listall|diff|change|start|stop|check|status|reload|restart [ servicenames... ]';
@@ -166,7 +168,13 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     if (o.sources.length) return sourceMode(o, msg);
-    throw msg.fatal(100, `${o.command}: no running tree support yet; use -s SRC`);
+    if (o.command === 'check') throw msg.fatal(100, 'check works on source directories: give them with -s');
+    if (o.command === 'restart' && !o.names.length) throw msg.usage();
+    const req: Request = {
+      v: PROTOCOL_VERSION, cmd: o.command as Request['cmd'], names: o.names, up: o.up, force: o.force, prune: o.prune, all: o.all,
+      block: o.block, rerun: o.rerun, json: o.json, timeout: o.timeout, verbosity: o.verbosity, dryrun: o.dryrun ?? null,
+    };
+    return await callEngine(liveDir(o.live), req, PROG);
   } catch (e) {
     return msg.report(e);
   }

@@ -6,8 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Scanner, ScannerError, execStopScript } from '../scanner/scanner';
 import { InLog } from '../scanner/inlog';
+import { Manager } from '../rc/manager';
 
-const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [-L] [DIR]
+const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [-L] [--rc SRC]... [--rc-up NAME] [DIR]
 
 Supervise every service directory of DIR (default: the current directory), s6-svscan style.
   -c max   at most max services (default 500, 2..90000)
@@ -16,6 +17,10 @@ Supervise every service directory of DIR (default: the current directory), s6-sv
   -X fd    console holder: the s6-svscan-log service gets fd as stderr; fds 1 and 2 come back from it at stop
   -r       become a child subreaper (reap orphans as PID 1 does)
   -L       (also --log-copy) copy every in-supervisor logged line to stdout as "[name] line" (docker logs)
+  --rc SRC     host the service manager over the s6-rc source directory SRC (repeatable): its longruns are
+               linked into DIR, the live directory is DIR/../s6-rc, vigil rc talks to it (VIGIL_RUNDIR=DIR/..)
+  --rc-up NAME once started, bring NAME (a service or bundle, e.g. default) up
+  With --rc, SIGTERM/SIGINT first bring every managed service down in reverse dependency order.
 In-supervisor logging: a service with a log-dir file (and no log/) is logged by this process into that
 logdir (log-script: s6-log directives, one per line). SIGUSR1 rotates those logdirs (unless a
 .s6-svscan/SIGUSR1 script exists, which then runs instead, as in s6).
@@ -31,16 +36,24 @@ interface Parsed {
   consoleFd?: number;
   subreaper: boolean;
   logCopy: boolean;
+  rc: string[];
+  rcUp?: string;
   dir: string;
 }
 
 function parse(argv: string[]): Parsed | string {
-  const out: Parsed = { subreaper: false, logCopy: false, dir: '.' };
+  const out: Parsed = { subreaper: false, logCopy: false, rc: [], dir: '.' };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--log-copy') {
       out.logCopy = true;
+      continue;
+    }
+    if (a === '--rc' || a === '--rc-up') {
+      if (i + 1 >= argv.length) return `option ${a} needs a value`;
+      if (a === '--rc') out.rc.push(argv[++i]);
+      else out.rcUp = argv[++i];
       continue;
     }
     if (a === '--') {
@@ -80,6 +93,7 @@ function parse(argv: string[]): Parsed | string {
     }
   }
   if (i < argv.length) out.dir = argv[i];
+  if (out.rcUp !== undefined && !out.rc.length) return '--rc-up needs --rc';
   return out;
 }
 
@@ -111,17 +125,29 @@ export function run(argv: string[]): Promise<number> | number {
     return 100;
   }
   const inlog = new InLog({ log: (l) => writeErr(l), copyFd: p.logCopy ? 1 : undefined });
+  // the service manager: RUNDIR is the scan directory's parent (RUNDIR/service, RUNDIR/s6-rc)
+  const rc = p.rc.length ? new Manager({ sources: p.rc, rundir: path.dirname(path.resolve(p.dir)), log: writeErr }) : null;
+  let rcStopping = false;
   const sc: Scanner = new Scanner({
-    ...inlog.scannerHooks(),
+    ...(rc ? rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
     // SIGUSR1 does nothing in s6-svscan without a .s6-svscan/SIGUSR1 script: vigil rotates the in-supervisor
     // logdirs then (SIGALRM keeps s6's meaning: scan)
     onSignal: (sig) => {
+      if (rc && (sig === 'SIGTERM' || sig === 'SIGINT') && !hasScript(sc.scandir, sig)) {
+        // managed services down in reverse dependency order first; a second signal stops at once
+        if (rcStopping) return false;
+        rcStopping = true;
+        const stop = () => sc.command('t');
+        rc.shutdown().then(stop, stop);
+        return true;
+      }
       if (sig !== 'SIGUSR1' || inlog.size === 0 || hasScript(sc.scandir, sig)) return false;
       inlog.rotate();
       return true;
     },
     // services are down: drain every in-supervisor logger into its logdir, then exec finish as usual
     onStopped: (how) => {
+      if (rc) rc.close();
       const hold = () => {};
       process.on('SIGUSR1', hold); // the scanner's handlers are gone: keep Node's inspector off meanwhile
       inlog.closeAll().then(
@@ -142,11 +168,23 @@ export function run(argv: string[]): Promise<number> | number {
     execStopScript(sc.scandir, 'crash');
   });
   try {
+    if (rc) rc.prepare(sc.scandir);
     sc.start();
   } catch (e) {
     const code = e instanceof ScannerError ? e.exitCode : 111;
     process.stderr.write(`vigil svscan: fatal: ${(e as Error).message}\n`);
     return code;
+  }
+  if (rc) {
+    rc.attach(sc);
+    if (p.rcUp !== undefined) {
+      rc.up(p.rcUp).then(
+        (r) => {
+          if (r.code) writeErr(`vigil svscan: warning: ${p.rcUp} is not fully up (exit ${r.code}${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''})`);
+        },
+        () => {},
+      );
+    }
   }
   // runs until stopped: the scanner execs .s6-svscan/finish (or exits) itself
   return new Promise<number>(() => {});

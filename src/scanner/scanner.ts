@@ -87,6 +87,12 @@ export interface ScannerOptions {
    */
   stdoutFor?: (name: string, dir: string, key: string) => number | undefined;
   /**
+   * The fd a service without a log/ subdir gets as stdin (default: this process's fd 0), asked each time
+   * its supervision starts and dup'ed: the read end of a pipe the caller holds (the service manager's
+   * pipelines, src/rc). Return undefined for the default.
+   */
+  stdinFor?: (name: string, dir: string, key: string) => number | undefined;
+  /**
    * In-process logging hooks (src/scanner/inlog.ts): a service found for the first time (key = "dev:ino",
    * hasLogSubdir = it has a log/ and gets s6's pipe), and an inactive service dropped once its supervision
    * has ended (the place to drain and close what onDiscover opened). Exceptions are caught and reported.
@@ -438,6 +444,7 @@ export class Scanner {
         ? {
             dir: e.dir,
             name: e.name,
+            stdin: e.pipe ? undefined : this.opts.stdinFor?.(e.name, e.dir, e.key),
             stdout: e.pipe ? e.pipe[1] : this.opts.stdoutFor?.(e.name, e.dir, e.key) ?? this.opts.serviceStdout,
             stderr: e.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
             dupStdio: true,

@@ -135,6 +135,20 @@ export interface NativeShim {
   ignoreSignal(sig: number, on: boolean): void;
   /** prctl(PR_SET_NAME) */
   setProcessName(name: string): void;
+  /**
+   * AF_UNIX stream sockets with fd passing (the service manager's control socket). unixListen: socket + bind
+   * + listen, non-blocking, close-on-exec (remove a stale file first). unixConnect: a blocking client socket.
+   * accept, sendFds, recvFds: non-throwing, never blocking (negative errno; -11 EAGAIN), no SIGPIPE; at most
+   * 16 fds a message; received fds are close-on-exec, and a message whose fds did not fit gives -EBADMSG with
+   * every fd that came closed.
+   */
+  unixListen(path: string, backlog?: number): number;
+  unixConnect(path: string): number;
+  accept(fd: number): number;
+  sendFds(fd: number, buf: Uint8Array, offset: number, length: number, fds: number[] | null): number;
+  recvFds(fd: number, buf: Uint8Array, offset: number, length: number): [number, number[]];
+  /** SO_PEERCRED: [pid, uid, gid] of the peer */
+  peerCred(fd: number): [number, number, number];
   readonly constants: {
     RB_AUTOBOOT: number; RB_HALT_SYSTEM: number; RB_POWER_OFF: number; RB_ENABLE_CAD: number; RB_DISABLE_CAD: number;
     MS_RDONLY: number; MS_NOSUID: number; MS_NODEV: number; MS_NOEXEC: number; MS_REMOUNT: number; MS_BIND: number;

@@ -70,3 +70,46 @@ export function deps(name: string, names: string[]): Record<string, TreeEntry> {
   for (const d of names) out[`${name}/dependencies.d/${d}`] = '';
   return out;
 }
+
+// ---------------------------------------------------------------------------------------- a running tree
+
+import { execFile } from 'node:child_process';
+import { Bg, startVigilSvscan, VIGIL } from './svscan';
+
+export interface RcTree {
+  /** RUNDIR: service/ (the scan directory) and s6-rc/ (the live directory) */
+  rundir: string;
+  scandir: string;
+  live: string;
+  src: string;
+  bg: Bg;
+  /** `vigil rc ARGS` against this tree (VIGIL_RUNDIR set), with a deadline */
+  rc(args: string[], ms?: number, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stop(): void;
+}
+
+/** `vigil svscan --rc SRC RUNDIR/service` over a fresh RUNDIR, once its control socket exists. */
+export async function startRcTree(src: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<RcTree> {
+  const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-rcrun-'));
+  const scandir = path.join(rundir, 'service');
+  fs.mkdirSync(scandir);
+  const bg = await startVigilSvscan(scandir, ['--rc', src, ...extra], { env });
+  const live = path.join(rundir, 's6-rc');
+  const sock = path.join(live, 'rc.sock');
+  for (let i = 0; i < 500 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10));
+  const rc = (args: string[], ms = 30000, e?: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [VIGIL, 'rc', ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, VIGIL_RUNDIR: rundir, ...e }, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const x = err as (Error & { code?: number | string }) | null;
+          resolve({ code: x ? (typeof x.code === 'number' ? x.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
+        });
+    });
+  return {
+    rundir, scandir, live, src, bg, rc,
+    stop() {
+      bg.kill();
+      fs.rmSync(rundir, { recursive: true, force: true });
+    },
+  };
+}
