@@ -3,7 +3,7 @@
  * Tables go to stdout (one per scenario, then all of them again as markdown for the README); progress to
  * stderr. Figures only: nothing here passes or fails, and none of it is part of `npm test`.
  *
- * FILTER: a group (supervision, boot, logging, node) or a supervision scenario (start, memory, idle, crash, control,
+ * FILTER: a group (supervision, boot, logging, node, rc) or a supervision scenario (start, memory, idle, crash, control,
  * orphans); several may be given. No filter: everything.
  * Environment: BENCH_QUICK=1 small N and few repetitions (smoke test); BENCH_MD=FILE also writes the markdown
  * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_FLAGS
@@ -18,7 +18,7 @@ import { installCleanup, progress } from './lib/sup';
 import { removeBenchRoot } from './lib/scandir';
 import { SCENARIOS, Scenario, benchSupervision } from './supervision';
 
-const GROUPS = ['supervision', 'boot', 'logging', 'node'] as const;
+const GROUPS = ['supervision', 'boot', 'logging', 'node', 'rc'] as const;
 
 function machine(): string {
   const cpus = os.cpus();
@@ -98,6 +98,10 @@ async function main(): Promise<void> {
   if (run('node')) {
     progress('node: Node 20/22/24 start-up and memory');
     emit(await optional('./node', 'benchNode'));
+  }
+  if (run('rc')) {
+    progress('rc: the service manager');
+    emit(await optional('./rc', 'benchRc'));
   }
   const md = [`## Benchmarks`, '', `Measured ${header}. \`npm run bench\` reproduces them (${Math.round((Date.now() - t0) / 1000)} s).`, '', ...all.map(renderMarkdown)].join('\n');
   process.stdout.write('\n' + md);
