@@ -9,8 +9,6 @@
  */
 import { Messages } from '../formats/svclient';
 import { scanUint } from '../formats/clientopts';
-import { readSources } from '../rc/source';
-import { buildGraph, closure, resolveNames, selectedNames, selection } from '../rc/graph';
 import { callEngine, liveDir } from '../rc/client';
 import { PROTOCOL_VERSION, Request } from '../rc/protocol';
 
@@ -118,11 +116,13 @@ function out(s: string): void {
   process.stdout.write(s);
 }
 
-/** `-s SRC...`: check, list, listall on the sources alone. */
-function sourceMode(o: RcOptions, msg: Messages): number {
+/** `-s SRC...`: check, list, listall on the sources alone (loaded only here: the client stays small). */
+async function sourceMode(o: RcOptions, msg: Messages): Promise<number> {
   if (!['check', 'list', 'listall'].includes(o.command)) {
     throw msg.fatal(100, `${o.command} needs a running tree: use it without -s`);
   }
+  const { readSources } = await import('../rc/source');
+  const { buildGraph, closure, resolveNames, selectedNames, selection } = await import('../rc/graph');
   const set = readSources(o.sources);
   if (o.verbosity >= 1) for (const w of set.warnings) msg.warn(w);
   if (o.verbosity >= 2) for (const w of set.notes) msg.warn(w);
@@ -167,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
       out(HELP);
       return 0;
     }
-    if (o.sources.length) return sourceMode(o, msg);
+    if (o.sources.length) return await sourceMode(o, msg);
     if (o.command === 'check') throw msg.fatal(100, 'check works on source directories: give them with -s');
     if (o.command === 'restart' && !o.names.length) throw msg.usage();
     const req: Request = {

@@ -313,3 +313,33 @@ test('the client: no tree → exit 111 naming the socket; SIGINT cancels its cha
   assert.match(c.stderr(), /vigil rc: warning: cancelled: vigil rc \(pid [0-9]+\) was interrupted/);
   await waitFor(async () => (await tool('pgrep', ['-f', 'sleep 1000012'])).stdout === '', 10000, 'hang stopped');
 });
+
+test('start / stop are change -u / -d; -D stops an essential service; -p prunes; -v3 says "already up"; help', async () => {
+  const out = tmp();
+  const src = rcTree({
+    ...oneshot('core', 'true\n', { down: `touch ${out}/core-down\n` }), 'core/flag-essential': '',
+    ...oneshot('app', 'true\n', { deps: ['core'] }),
+    ...oneshot('other', 'true\n'),
+  });
+  const t = await start(src);
+  assert.equal((await t.rc(['start', 'app', 'other'])).code, 0);
+  assert.equal((await t.rc(['-a', 'list'])).stdout, 'app\ncore\nother\n');
+  let r = await t.rc(['-v3', 'start', 'core']);
+  assert.equal(r.stderr, 'vigil rc: info: bringing selected services up\nvigil rc: info: service core: already up\n');
+  r = await t.rc(['stop', 'core']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stderr, 'vigil rc: warning: service core is marked as essential, not stopping it\n');
+  assert.equal((await t.rc(['-a', 'list'])).stdout, 'core\nother\n');
+  r = await t.rc(['-pu', 'change', 'app']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await t.rc(['-a', 'list'])).stdout, 'app\ncore\n', '-p brought other down');
+  r = await t.rc(['-D', 'change', 'core']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'core-down')));
+  assert.equal((await t.rc(['-a', 'list'])).stdout, '');
+  r = await t.rc(['help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^usage: vigil rc /);
+  r = await t.rc(['-x', 'list']);
+  assert.equal(r.code, 100);
+});
