@@ -307,11 +307,11 @@ class Stepper {
     const job = this.newJob(ev);
     if (this.st.shuttingDown) {
       this.msg(job, 0, 'fatal', 'the service manager is shutting down');
-      return this.reply(job, 111);
+      return this.drop(job, 111);
     }
     if ((this.st.job || this.st.queue.length) && !ev.block) {
       this.msg(job, 0, 'fatal', 'unable to take locks: Resource busy');
-      return this.reply(job, 111);
+      return this.drop(job, 111);
     }
     this.st.queue.push(job);
   }
@@ -328,7 +328,7 @@ class Stepper {
   private cancelAll(reason: string): void {
     for (const q of this.st.queue.splice(0)) {
       this.msg(q, 1, 'warning', `cancelled: ${reason}`);
-      this.reply(q, 1);
+      this.drop(q, 1);
     }
     if (this.st.job) this.cancelRunning(this.st.job, reason);
   }
@@ -338,7 +338,7 @@ class Stepper {
     if (qi >= 0) {
       const [q] = this.st.queue.splice(qi, 1);
       this.msg(q, 1, 'warning', `cancelled: ${reason}`);
-      this.reply(q, 1);
+      this.drop(q, 1);
       return;
     }
     if (this.st.job && this.st.job.id === id) this.cancelRunning(this.st.job, reason);
@@ -836,6 +836,12 @@ class Stepper {
       }
     }
     return out;
+  }
+
+  /** a job that never ran: its answer, and its end */
+  private drop(job: Job, code: number): void {
+    this.reply(job, code);
+    this.fx.push({ t: 'jobEnd', job: job.id });
   }
 
   private reply(job: Job, code: number): void {

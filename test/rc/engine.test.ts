@@ -232,6 +232,7 @@ test('one change at a time: busy without -b (exit 111, s6-rc\'s message), queued
   const j2 = w.change(['b']);
   assert.equal(w.code(j2), 111);
   assert.deepEqual(w.messages(j2), ['fatal: unable to take locks: Resource busy']);
+  assert.ok(w.ended.has(j2), 'a refused job ends too (the world forgets its client)');
   const j3 = w.change(['b'], { block: true });
   assert.equal(w.running.has('b'), false);
   w.exit('a', 0);
