@@ -14,7 +14,8 @@
  *   vigil rc      the whole `vigil rc -u change NAME` command (a Node process: its start-up is in the figure)
  *   s6-rc         the whole `s6-rc -u change NAME` command (C, starts in ~1 ms; every oneshot goes through
  *                 s6-sudo → s6-sudod → s6-rc-oneshot-run, every longrun through s6-svc → s6-svlisten1)
- * The per-transition floor (fork+exec+reap of /bin/true from Node through the shim) is printed beside them.
+ * The per-transition floor (fork+exec of /bin/true from Node through the shim, its exit seen through SIGCHLD and
+ * the reaper, as the engine sees a oneshot end) is printed beside them.
  *
  * s6-rc is found through S6RC_PREFIX (its bin/ holds s6-rc, s6-rc-compile, s6-rc-init) or /opt/s6-rc; it is
  * built from the mirrored source, never part of this repository. Missing: one row says so.
@@ -140,18 +141,29 @@ function engine(live: string, up: boolean, name: string, ms = 300000): Promise<n
   });
 }
 
-/** fork+exec+reap of /bin/true through the native shim (the floor of one oneshot transition) */
+/**
+ * One oneshot's floor: fork+exec of /bin/true through the shim, then its exit seen the way the engine sees it
+ * (SIGCHLD → the reaper's waitpid → the exit callback on the event loop). Median of 60, in a fresh Node.
+ */
 function floorMs(): number {
+  const dist = path.join(path.dirname(frozenVigil()), '..', 'dist', 'src', 'sys');
   const script = `
-    const { native } = require(${JSON.stringify(path.join(path.dirname(frozenVigil()), '..', 'dist', 'src', 'sys', 'native.js'))});
-    const n = native(); const xs = [];
-    for (let i = 0; i < 60; i++) {
-      const t0 = process.hrtime.bigint();
-      const pid = n.spawn('/bin/true', ['true'], [], [0, 1, 2], {});
-      for (;;) { const r = n.waitpid(pid); if (r) break; }
-      xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    xs.sort((a, b) => a - b); process.stdout.write(String(xs[xs.length >> 1]));`;
+    const { native } = require(${JSON.stringify(path.join(dist, 'native.js'))});
+    const reaper = require(${JSON.stringify(path.join(dist, 'reaper.js'))});
+    reaper.installReaper();
+    (async () => {
+      const xs = [];
+      for (let i = 0; i < 60; i++) {
+        await new Promise((done) => {
+          const t0 = process.hrtime.bigint();
+          const pid = native().spawn('/bin/true', ['true'], [], [0, 1, 2], {});
+          reaper.onExit(pid, () => { xs.push(Number(process.hrtime.bigint() - t0) / 1e6); done(); });
+        });
+      }
+      xs.sort((a, b) => a - b);
+      process.stdout.write(String(xs[xs.length >> 1]));
+      process.exit(0);
+    })();`;
   return Number(execFileSync(node20(), ['-e', script], { encoding: 'utf8', timeout: 60000 }));
 }
 
@@ -249,7 +261,7 @@ export async function benchRc(): Promise<BenchTable[]> {
   notes.unshift(
     `Median of ${RUNS} runs per system, interleaved (the first system rotates each run), each run an up then a down from all-down; ranges in the notes.`,
     `vigil engine: the change sent over LIVE/rc.sock by the bench (what vigil rc sends) → its answer; vigil rc: the whole \`vigil rc -u change top\` command, Node start-up included; s6: the whole \`s6-rc -u change top\` command (s6-rc 0.5.4.1).`,
-    `Per-transition floor: fork+exec+reap of /bin/true through the shim from Node: ${fmt(floor)} ms (median of 60).`,
+    `Per-transition floor: fork+exec of /bin/true through the shim and its exit seen through SIGCHLD → waitpid → the exit callback, from Node: ${fmt(floor)} ms (median of 60).`,
     `Oneshots: up and down are /bin/true; longruns: ${servicePrograms().kind} without notification-fd (up = spawned, down = down and finish done).`,
   );
   if (!s6bin) notes.push('s6-rc not found (set S6RC_PREFIX to a prefix whose bin/ holds s6-rc, s6-rc-compile, s6-rc-init; default /opt/s6-rc): the s6 column is empty.');
