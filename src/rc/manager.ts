@@ -22,6 +22,7 @@ import { native } from '../sys/native';
 import { envList, spawnProcess } from '../sys/spawn';
 import { strerror } from '../sys/errors';
 import { SIGNALS } from '../sys/signals';
+import { lockFile } from '../sys/lock';
 import { Service } from '../supervisor/service';
 import { defaultLog } from '../supervisor/supervisor';
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
@@ -110,6 +111,8 @@ export class Manager {
   /** removed longruns whose directory goes once their supervision has ended */
   private readonly toRemove = new Set<string>();
   private server: ControlServer | null = null;
+  /** LIVE/lock, held for the manager's life: one service manager per live directory */
+  private lockFd = -1;
   private unlisten: (() => void) | null = null;
   private devnull = -1;
 
@@ -175,6 +178,11 @@ export class Manager {
     this.scandir = path.resolve(scandir);
     // before the first service starts: the supervisor takes the environment once, at its first spawn
     process.env.VIGIL_RUNDIR = path.resolve(this.opts.rundir);
+    // before anything in the live directory is touched: another tree may be running on it
+    fs.mkdirSync(this.live, { recursive: true });
+    const lock = lockFile(path.join(this.live, 'lock'));
+    if (lock === 'busy') throw new Error(`another service manager is running on ${this.live} (its lock is held)`);
+    this.lockFd = lock;
     makeLive(this.live, this.scandir);
     const r = this.load();
     if (r.problems.length) {
@@ -288,7 +296,7 @@ export class Manager {
     });
   }
 
-  /** Stop listening (the tree is going away). */
+  /** Stop listening (the tree is going away); the live directory's lock goes with the process. */
   close(): void {
     if (this.unlisten) this.unlisten();
     this.unlisten = null;

@@ -343,3 +343,16 @@ test('start / stop are change -u / -d; -D stops an essential service; -p prunes;
   r = await t.rc(['-x', 'list']);
   assert.equal(r.code, 100);
 });
+
+test('one service manager per live directory: a second vigil svscan --rc on the same RUNDIR is refused, the first untouched', async () => {
+  const src = rcTree({ ...longrun('web', 'sleep 1000013') });
+  const t = await start(src);
+  assert.equal((await t.rc(['change', 'web'])).code, 0);
+  const pid = pidOf(t, 'web');
+  const second = await tool(process.execPath, [VIGIL, 'svscan', '--rc', src, t.scandir], 20000);
+  assert.equal(second.code, 111);
+  assert.equal(second.stderr, `vigil svscan: fatal: another service manager is running on ${t.live} (its lock is held)\n`);
+  assert.equal(pidOf(t, 'web'), pid);
+  assert.ok(!fs.existsSync(path.join(t.live, 'servicedirs', 'web', 'down')), 'its down file was not put back');
+  assert.equal((await t.rc(['-a', 'list'])).stdout, 'web\n');
+});
