@@ -36,8 +36,10 @@ import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner } from '../scanner/scanner';
+import { Manager } from '../rc/manager';
 import { copySink, InLog } from '../scanner/inlog';
 import { reopenFdEx } from '../sys/fds';
+import { isDir } from '../sys/stat';
 import { Sink } from '../sys/sink';
 import { CatchAll } from './catchall';
 import { InitMode, InitOptions } from './options';
@@ -72,6 +74,8 @@ export class Init {
   /** blocking description of the catch-all fifo for children (services' stdout/stderr); init never writes it */
   private childFifoFd = -1;
   private scanner: Scanner | null = null;
+  /** the service manager over BASEDIR/rc.d, when there is one */
+  private rc: Manager | null = null;
   private loggerSub: Subscription | null = null;
   private sdRead = -1;
   private sdWrite = -1;
@@ -116,7 +120,10 @@ export class Init {
     this.scandir = path.join(this.rundir, 'service');
     this.mode = decideMode(o.mode, probeMode());
     this.workdir = startDir();
-    this.cfg = { mode: this.mode, hasCmd: o.cmd.length > 0, graceMs: o.graceMs, loggerTimeoutMs: o.loggerTimeoutMs, noLoggerWait: o.noLoggerWait };
+    this.cfg = {
+      mode: this.mode, hasCmd: o.cmd.length > 0, graceMs: o.graceMs, loggerTimeoutMs: o.loggerTimeoutMs, noLoggerWait: o.noLoggerWait,
+      rcFailure: o.onRcFailure,
+    };
     this.devnull = -1;
     try {
       this.devnull = fs.openSync('/dev/null', O_RDWR);
@@ -262,8 +269,13 @@ export class Init {
     const consoleFd = this.console.freshOut() ?? undefined;
     // in-supervisor logging (services with log-dir); --log-copy: their lines also go to the console's stdout
     const inlog = new InLog({ log: (l) => this.log(l), copyFd: this.o.logCopy && consoleFd !== undefined ? consoleFd : undefined });
+    // the service manager (src/rc) over BASEDIR/rc.d: its oneshots write into the catch-all log
+    const rcd = path.join(this.basedir, 'rc.d');
+    if (isDir(rcd)) {
+      this.rc = new Manager({ sources: [rcd], rundir: this.rundir, log: (l) => this.log(l), catchallOut: this.childFifoFd, catchallErr: this.childFifoFd });
+    }
     this.scanner = new Scanner({
-      ...inlog.scannerHooks(),
+      ...(this.rc ? this.rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
       scandir: this.scandir,
       consoleFd,
       handleSignals: false,
@@ -272,6 +284,7 @@ export class Init {
       log: (l) => this.log(l),
       onStopping: () => this.dispatch({ type: 'tree-stopping' }),
       onStopped: () => {
+        this.rc?.close();
         // the services are down: drain their in-supervisor logs into the logdirs first
         const done = (): void => {
           this.treeDone = true;
@@ -280,7 +293,17 @@ export class Init {
         inlog.closeAll().then(done, done);
       },
     });
+    if (this.rc) {
+      // the longruns' service directories and their symlinks, down, before the scanner's first scan
+      try {
+        this.rc.prepare(this.scandir);
+      } catch (e) {
+        this.warn(`the service manager cannot start: ${(e as Error).message} - BASEDIR/rc.d is not managed`);
+        this.rc = null;
+      }
+    }
     this.scanner.start();
+    if (this.rc) this.rc.attach(this.scanner);
 
     this.dispatch({ type: 'start' });
     if (!this.o.externalLogger) {
@@ -309,6 +332,55 @@ export class Init {
       });
       this.catchAll.start();
     }
+  }
+
+  /**
+   * The service manager brings the bundle `default` up (before rc.init and CMD); what failed is logged, and
+   * the machine decides (--on-rc-failure). No BASEDIR/rc.d, or no `default` in it: done at once.
+   */
+  private servicesUp(): void {
+    const rc = this.rc;
+    if (!rc) return this.dispatch({ type: 'up-done' });
+    const refused = rc.refused();
+    if (refused) {
+      this.warn(`BASEDIR/rc.d was refused (${refused}): nothing is brought up`);
+      return this.dispatch({ type: 'up-done', code: 4 });
+    }
+    if (!rc.has('default')) {
+      this.log('vigil init: BASEDIR/rc.d defines no bundle or service named default: nothing to bring up');
+      return this.dispatch({ type: 'up-done' });
+    }
+    rc.up('default', { timeout: this.o.rcTimeoutMs }).then(
+      (r) => {
+        if (r.code) {
+          const what = r.failed.length ? `; failed: ${r.failed.join(', ')}` : '';
+          this.warn(`the bundle default did not come up (vigil rc exit ${r.code}${r.code === 2 ? ': timed out' : ''})${what}`);
+        }
+        this.dispatch({ type: 'up-done', code: r.code });
+      },
+      (e) => {
+        this.warn(`the service manager failed: ${(e as Error).message}`);
+        this.dispatch({ type: 'up-done', code: 111 });
+      },
+    );
+  }
+
+  /**
+   * Before rc.shutdown: whatever the service manager was doing is cancelled (a halt during start-up does not
+   * wait for it) and every managed service goes down in reverse dependency order.
+   */
+  private servicesDown(): void {
+    const rc = this.rc;
+    if (!rc) return this.dispatch({ type: 'down-done' });
+    const final = this.state.stage3Only === null;
+    const done = (): void => this.dispatch({ type: 'down-done' });
+    rc.shutdown({ final }).then(
+      (r) => {
+        if (r.code) this.warn(`the service manager could not bring everything down (vigil rc exit ${r.code})${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''}`);
+        done();
+      },
+      done,
+    );
   }
 
   /** The tree has ended (its in-supervisor logs closed) and so has the catch-all logger: the machine hears it. */
@@ -429,9 +501,7 @@ export class Init {
         copyUserServices(this.basedir, this.scandir, (m) => this.warn(m));
         return;
       case 'services-up':
-        // the service manager's hook: a bundle comes up here before stage 2 (nothing to wait for yet)
-        this.dispatch({ type: 'up-done' });
-        return;
+        return this.servicesUp();
       case 'start-stage2':
         this.startStage2();
         return;
@@ -445,9 +515,7 @@ export class Init {
         this.scanner?.command(fx.cmd);
         return;
       case 'services-down':
-        // the service manager's hook: the managed services go down here, before rc.shutdown
-        this.dispatch({ type: 'down-done' });
-        return;
+        return this.servicesDown();
       case 'run-script': {
         const name = fx.name;
         this.runScript(name, [fx.arg], name === 'rc.shutdown.final', () => this.dispatch({ type: 'script-exited', name }));

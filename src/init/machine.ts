@@ -62,6 +62,8 @@ export interface MachineConfig {
   graceMs: number;
   loggerTimeoutMs: number;
   noLoggerWait: boolean;
+  /** the service manager failed to bring `default` up: 'stop' ends the system (default 'continue') */
+  rcFailure?: 'continue' | 'stop';
 }
 
 export interface State {
@@ -81,6 +83,8 @@ export interface State {
   cmd: 'none' | 'running' | 'exited' | 'failed';
   /** CMD's raw wait status, or its 127/126 when it could not be started */
   cmdStatus: number | null;
+  /** --on-rc-failure stop: the service manager's exit code that stopped the system */
+  rcFailCode: number | null;
   cmdFailCode: number | null;
   /** the scanner has reported the tree stopped (it may come before init waits for it) */
   scannerStopped: boolean;
@@ -92,7 +96,8 @@ export type Event =
   | { type: 'logger-ready' }
   | { type: 'logger-down' }
   | { type: 'timer'; id: TimerId }
-  | { type: 'up-done' }
+  /** the service manager is done with `default` (code: its exit code, 0 or absent = everything came up) */
+  | { type: 'up-done'; code?: number }
   | { type: 'stage2-exited' }
   | { type: 'cmd-exited'; status: number }
   | { type: 'cmd-failed'; code: number }
@@ -169,6 +174,7 @@ export function initialState(): State {
     plan: null,
     cmd: 'none',
     cmdStatus: null,
+    rcFailCode: null,
     cmdFailCode: null,
     scannerStopped: false,
     killRounds: 0,
@@ -322,6 +328,13 @@ export function step(cfg: MachineConfig, s0: State, ev: Event, now: number): Ste
 
     case 'up-done':
       if (s.phase !== 'services-up') break;
+      if (ev.code && cfg.rcFailure === 'stop') {
+        // s6-overlay's S6_BEHAVIOUR_IF_STAGE2_FAILS=2: no stage 2, no CMD; the system stops with the code
+        s.rcFailCode = ev.code;
+        fx.push({ do: 'log', text: `vigil init: the service manager failed (exit ${ev.code}) and --on-rc-failure is stop: shutting down` });
+        request('h', 0);
+        break;
+      }
       s.phase = 'stage2';
       // stage 2 first, then the scan that starts the user's services: each start is a clone+exec that PID 1
       // waits for (~0.5-5 ms), and rc.init need not wait for ten of them (in s6-linux-init too it runs
@@ -460,8 +473,12 @@ const SIGNAL_ACTIONS: Record<'container' | 'machine', Record<string, ShutdownWha
   machine: { INT: 'r', USR1: 'p', PWR: 'p', USR2: 'h', HUP: 'hup', ALRM: 'a' },
 };
 
-/** Container exit code: CMD's (128+N if killed by N), 127/126 if it could not start; null: the exitcode file. */
+/**
+ * Container exit code: the service manager's when it stopped the system (--on-rc-failure stop), else CMD's
+ * (128+N if killed by N), 127/126 if it could not start; null: the exitcode file.
+ */
 export function exitCode(cfg: MachineConfig, s: State): number | null {
+  if (s.rcFailCode !== null) return s.rcFailCode;
   if (!cfg.hasCmd) return null;
   if (s.cmdStatus !== null) return waitStatusToExitCode(s.cmdStatus);
   if (s.cmdFailCode !== null) return s.cmdFailCode;

@@ -21,10 +21,15 @@ export interface InitOptions {
   cmd: string[];
   /** positional words before `--`: as a kernel's init these are the kernel's leftover arguments */
   extra: string[];
+  /** the service manager (BASEDIR/rc.d): deadline for bringing `default` up (ms, 0 = none; s6-rc's -t) */
+  rcTimeoutMs: number;
+  /** ... and what a failure does: go on (a warning), or stop (the container exits with s6-rc's code) */
+  onRcFailure: 'continue' | 'stop';
 }
 
 export const INIT_USAGE = `usage: vigil init [--container|--machine] [--basedir DIR] [--rundir DIR] [--grace MS]
-                  [--no-logger-wait] [--logger-timeout MS] [--log-copy] [--external-logger] [-- CMD ARGS...]
+                  [--no-logger-wait] [--logger-timeout MS] [--log-copy] [--external-logger]
+                  [--rc-timeout MS] [--on-rc-failure continue|stop] [-- CMD ARGS...]
 
 Run as PID 1 (or as a subreaper under another init): stage 1, the supervision tree, stage 2 (BASEDIR/rc.init),
 the shutdown daemon, stages 3 and 4.
@@ -32,7 +37,7 @@ the shutdown daemon, stages 3 and 4.
   --container         container mode: no mounts, no reboot(2); the exit code is CMD's or RUNDIR/vigil/exitcode's
   --machine           machine mode: mount /proc /sys /dev and a tmpfs on RUNDIR, console, reboot(2) at the end
                       (default: machine only when PID 1 of the initial PID namespace, else container)
-  --basedir DIR       rc.init, rc.shutdown, rc.shutdown.final, service/, env/, early-getty (default /etc/vigil)
+  --basedir DIR       rc.init, rc.shutdown, rc.shutdown.final, service/, rc.d/, env/, early-getty (default /etc/vigil)
   --rundir DIR        writable run directory; the scan directory is RUNDIR/service (default /run)
   --grace MS          time between TERM and KILL at shutdown (default 3000); stops early once all have exited
   --no-logger-wait    start stage 2 and the services at once instead of after the catch-all logger is ready;
@@ -44,6 +49,11 @@ the shutdown daemon, stages 3 and 4.
   --logger-timeout MS start stage 2 after MS (default 2000) even if the catch-all logger is not ready (its
                       output is held for the logger); a logger that died and is not back within MS (or is
                       not ready after 15 s) sends the uncaught output to the console until it is up
+  --rc-timeout MS     BASEDIR/rc.d (s6-rc source definitions, see vigil rc --help): the bundle \`default\` comes up
+                      before rc.init; give up after MS (default 0: no limit)
+  --on-rc-failure W   if \`default\` does not come up: continue (default; what failed is logged) or stop
+                      (the container exits with the service manager's code: 1, or 2 after --rc-timeout; a
+                      machine halts), as s6-overlay's S6_BEHAVIOUR_IF_STAGE2_FAILS=2
   -- CMD ARGS...      container mode: the main program, started when rc.init has exited; when it exits the
                       container stops with its exit code (128+N if killed by signal N)
 `;
@@ -66,6 +76,8 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     loggerTimeoutMs: 2000,
     cmd: [],
     extra: [],
+    rcTimeoutMs: 0,
+    onRcFailure: 'continue',
   };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -115,6 +127,15 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
       case '--external-logger':
         o.externalLogger = true;
         break;
+      case '--rc-timeout':
+        o.rcTimeoutMs = num(a, next());
+        break;
+      case '--on-rc-failure': {
+        const w = next();
+        if (w !== 'continue' && w !== 'stop') throw new UsageError('--on-rc-failure is continue or stop');
+        o.onRcFailure = w;
+        break;
+      }
       default:
         if (!a.startsWith('-')) {
           o.extra.push(a);

@@ -42,7 +42,8 @@ export type EngineEvent =
   | { t: 'change'; now: number; job: number; up: boolean; names: string[]; all: boolean; prune: boolean; force: boolean; timeout: number; verbosity: number; block: boolean }
   | { t: 'restart'; now: number; job: number; names: string[]; timeout: number; verbosity: number; block: boolean }
   | { t: 'reload'; now: number; job: number; graph: Graph; rerun: boolean; timeout: number; verbosity: number; block: boolean }
-  | { t: 'shutdown'; now: number; job: number; timeout: number; verbosity: number }
+  /** everything down, essential services too, after cancelling what is pending; `final`: no change after it */
+  | { t: 'shutdown'; now: number; job: number; timeout: number; verbosity: number; final: boolean }
   /** cancel the running job and every waiting one; with `job`, only that one (its client was interrupted) */
   | { t: 'cancel'; now: number; reason: string; job?: number }
   | { t: 'exit'; now: number; svc: string; status: number }
@@ -317,6 +318,7 @@ class Stepper {
   }
 
   private shutdown(ev: Extract<EngineEvent, { t: 'shutdown' }>): void {
+    // no change may start while it runs (and after it, when it is the last thing this tree does)
     this.st.shuttingDown = true;
     this.cancelAll('the service manager is shutting down');
     this.st.keptUp.clear();
@@ -855,5 +857,6 @@ class Stepper {
     this.reply(job, job.code ?? (job.timedOut ? 2 : job.anyFail || job.cancelled ? 1 : 0));
     this.fx.push({ t: 'jobEnd', job: job.id });
     if (this.st.job === job) this.st.job = null;
+    if (job.ev.t === 'shutdown' && !job.ev.final) this.st.shuttingDown = false;
   }
 }

@@ -278,9 +278,25 @@ export class Manager {
     }));
   }
 
-  /** Cancel whatever is pending and bring every service down, in reverse dependency order (essential ones too). */
-  shutdown(opts: { timeout?: number; verbosity?: number } = {}): Promise<JobResult> {
-    return this.inProcess((job) => ({ t: 'shutdown', now: this.timers.now(), job, timeout: opts.timeout ?? 0, verbosity: opts.verbosity ?? 1 }));
+  /**
+   * Cancel whatever is pending and bring every service down, in reverse dependency order (essential ones too).
+   * `final` (default): the tree is ending, no change is accepted any more; else changes are accepted again
+   * once everything is down (vigil init's stage-3-only run).
+   */
+  shutdown(opts: { timeout?: number; verbosity?: number; final?: boolean } = {}): Promise<JobResult> {
+    return this.inProcess((job) => ({
+      t: 'shutdown', now: this.timers.now(), job, timeout: opts.timeout ?? 0, verbosity: opts.verbosity ?? 1, final: opts.final ?? true,
+    }));
+  }
+
+  /** Is NAME a service or bundle of the sources? */
+  has(name: string): boolean {
+    return this.st.graph.byName.has(name) || this.st.graph.bundles.has(name);
+  }
+
+  /** The sources were refused at start-up (the first problem), or null. */
+  refused(): string | null {
+    return this.loadProblems.length ? this.loadProblems[0].text : null;
   }
 
   /** Cancel the running change and every waiting one (they answer 1); nothing new starts until the next request. */

@@ -26,7 +26,9 @@ export const MARKERS = [
   ['fifo', 'VIGIL-BOOT: fifo ok'],
   ['service', 'VIGIL-BOOT: service answered'],
   ['supervised', 'VIGIL-BOOT: web supervised: up'],
+  ['rc', 'VIGIL-BOOT: rc.d up: data-user data-mount'],
   ['stage2done', 'VIGIL-BOOT: stage2 done'],
+  ['rcdown', 'VIGIL-BOOT: rc.d down: /mnt/data unmounted'],
   ['shutdown', 'VIGIL-BOOT: rc.shutdown ran'],
   ['end', 'reboot: Power down'],
 ] as const;

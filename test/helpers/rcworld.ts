@@ -261,9 +261,9 @@ export class RcWorld {
     return job;
   }
 
-  shutdown(): number {
+  shutdown(final = true): number {
     const job = this.nextJob++;
-    this.post({ t: 'shutdown', now: this.now, job, timeout: 0, verbosity: 2 });
+    this.post({ t: 'shutdown', now: this.now, job, timeout: 0, verbosity: 2, final });
     return job;
   }
 

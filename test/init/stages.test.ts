@@ -417,3 +417,28 @@ test('boot progress is independent of a stage-3-only run: stage 2 ends during it
   w.send({ type: 'script-exited', name: 'rc.shutdown' });
   assert.equal(w.phase, 'services-down');
 });
+
+test('the service manager failing to bring default up: continue (default) goes on; stop shuts down with its code', () => {
+  const w = new World(container());
+  w.send({ type: 'start' });
+  w.send({ type: 'logger-ready' });
+  assert.deepEqual(w.send({ type: 'up-done', code: 1 }), [{ do: 'start-stage2' }, { do: 'scanner', cmd: 'a' }]);
+  assert.equal(w.phase, 'stage2');
+  const s = new World(container({ rcFailure: 'stop' }));
+  s.send({ type: 'start' });
+  s.send({ type: 'logger-ready' });
+  const fx = s.send({ type: 'up-done', code: 2 });
+  assert.ok(has(fx, { do: 'services-down' }) && !has(fx, { do: 'start-stage2' }), JSON.stringify(fx));
+  assert.equal(s.phase, 'services-down');
+  throughStage3(s);
+  s.send({ type: 'all-gone' });
+  s.send({ type: 'scanner-stopped' });
+  const end = s.send({ type: 'script-exited', name: 'rc.shutdown.final' });
+  assert.ok(has(end, { do: 'exit', code: 2 }), `exits with the service manager's code: ${JSON.stringify(end)}`);
+  // success with stop: nothing changes
+  const ok = new World(container({ rcFailure: 'stop' }));
+  ok.send({ type: 'start' });
+  ok.send({ type: 'logger-ready' });
+  ok.send({ type: 'up-done', code: 0 });
+  assert.equal(ok.phase, 'stage2');
+});
