@@ -151,6 +151,7 @@ function floorMs(): number {
     const { native } = require(${JSON.stringify(path.join(dist, 'native.js'))});
     const reaper = require(${JSON.stringify(path.join(dist, 'reaper.js'))});
     reaper.installReaper();
+    const keep = setInterval(() => {}, 1 << 30); // a SIGCHLD listener does not hold the loop open: without this, Node exits 0 mid-wait
     (async () => {
       const xs = [];
       for (let i = 0; i < 60; i++) {
@@ -164,7 +165,9 @@ function floorMs(): number {
       process.stdout.write(String(xs[xs.length >> 1]));
       process.exit(0);
     })();`;
-  return Number(execFileSync(node20(), ['-e', script], { encoding: 'utf8', timeout: 60000 }));
+  const out = execFileSync(node20(), ['-e', script], { encoding: 'utf8', timeout: 60000 });
+  if (!/^\d/.test(out)) throw new Error(`floor: no figure from the measuring process (${JSON.stringify(out)})`);
+  return Number(out);
 }
 
 interface Trees {
