@@ -967,6 +967,26 @@ static napi_value WriteDontwait(napi_env env, napi_callback_info info) {
   return js_int(env, r < 0 ? -errno : r);
 }
 
+/*
+ * tee(2): copy up to len bytes from the front of pipe fdIn into pipe fdOut WITHOUT consuming them
+ * (SPLICE_F_NONBLOCK). Non-throwing: bytes copied, 0 = fdIn empty with no writer left (EOF), or -errno
+ * (-EAGAIN: nothing to copy; -EINVAL: fdIn or fdOut is not a pipe). The logger peeks with it, writes, and only
+ * then takes the bytes out of the pipe, so a SIGKILL never loses a line it had read (src/logger/feeder.ts).
+ */
+static napi_value Tee(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  int32_t in, out, len;
+  CHECK(get_args(env, info, 3, a));
+  if (arg_int32(env, a[0], &in, "fdIn") < 0 || arg_int32(env, a[1], &out, "fdOut") < 0 ||
+      arg_int32(env, a[2], &len, "len") < 0)
+    return NULL;
+  if (len < 0) len = 0;
+  ssize_t r;
+  do r = tee(in, out, (size_t)len, SPLICE_F_NONBLOCK);
+  while (r < 0 && errno == EINTR);
+  return js_int(env, r < 0 ? -errno : r);
+}
+
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value a[1];
   int32_t fd;
@@ -1554,6 +1574,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"write", Write},
       {"writeDontwait", WriteDontwait},
       {"close", Close},
+      {"tee", Tee},
       {"kill", Kill},
       {"lock", Lock},
       {"unlock", Unlock},

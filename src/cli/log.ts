@@ -8,8 +8,10 @@
  * read (never the thread pool); a regular file is read synchronously (it never blocks) in multiples of
  * s6-log's 8191-byte reads, yielding to the loop between chunks so signals are seen.
  *
- * Environment: VIGIL_LOG_MAX_BUFFERED=bytes caps what is kept in memory without -b (default 16 MiB); past
- * it, reading stops (back-pressure) instead of growing without limit as s6-log would.
+ * stdin is peeked, written, then taken (src/logger/feeder.ts): a SIGKILL loses no complete line, and nothing
+ * is read while a logdir holds unwritten data (with or without -b).
+ * Environment: VIGIL_LOG_MAX_BUFFERED=bytes caps the output waiting for a slow stdout (action 1) without -b
+ * (default 16 MiB); past it, reading stops (back-pressure) instead of growing without limit as s6-log would.
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';

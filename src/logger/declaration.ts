@@ -18,8 +18,8 @@
  * by the supervisor (the caller decides; readLogDeclaration only reads the files).
  *
  * Memory: the engine's buffers are empty while the disk accepts writes; when a logdir is stuck the engine
- * keeps at most `maxBuffered` (default 256 KiB per service) and then stops reading the service's pipe, so
- * the service blocks on write() instead of its output being lost or the supervisor growing.
+ * stops reading the service's pipe at once (src/logger/engine.ts), so the service blocks on write() instead of
+ * its output being lost or the supervisor growing. `maxBuffered` (default 256 KiB) only bounds stdout output.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -30,13 +30,14 @@
  * (t, T) are taken once per slice: every line of a slice was received at the same time.
  *
  * Memory bound ("never lose, never balloon"):
- * - with blocking (-b): wantsInput() is false while any output is unwritten, so at most one feed() of
- *   output is buffered: ≤ (chunk size) × (expansion of the script: stamps + prefix per line, per action),
- *   plus the partial line (≤ lineLimit).
- * - without -b: s6-log keeps reading into memory with no limit. vigil deliberately differs: once
- *   maxBuffered bytes (default 16 MiB per engine, option) are waiting, wantsInput() turns false — the same
- *   back-pressure as -b — so nothing is lost and memory stays ≤ maxBuffered + one chunk's output. Below the
- *   cap it behaves like s6-log (keeps reading while a logdir is stuck).
+ * - Logdirs: wantsInput() is false while any logdir holds unwritten output (with or without -b), so what
+ *   was taken from the input and not yet written is at most one feed() (≤ READ_QUANTUM bytes from a
+ *   feeder) plus the partial line (≤ lineLimit) — the pipe, held by the supervisor, is the buffer. A stuck
+ *   logdir (full disk) stops the reading at once: the pipe fills and the writer blocks. s6-log keeps reading
+ *   into memory then; vigil deliberately does not (what a killed logger holds is what it loses).
+ * - stdout (action 1): with -b nothing is read while stdout holds unwritten output; without -b up to
+ *   maxBuffered bytes (default 16 MiB per engine, option) may wait for a slow stdout, then the same
+ *   back-pressure. s6-log would grow without limit.
  * - lineLimit 0 (no limit): the partial line is also capped at maxBuffered; beyond that the line is cut
  *   (the only case where vigil splits a line s6-log would not).
  * A stuck logdir (ENOSPC, EIO, rotation step failing, processor failing) has ONE retry timer (r ms); a
@@ -229,13 +230,48 @@ export class LogEngine {
     return n;
   }
 
+  /** Every logdir has written all it was given (stdout and alerts aside): the input fed so far is on disk. */
+  logdirsWritten(): boolean {
+    for (const ld of this.logdirs) if (ld.q.length) return false;
+    return true;
+  }
+
+  /**
+   * The bytes fed so far are now consumed from the input (a peeking feeder took them out of the pipe): run the
+   * rotations that fell due after their write. With deferRotations set, a logdir that reaches its size after a
+   * write waits for this call (or its next write) before it rotates, so the rotation's fsync never sits between
+   * a write and the consumption of its input.
+   */
+  commit(): void {
+    for (const ld of this.logdirs) {
+      if (!ld.rotationDue) continue;
+      try {
+        ld.flush();
+      } catch (e) {
+        this.warn(`unexpected error in logdir ${ld.name}: ${strerror(e)}`);
+      }
+    }
+    this.poke();
+  }
+
+  /** See commit(). Set by a peeking feeder. */
+  set deferRotations(on: boolean) {
+    for (const ld of this.logdirs) ld.deferRotation = on;
+  }
+
   /** Should the caller read more input now? */
   wantsInput(): boolean {
     if (this.inputDone || this.closed) return false;
-    const n = this.buffered();
-    const ok = this.blocking ? n === 0 : n < this.maxBuffered;
+    const ok = this.canTake();
     if (!ok) this.wasBlocked = true;
     return ok;
+  }
+
+  /** nothing unwritten in any logdir, and stdout within its bound (empty with -b, under the cap without) */
+  private canTake(): boolean {
+    if (!this.logdirsWritten()) return false;
+    const n = this.buffered();
+    return this.blocking ? n === 0 : n < this.maxBuffered;
   }
 
   /**
@@ -538,9 +574,7 @@ export class LogEngine {
   poke(): void {
     if (this.closed) return;
     if (this.wasBlocked && !this.inputDone) {
-      const n = this.buffered();
-      const ok = this.blocking ? n === 0 : n < this.maxBuffered;
-      if (ok) {
+      if (this.canTake()) {
         this.wasBlocked = false;
         if (this.opts.onDrain) this.opts.onDrain();
       }

@@ -2,20 +2,41 @@
  * PipeFeeder: reads a non-blocking pipe/fifo fd into a LogEngine — the reading half of `vigil log`, and the
  * piece the supervisor uses for logging inside its own process (the service's stdout pipe → the engine).
  *
+ * Peek, write, then take (pipes and fifos): a logger that read() bytes and is SIGKILLed before it wrote them
+ * loses them — s6-log's window is one 8191-byte read. Here the bytes stay in the pipe (which the supervisor
+ * holds, so it outlives the logger) until their lines are in every logdir:
+ *   1. tee(2) copies up to READ_QUANTUM bytes from the front of the pipe to a private scratch pipe, without
+ *      consuming them, and they are read from there;
+ *   2. the complete lines among them (up to the last '\n' or NUL) are fed to the engine, which writes them to
+ *      the logdirs at once (synchronous writes);
+ *   3. once every logdir's queue is empty, exactly the bytes the engine took are consumed from the pipe
+ *      (read into scratch) — then the next peek. Nothing more is peeked while bytes are unwritten, so the
+ *      pipe is the only buffer (a full disk: the pipe fills and the writer blocks).
+ *   A rotation that falls due after a write waits until those bytes are consumed (engine.commit()), so the
+ *   fsync of a rotation never sits between a write and its consumption.
+ *   What a SIGKILL can cost: a line whose bytes were written but not yet consumed is written again by the
+ *   next logger (the window is the write(2) calls of one chunk ≤ 8191 bytes and the read(2) that consumes
+ *   it); bytes of a line with no separator yet, when the pipe holds nothing else, are taken into memory as
+ *   s6-log does (else poll would report the pipe readable forever) and are lost if the logger dies before
+ *   the line ends. Complete lines are never lost.
+ * - Other inputs (a socket, a tty: tee(2) refuses them) are read() directly, 8191 bytes at a time, each read
+ *   written before the next (s6-log's window).
  * - One uv_poll watcher on the fd while the engine wants input; none while it applies back-pressure
- *   (wantsInput() false → the watcher is stopped, the pipe fills, the writer blocks) — call resume() from
- *   the engine's onDrain. Idle = no timer, no wake-up.
- * - Reads of engine.readSize() bytes (8191 near a rotation, 64 KiB otherwise), each fed (and so written)
- *   before the next, at most `maxReadsPerWake` per wake-up so one chatty service cannot starve the loop.
- * - After engine.stop() with a half-read line, reads one byte at a time up to the end of that line, so the
- *   bytes after it stay in the pipe for the next reader (as s6-log).
+ *   (wantsInput() false, or bytes unwritten → the watcher is stopped, the pipe fills, the writer blocks) —
+ *   call resume() from the engine's onDrain. Idle = no timer, no wake-up.
+ * - At most `maxReadsPerWake` chunks per wake-up so one chatty service cannot starve the loop.
+ * - After engine.stop() with a half-read line, bytes are taken up to the end of that line only, so the bytes
+ *   after it stay in the pipe for the next reader (as s6-log).
  * - EOF (every writer gone): engine.end(), then onDone('eof'). The fd is not closed here (its owner closes it).
+ * - drain(): the end without waiting for EOF (a supervisor closing a logger): what is unwritten is settled,
+ *   what the pipe holds now is read and written, then the engine ends.
  */
 import { native } from '../sys/native';
 import { watchFd, FdWatch, POLL_READABLE } from '../sys/fdwatch';
-import { EAGAIN, EPIPE } from '../sys/errors';
-import { LogEngine, BIG_READ } from './engine';
+import { EAGAIN, EINVAL, EPIPE } from '../sys/errors';
+import { LogEngine, BIG_READ, READ_QUANTUM } from './engine';
 
+const NL = 10;
 
 export interface PipeFeederOptions {
   /**
@@ -25,7 +46,7 @@ export interface PipeFeederOptions {
   onDone?: (why: 'eof' | 'error' | 'closed') => void;
   /** a read error other than EAGAIN (negative errno); the feeder then stops and ends the engine */
   onError?: (errno: number) => void;
-  /** reads per wake-up before yielding (default 16) */
+  /** chunks per wake-up before yielding (default 16) */
   maxReadsPerWake?: number;
   /** do not set O_NONBLOCK (the caller already did) */
   keepFlags?: boolean;
@@ -34,10 +55,32 @@ export interface PipeFeederOptions {
    * a supervisor restarts itself); without it the exception propagates (to the loop: uncaught)
    */
   onFault?: (e: unknown) => void;
+  /** false: plain read() even on a pipe (tests; the old, s6-log-like window) */
+  peek?: boolean;
 }
 
 /** One scratch buffer for every feeder: the engine copies what it keeps, so reads can share it. */
 let scratch: Buffer | null = null;
+/** One private pipe for every feeder's peeks: emptied by each peek before the next. */
+let peekPipe: [number, number] | null = null;
+
+function scratchBuf(): Buffer {
+  if (!scratch) scratch = Buffer.allocUnsafe(BIG_READ);
+  return scratch;
+}
+
+function peekPipeFds(): [number, number] {
+  if (!peekPipe) peekPipe = native().pipe(true);
+  return peekPipe;
+}
+
+/** index just past the last separator ('\n' or NUL) in buf[0, n), 0 if none */
+function completeLines(buf: Buffer, n: number): number {
+  const view = buf.subarray(0, n);
+  const nl = view.lastIndexOf(NL);
+  const nul = view.lastIndexOf(0);
+  return Math.max(nl, nul) + 1;
+}
 
 export class PipeFeeder {
   private watch: FdWatch | null = null;
@@ -45,14 +88,20 @@ export class PipeFeeder {
   private eof = false;
   private doneCalled = false;
   private scheduled = false;
+  /** peek mode: true while tee(2) works on this fd */
+  private peeking: boolean;
+  /** bytes fed to the engine (written or being written) and still in the pipe */
+  private unconsumed = 0;
   /** drain(): resolve once the fd is read out and the engine ended */
   private drained: (() => void) | null = null;
 
   constructor(readonly fd: number, readonly engine: LogEngine, private readonly opts: PipeFeederOptions = {}) {
     if (!opts.keepFlags) native().setNonblock(fd, true);
+    this.peeking = opts.peek !== false;
+    if (this.peeking) engine.deferRotations = true;
   }
 
-  /** Start (or restart after back-pressure): read what is there, then watch. */
+  /** Start (or restart after back-pressure): take what is there, then watch. */
   resume(): void {
     if (this.drained) {
       this.guard(() => this.drainStep());
@@ -80,13 +129,15 @@ export class PipeFeeder {
     const done = this.drained;
     if (!done) return;
     const n = native();
-    if (!scratch) scratch = Buffer.allocUnsafe(BIG_READ);
+    const buf = scratchBuf();
+    // bytes already peeked and fed are taken out of the pipe once written, never read a second time
+    if (!this.settle()) return; // onDrain → resume() brings us back
     for (;;) {
       if (this.engine.inputClosed) break;
       if (!this.engine.wantsInput()) return; // onDrain → resume() brings us back
-      const r = n.read(this.fd, scratch, 0, this.engine.readSize());
+      const r = n.read(this.fd, buf, 0, this.engine.readSize());
       if (r > 0) {
-        this.engine.feed(scratch, 0, r);
+        this.engine.feed(buf, 0, r);
         continue;
       }
       break; // EAGAIN: empty; 0: no writer left; error: nothing more to get
@@ -113,7 +164,7 @@ export class PipeFeeder {
     }
   }
 
-  /** Stop watching (the engine is left as it is). */
+  /** Stop watching (the engine is left as it is; bytes not yet consumed stay in the pipe for the next reader). */
   stop(): void {
     this.stopped = true;
     this.unwatch();
@@ -121,6 +172,11 @@ export class PipeFeeder {
 
   get watching(): boolean {
     return this.watch !== null;
+  }
+
+  /** bytes fed to the engine whose consumption from the pipe waits for their write (0 when all is settled) */
+  get pendingBytes(): number {
+    return this.unconsumed;
   }
 
   private unwatch(): void {
@@ -138,13 +194,35 @@ export class PipeFeeder {
     if (this.opts.onDone) this.opts.onDone(why);
   }
 
+  private watchInput(): void {
+    if (!this.watch) this.watch = watchFd(this.fd, POLL_READABLE, () => this.guard(() => this.pump()));
+  }
+
+  /**
+   * The engine wrote what it took: take those bytes out of the pipe. false: still unwritten (the engine then
+   * calls onDrain once they are). An owner that reads the pipe itself after stop() calls this first.
+   */
+  settle(): boolean {
+    if (this.unconsumed === 0) return true;
+    if (!this.engine.logdirsWritten()) {
+      this.engine.wantsInput(); // false: marks the engine blocked, so its onDrain fires once written
+      return false;
+    }
+    const k = this.unconsumed;
+    this.unconsumed = 0;
+    const r = native().read(this.fd, scratchBuf(), 0, k);
+    if (r !== k && this.opts.onError) this.opts.onError(r < 0 ? r : -EPIPE);
+    this.engine.commit();
+    return true;
+  }
+
   private pump(): void {
     const n = native();
-    if (!scratch) scratch = Buffer.allocUnsafe(BIG_READ);
-    const buf = scratch;
+    const buf = scratchBuf();
     const max = this.opts.maxReadsPerWake ?? 16;
     for (let reads = 0; ; reads++) {
       if (this.stopped) { this.unwatch(); return; }
+      if (!this.settle()) { this.unwatch(); return; } // onDrain → resume() comes back here
       if (this.engine.inputClosed) { this.finish('closed'); return; }
       if (!this.engine.wantsInput()) { this.unwatch(); return; }
       if (reads >= max) {
@@ -155,13 +233,42 @@ export class PipeFeeder {
         }
         return;
       }
-      const r = n.read(this.fd, buf, 0, this.engine.readSize());
-      if (r > 0) {
-        this.engine.feed(buf, 0, r);
-        continue;
+      // peeking: the engine takes a stopped line's bytes only up to its end (feed's result), so no 1-byte reads
+      const want = this.peeking ? READ_QUANTUM : Math.min(READ_QUANTUM, this.engine.readSize());
+      let r: number;
+      if (this.peeking) {
+        const [pr, pw] = peekPipeFds();
+        r = n.tee(this.fd, pw, want);
+        if (r === -EINVAL) {
+          this.peeking = false; // not a pipe: plain reads
+          this.engine.deferRotations = false;
+          continue;
+        }
+        if (r > 0) {
+          const got = n.read(pr, buf, 0, r);
+          if (got !== r) throw new Error(`vigil: internal error: peeked ${r} bytes, read back ${got}`);
+          let take = this.engine.finishingLine ? r : completeLines(buf, r);
+          if (take === 0) {
+            // no separator in what the pipe holds: s6-log's partial line, taken into memory — if the pipe
+            // holds more than one peek, the line is longer than a peek and must be taken as well
+            take = r;
+            const c = n.read(this.fd, buf, 0, take); // consume first: these bytes live in memory from now
+            if (c !== take) throw new Error(`vigil: internal error: peeked ${take} bytes, consumed ${c}`);
+            this.engine.feed(buf, 0, take);
+            continue;
+          }
+          this.unconsumed = this.engine.feed(buf, 0, take);
+          continue;
+        }
+      } else {
+        r = n.read(this.fd, buf, 0, want);
+        if (r > 0) {
+          this.engine.feed(buf, 0, r);
+          continue;
+        }
       }
       if (r === -EAGAIN) {
-        if (!this.watch) this.watch = watchFd(this.fd, POLL_READABLE, () => this.guard(() => this.pump()));
+        this.watchInput();
         return;
       }
       const err = r < 0 && r !== -EPIPE;

@@ -255,10 +255,15 @@ export class Logdir {
     }
   }
 
-  /** Nothing buffered, no rotation or processor in progress. */
+  /** Nothing buffered, no rotation due or in progress, no processor running. */
   idle(): boolean {
-    return this.q.end === this.q.start && this.state === RotState.Writable;
+    return this.q.end === this.q.start && this.state === RotState.Writable && !this.rotationDue;
   }
+
+  /** A write filled current and emptied the queue: the rotation waits for the engine's commit() (or the next flush). */
+  rotationDue = false;
+  /** set by the engine for a peeking feeder (see LogEngine.commit) */
+  deferRotation = false;
 
   get waiting(): boolean {
     return this.timer !== null;
@@ -435,6 +440,7 @@ export class Logdir {
   /** SIGALRM: rotate now if writable and current is not empty. */
   forceRotate(): void {
     if (this.state === RotState.Writable && this.b > 0 && !this.timer) {
+      this.rotationDue = false;
       this.state = RotState.Start;
       this.rotator();
     }
@@ -448,6 +454,10 @@ export class Logdir {
     if (this.timer) return false;
     const q = this.q;
     const { s, tolerance } = this.spec;
+    if (this.rotationDue && this.state === RotState.Writable) {
+      this.rotationDue = false;
+      this.state = RotState.Start;
+    }
     for (;;) {
       if (this.state !== RotState.Writable && !this.rotator()) return false;
       if (q.end === q.start) return true;
@@ -475,6 +485,10 @@ export class Logdir {
       this.b += r;
       q.consumed(r);
       if (this.b + tolerance >= s && lastByte === 10) {
+        if (this.deferRotation && q.end === q.start) {
+          this.rotationDue = true;
+          return true;
+        }
         this.state = RotState.Start;
         if (!this.rotator()) return false;
       }

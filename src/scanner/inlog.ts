@@ -14,8 +14,10 @@
  *   pipe or already in the logdir, and nobody ever sees EOF or EPIPE.
  * - One uv_poll watcher per logged service, only while its engine wants input; an idle logged service costs
  *   the engine (≈4.9 kB heap), two pipe fds and the logdir's lock + current fds — no timer, no wake-up.
- * - A stuck logdir (disk full, EIO): the engine keeps at most maxBuffered (256 KiB per service) then stops
- *   reading, so the pipe fills and the service blocks in write(2): back-pressure, not loss, not growth.
+ * - Peek, write, take (src/logger/feeder.ts): bytes leave the pipe only once written, so a re-exec of the
+ *   supervisor (or its death) between two chunks leaves every unwritten byte in the pipe.
+ * - A stuck logdir (disk full, EIO): the engine stops reading at once, so the pipe fills and the service
+ *   blocks in write(2): back-pressure, not loss, not growth.
  *   The warning (one line, naming the service) comes from the engine, which retries every `r` ms.
  * - Stop: the scanner brings the services down first; then closeAll() reads each pipe until it is empty
  *   (EAGAIN — no EOF needed, so a leaked grandchild holding the write end cannot hang it), ends the engine
@@ -52,7 +54,7 @@ export interface InLogOptions {
   copyFd?: number;
   /** bytes of copy that may wait for a slow copyFd before lines are dropped (default 1 MiB) */
   copyMax?: number;
-  /** per-service cap while a logdir is stuck (default 256 KiB) */
+  /** per-service cap on stdout output (the -L copy) waiting (default 256 KiB) */
   maxBuffered?: number;
 }
 
@@ -131,6 +133,8 @@ class Logged {
     if (!done) return;
     const n = native();
     const buf = scratch();
+    // bytes the feeder peeked and fed are taken out of the pipe once written, never read a second time
+    if (!this.feeder.settle()) return; // onDrain brings us back
     for (;;) {
       if (this.engine.inputClosed) break;
       if (!this.engine.wantsInput()) return; // onDrain brings us back

@@ -91,6 +91,12 @@ export interface NativeShim {
    */
   writeDontwait(fd: number, buf: Uint8Array, offset: number, length: number): number;
   close(fd: number): void;
+  /**
+   * tee(2) with SPLICE_F_NONBLOCK: copy up to len bytes from pipe fdIn to pipe fdOut without consuming them.
+   * Non-throwing: bytes copied, 0 at EOF (fdIn empty, no writer), or a negative errno (-11 EAGAIN: fdIn empty;
+   * -22 EINVAL: not pipes).
+   */
+  tee(fdIn: number, fdOut: number, len: number): number;
   /** non-throwing kill(2): 0 or negative errno */
   kill(pid: number, sig: number): number;
   /**

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mkTmp } from './harness';
 import { waitFor } from '../helpers/wait';
-import { LogEngine, READ_QUANTUM } from '../../src/logger/engine';
+import { LogEngine } from '../../src/logger/engine';
 import { ScriptError } from '../../src/logger/script';
 import { LogdirFatal } from '../../src/logger/logdir';
 import { readLogDeclaration, LogDeclarationError } from '../../src/logger/declaration';
@@ -95,7 +95,7 @@ test('no timer while healthy; one timer per stuck logdir; nothing lost once it i
   assert.equal(all('b'), `hello\n${sent}`);
 });
 
-test('back-pressure: wantsInput() is false at the cap (or at once with -b), onDrain when written', async (t) => {
+test('back-pressure: wantsInput() is false as soon as a logdir holds unwritten output (with or without -b), onDrain when written', async (t) => {
   const tmp = mkTmp('vigil-eng-');
   t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
   for (const blocking of [false, true]) {
@@ -110,8 +110,8 @@ test('back-pressure: wantsInput() is false at the cap (or at once with -b), onDr
       e.feed(chunk);
       fed += chunk.length;
     }
-    if (blocking) assert.ok(fed < 4096 + 200, `-b: stopped right after the rotation got stuck (fed ${fed})`);
-    else assert.ok(fed >= cap && fed < cap + READ_QUANTUM + 4096, `cap: stopped at about ${cap} buffered (fed ${fed})`);
+    // what a killed logger would lose stays in the pipe: no reading while the logdir is stuck, cap or not
+    assert.ok(fed < 4096 + 200, `${blocking ? '-b' : 'no -b'}: stopped right after the rotation got stuck (fed ${fed})`);
     assert.equal(drained, 0);
     fs.rmSync(path.join(tmp, String(blocking), 'previous'), { recursive: true });
     await waitFor(() => drained > 0, 5000, 'onDrain');
