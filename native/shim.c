@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -597,6 +598,8 @@ static napi_value throw_spawn(napi_env env, int err, int stage, const char *file
   return NULL;
 }
 
+static void cw_kick(void);
+
 static napi_value Spawn(napi_env env, napi_callback_info info) {
   napi_value a[5];
   struct spawn_req r;
@@ -655,6 +658,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     goto out;
   }
   ret = js_int(env, pid);
+  cw_kick(); /* a child exists: the child watcher may leave its no-child wait */
 out:
   spawn_req_free(&r);
   return ret;
@@ -672,14 +676,149 @@ static napi_value reap_result(napi_env env, pid_t pid, int status) {
   return o;
 }
 
+/*
+ * The child watcher: a wake-up for the reaper that does not depend on signal delivery.
+ *
+ * The reaper used to run only when a SIGCHLD made it to JS: the kernel sets one pending bit per process
+ * (further deaths while it is set add nothing), some thread of the process takes it (any of Node's threads
+ * that does not block it), libuv's handler takes a lock pipe and writes to the loop's signal pipe, the loop
+ * reads it and Node emits 'SIGCHLD'. Every zombie then depends on that chain delivering an edge after its
+ * death, and on nothing in the process (a stalled loop, an fd of those pipes closed or full, a handler reset
+ * to SIG_DFL — which makes PID 1 drop SIGCHLD outright) breaking it. The watcher is level-triggered on the
+ * state itself: one thread (every signal blocked) sits in waitid(P_ALL, WEXITED | WNOWAIT | __WALL), which
+ * returns while ANY child is a zombie, without reaping it; it asks the loop for a drain (uv_async_send) and
+ * waits until a Reap() that started after the request has run — that Reap's waitpid loop began after the
+ * zombie existed, so it took it (or somebody else did). Then it waits again. So while the loop runs, no zombie
+ * can stay, whatever happened to the signals, and idle costs no wake-up: the thread sleeps in waitid (or, with
+ * no child at all, on a condition variable until a spawn or a reap says a child may exist again — a child
+ * re-parented to us then announces itself by SIGCHLD, the old path, which stays as a second wake-up).
+ */
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned long requested; /* the watcher's drain requests (one per zombie sighting) */
+  unsigned long served;    /* the newest request a Reap() started after */
+  unsigned long kicks;     /* bumped by Reap() and Spawn(): with no child, try waitid again */
+  int started, closing;
+  uv_async_t async;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context actx;
+} cw = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void cw_kick(void) {
+  if (!cw.started) return;
+  pthread_mutex_lock(&cw.mu);
+  cw.kicks++;
+  pthread_cond_broadcast(&cw.cv);
+  pthread_mutex_unlock(&cw.mu);
+}
+
+static void *cw_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&cw.mu);
+    unsigned long k0 = cw.kicks;
+    pthread_mutex_unlock(&cw.mu);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r = waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | __WALL);
+    int err = errno;
+    pthread_mutex_lock(&cw.mu);
+    if (r == 0 && si.si_pid != 0) {
+      unsigned long req = ++cw.requested;
+      if (!cw.closing) uv_async_send(&cw.async);
+      while (cw.served < req && !cw.closing) pthread_cond_wait(&cw.cv, &cw.mu);
+    } else if (r < 0 && err == ECHILD) {
+      while (cw.kicks == k0 && !cw.closing) pthread_cond_wait(&cw.cv, &cw.mu);
+    }
+    int stop = cw.closing;
+    pthread_mutex_unlock(&cw.mu);
+    if (stop) return NULL;
+  }
+}
+
+static void cw_async_cb(uv_async_t *h) {
+  (void)h;
+  napi_env env = cw.env;
+  napi_handle_scope scope;
+  napi_value cb, recv, result;
+  if (!cw.cb || napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, cw.cb, &cb) == napi_ok && cb) {
+    napi_get_global(env, &recv);
+    if (napi_make_callback(env, cw.actx, recv, cb, 0, NULL, &result) == napi_pending_exception) {
+      napi_value ex;
+      if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void cw_cleanup(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&cw.mu);
+  cw.closing = 1;
+  pthread_cond_broadcast(&cw.cv);
+  pthread_mutex_unlock(&cw.mu);
+  uv_close((uv_handle_t *)&cw.async, NULL);
+}
+
+/* watchChildren(cb): start the watcher (once per process; a second call only replaces cb). true if running. */
+static napi_value WatchChildren(napi_env env, napi_callback_info info) {
+  napi_value a[1], name;
+  napi_valuetype t;
+  uv_loop_t *loop;
+  CHECK(get_args(env, info, 1, a));
+  if (napi_typeof(env, a[0], &t) != napi_ok || t != napi_function) return throw_type(env, "cb must be a function");
+  if (cw.started) {
+    napi_delete_reference(env, cw.cb);
+    CHECK(napi_create_reference(env, a[0], 1, &cw.cb));
+    return js_bool(env, 1);
+  }
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  if (uv_async_init(loop, &cw.async, cw_async_cb) < 0) return js_bool(env, 0);
+  uv_unref((uv_handle_t *)&cw.async); /* never keeps the process alive */
+  cw.env = env;
+  napi_create_string_utf8(env, "vigil.children", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_reference(env, a[0], 1, &cw.cb));
+  CHECK(napi_async_init(env, NULL, name, &cw.actx));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  /* the thread starts with every signal blocked: it never takes a signal meant for the loop */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, cw_thread, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)&cw.async, NULL);
+    return js_bool(env, 0);
+  }
+  cw.started = 1;
+  napi_add_env_cleanup_hook(env, cw_cleanup, NULL);
+  return js_bool(env, 1);
+}
+
 static napi_value Reap(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value arr;
   uint32_t i = 0;
   CHECK(napi_create_array(env, &arr));
+  /* every watcher request made before this point is served by the loop below (see the child watcher) */
+  unsigned long start = 0;
+  if (cw.started) {
+    pthread_mutex_lock(&cw.mu);
+    start = cw.requested;
+    pthread_mutex_unlock(&cw.mu);
+  }
   for (;;) {
     int st;
-    pid_t p = waitpid(-1, &st, WNOHANG);
+    /* __WALL: every child, also one that reports with a signal other than SIGCHLD (waitid above sees those) */
+    pid_t p = waitpid(-1, &st, WNOHANG | __WALL);
     if (p > 0) {
       napi_set_element(env, arr, i++, reap_result(env, p, st));
       continue;
@@ -688,6 +827,13 @@ static napi_value Reap(napi_env env, napi_callback_info info) {
     if (errno == EINTR) continue;
     if (errno == ECHILD) break;
     return throw_errno(env, errno, "waitpid", NULL);
+  }
+  if (cw.started) {
+    pthread_mutex_lock(&cw.mu);
+    if (cw.served < start) cw.served = start;
+    cw.kicks++;
+    pthread_cond_broadcast(&cw.cv);
+    pthread_mutex_unlock(&cw.mu);
   }
   return arr;
 }
@@ -1561,6 +1707,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   } fns[] = {
       {"spawn", Spawn},
       {"reap", Reap},
+      {"watchChildren", WatchChildren},
       {"waitpid", Waitpid},
       {"hasChildren", HasChildren},
       {"execve", Execve},

@@ -66,10 +66,16 @@ export interface NativeShim {
    * blocked across the clone/fork. Throws on failure before exec (the failed child is reaped by the shim). Returns pid.
    */
   spawn(file: string, argv: string[], envp: string[], fdmap: Array<number | null>, opts?: SpawnOptions): number;
-  /** waitpid(-1, WNOHANG) until 0 or ECHILD */
+  /** waitpid(-1, WNOHANG | __WALL) until 0 or ECHILD */
   reap(): ReapResult[];
   /** waitid(P_ALL, WNOHANG|WNOWAIT): is any child left (alive or unreaped)? Reaps nothing. */
   hasChildren(): boolean;
+  /**
+   * Start the child watcher (once per process; again only replaces cb): a thread blocked in
+   * waitid(P_ALL, WEXITED | WNOWAIT | __WALL) that calls cb on the loop whenever a child is a zombie, and
+   * waits until a reap() that began after that has run. cb must call reap(). false if it could not start.
+   */
+  watchChildren(cb: () => void): boolean;
   /** waitpid(pid, WNOHANG): null while still running */
   waitpid(pid: number): ReapResult | null;
   execve(file: string, argv: string[], envp: string[]): never;

@@ -4,9 +4,15 @@
  * to the owner that registered its pid. Unknown pids are counted as orphans and dropped.
  *
  * Why registration is race-free: native spawn() returns the pid synchronously and the caller registers it in
- * the same JS turn. The SIGCHLD listener (and so reap()) only runs from the event loop, never in between, so
- * reap() can never see a child before its owner is registered. Keep it so: register right after spawn,
- * before any await.
+ * the same JS turn. The SIGCHLD listener and the child watcher (and so reap()) only run from the event loop,
+ * never in between, so reap() can never see a child before its owner is registered. Keep it so: register
+ * right after spawn, before any await.
+ *
+ * Two wake-ups, so no zombie can stay: the SIGCHLD listener (an edge: one pending bit per process, carried
+ * from whichever thread takes the signal through libuv's signal pipe to the loop), and the shim's child
+ * watcher (native/shim.c): a thread blocked in waitid(WNOWAIT) that asks the loop for a drain whenever any
+ * child is a zombie — level-triggered on the state itself, so a death whose SIGCHLD was absorbed by an
+ * earlier one still gets a drain. Neither costs a wake-up while nothing dies.
  */
 import { native, ReapResult } from './native';
 
@@ -33,6 +39,7 @@ export function installReaper(): void {
   if (!installed) {
     installed = true;
     process.on('SIGCHLD', drain);
+    native().watchChildren(drain);
   }
   drain();
 }
@@ -47,6 +54,11 @@ export function uninstallReaper(): void {
   if (!installed) return;
   installed = false;
   process.removeListener('SIGCHLD', drain);
+  native().watchChildren(noop); // the watcher thread stays (it cannot be stopped); its drains become no-ops
+}
+
+function noop(): void {
+  /* the reaper is uninstalled */
 }
 
 /** Register the owner of a freshly spawned pid. Call it in the same turn as spawn(). */

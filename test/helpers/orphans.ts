@@ -1,14 +1,16 @@
 /**
  * The orphan-burst scenario (test/scanner/pid1-orphans.test.ts and the stress script): `vigil svscan` as PID
- * 1 of a fresh PID namespace; one service makes ORPHANS orphans in bursts of BURST — each burst is a shell
- * that starts BURST background children and exits at once, so they are re-parented to PID 1: half of them
- * exit at once (already zombies when re-parented), half sleep 50 ms (they die as PID 1's children). Then it
+ * 1 of a fresh PID namespace; one service makes ORPHANS orphans in bursts of BURST — each burst is a process
+ * that forks BURST children and exits at once, so they are re-parented to PID 1: half of them exit at once
+ * (often zombies already when re-parented), half sleep 50 ms (they die as PID 1's children; see
+ * test/helpers/cprog.ts, with a shell fallback when gcc is missing). Then it
  * waits until none of them is alive, waits 1 s more and counts PID 1's zombies: there must be none.
  */
 import * as fs from 'node:fs';
 import { makeTree, removeTree } from './scandir';
 import { startBg, VIGIL, waitListening } from './svscan';
 import { sleep, waitFor } from './wait';
+import { compileC, ORPHAN_MAKER_C } from './cprog';
 
 export interface OrphanRunOptions {
   orphans: number;
@@ -64,17 +66,18 @@ function childrenOf(hostPid: number): Kid[] {
 
 export async function orphanBurstRun(o: OrphanRunOptions): Promise<OrphanRunResult> {
   const bursts = Math.ceil(o.orphans / o.burst);
-  const sd = makeTree({
-    'forker/run!': `#!/bin/sh
-b=0
+  const maker = compileC('orphan-maker', ORPHAN_MAKER_C);
+  // the C maker makes 10 000 orphans in a fraction of a second; the shell loop is the fallback without gcc
+  const make = maker ? `"${maker}" ${o.orphans} ${o.burst}` : `b=0
 while [ $b -lt ${bursts} ]; do
   sh -c 'i=0; while [ $i -lt ${o.burst} ]; do if [ $((i % 2)) = 0 ]; then (exit 0) & else sleep 0.05 & fi; i=$((i+1)); done'
   b=$((b+1))
-done
+done`;
+  const sd = makeTree({ 'forker/run!': `#!/bin/sh
+${make}
 : > ../orphans-made
 exec sleep 1000000
-`,
-  });
+` });
   const bg = startBg('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, VIGIL, 'svscan', ...(o.args ?? []), sd]);
   try {
     const pid1 = await waitFor(() => {

@@ -68,9 +68,9 @@ const CASES: Case[] = [
   },
 ];
 
-/** one busy process per core (sh loops), killed at the end */
+/** one busy process per core (sh loops that end by themselves once this process is gone), killed at the end */
 function startHog(): ChildProcess[] {
-  return os.cpus().map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  return os.cpus().map(() => spawn('sh', ['-c', 'while kill -0 $PPID 2>/dev/null; do :; done'], { stdio: 'ignore' }));
 }
 
 async function main(): Promise<number> {
@@ -91,6 +91,12 @@ async function main(): Promise<number> {
   const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   log(`stress: node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, hog ${hog ? 'on' : 'off'}`);
   const hogs = hog ? startHog() : [];
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      for (const h of hogs) h.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
   let ok = true;
   try {
     for (const c of chosen) {

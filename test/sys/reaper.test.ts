@@ -131,3 +131,11 @@ test('execve(self) keeps the pid, the children and the subreaper flag; the first
   assert.equal(decodeWaitStatus(b.status).code, 4);
 });
 
+
+test('with no SIGCHLD reaching JS at all, the child watcher alone reaps every child (level-triggered, no timer)', async () => {
+  const out = JSON.parse(await run([process.execPath, path.join(helpers, 'sys-watcher.js'), '300'], 60_000));
+  assert.equal(out.sigchldCaught, 0, 'the SIGCHLD listener is gone: the signal is not caught');
+  assert.equal(out.why, 'done', JSON.stringify(out));
+  assert.equal(out.called, 300);
+  assert.equal(out.zombies, 0);
+});
