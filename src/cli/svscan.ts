@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Scanner, ScannerError, execStopScript } from '../scanner/scanner';
 import { InLog } from '../scanner/inlog';
 import { Manager } from '../rc/manager';
+import { saidOnce } from '../formats/servicedir';
 
 const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [-L] [--rc SRC]... [--rc-up NAME] [DIR]
 
@@ -124,7 +125,9 @@ export function run(argv: string[]): Promise<number> | number {
     process.stderr.write(`vigil svscan: usage: ${p}\n${HELP}`);
     return 100;
   }
-  const inlog = new InLog({ log: (l) => writeErr(l), copyFd: p.logCopy ? 1 : undefined });
+  // one bounded line per warning, the same complaint about a service said once (src/formats/servicedir.ts)
+  const log = saidOnce((l) => writeErr(l));
+  const inlog = new InLog({ log, copyFd: p.logCopy ? 1 : undefined });
   // the service manager: RUNDIR is the scan directory's parent (RUNDIR/service, RUNDIR/s6-rc)
   const rc = p.rc.length ? new Manager({ sources: p.rc, rundir: path.dirname(path.resolve(p.dir)), log: writeErr }) : null;
   let rcStopping = false;
@@ -155,6 +158,7 @@ export function run(argv: string[]): Promise<number> | number {
         () => execStopScript(sc.scandir, how),
       );
     },
+    log,
     scandir: p.dir,
     rescanMs: p.rescanMs,
     maxServices: p.max,

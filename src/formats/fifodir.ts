@@ -78,8 +78,12 @@ export function ensureFifodir(eventDir: string): void {
   try {
     fs.mkdirSync(eventDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // an existing event that is not a directory (a regular file, a fifo) is refused, as s6 does
+    if (!fs.statSync(eventDir).isDirectory()) {
+      throw Object.assign(new Error(`${path.basename(eventDir)} exists and is not a directory`), { code: 'ENOTDIR' });
+    }
+    return;
   }
   fs.chmodSync(eventDir, 0o3730);
 }

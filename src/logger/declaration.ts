@@ -21,10 +21,10 @@
  * stops reading the service's pipe at once (src/logger/engine.ts), so the service blocks on write() instead of
  * its output being lost or the supervisor growing. `maxBuffered` (default 256 KiB) only bounds stdout output.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseLogArgs } from './args';
 import { parseScript, ScriptError } from './script';
+import { readConfigHead, LOG_DIR_MAX, LOG_SCRIPT_MAX } from '../formats/servicedir';
 
 export const LOG_DIR_FILE = 'log-dir';
 export const LOG_SCRIPT_FILE = 'log-script';
@@ -48,22 +48,29 @@ export interface LogDeclaration {
  * LogDeclarationError with a one-line message for a bad declaration (the script is parsed here).
  */
 export function readLogDeclaration(serviceDir: string): LogDeclaration | null {
-  let first: string;
-  try {
-    first = fs.readFileSync(path.join(serviceDir, LOG_DIR_FILE), 'utf8').split('\n')[0].trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new LogDeclarationError(`unable to read ${LOG_DIR_FILE}: ${(e as Error).message}`);
-  }
+  // both files are user input: read with a cap (src/formats/servicedir.ts), never whole
+  const read = (file: string, max: number): Buffer | null => {
+    try {
+      return readConfigHead(serviceDir, file, max + 1);
+    } catch (e) {
+      throw new LogDeclarationError(`unable to read ${file}: ${(e as Error).message}`);
+    }
+  };
+  const dirText = read(LOG_DIR_FILE, LOG_DIR_MAX);
+  if (dirText === null) return null;
+  const nl = dirText.indexOf(10);
+  if (nl < 0 && dirText.length > LOG_DIR_MAX) throw new LogDeclarationError(`${LOG_DIR_FILE}: the first line is longer than ${LOG_DIR_MAX} bytes`);
+  const first = dirText.subarray(0, nl < 0 ? dirText.length : nl).toString('utf8').trim();
   if (!first) throw new LogDeclarationError(`${LOG_DIR_FILE} is empty`);
+  if (first.includes('\0')) throw new LogDeclarationError(`${LOG_DIR_FILE}: the path holds a NUL byte`);
   const logdir = path.resolve(serviceDir, first);
   let lines: string[] = ['t'];
-  try {
-    lines = fs.readFileSync(path.join(serviceDir, LOG_SCRIPT_FILE), 'utf8').split('\n')
+  const scriptText = read(LOG_SCRIPT_FILE, LOG_SCRIPT_MAX);
+  if (scriptText !== null) {
+    if (scriptText.length > LOG_SCRIPT_MAX) throw new LogDeclarationError(`${LOG_SCRIPT_FILE} is larger than ${LOG_SCRIPT_MAX} bytes`);
+    lines = scriptText.toString('utf8').split('\n')
       .map((l) => l.replace(/\r$/, ''))
       .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new LogDeclarationError(`unable to read ${LOG_SCRIPT_FILE}: ${(e as Error).message}`);
   }
   // leading option lines (-b, -l N / -lN), then directives; the logdir goes last
   const opts: string[] = [];

@@ -43,6 +43,7 @@ import { closeQuiet, reopenFdEx } from '../sys/fds';
 import { Sink } from '../sys/sink';
 import { LogEngine, BIG_READ } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
+import { mkdirParents } from '../sys/mkdir';
 import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BUFFERED } from '../logger/declaration';
 
 export const COPY_MAX_DEFAULT = 1 << 20;
@@ -81,11 +82,8 @@ class Logged {
   constructor(readonly name: string, readonly decl: LogDeclaration, readonly r: number, readonly w: number, owner: InLog) {
     let script = decl.script;
     if (owner.copy) script = [...script, '+^', `p[${name}]`, '1'];
-    try {
-      fs.mkdirSync(path.dirname(decl.logdir), { recursive: true, mode: 0o755 });
-    } catch {
-      /* the engine reports the logdir's own mkdir */
-    }
+    // parents one level at a time, never into /proc, /sys, /dev: a MkdirError names the culprit
+    mkdirParents(path.dirname(decl.logdir));
     const copy = owner.copy;
     needOptimizer();
     this.engine = new LogEngine({

@@ -54,6 +54,7 @@ import {
   LOG_SUBDIR, SVSCAN_CONTROL, SVSCAN_CRASH, SVSCAN_DIR, SVSCAN_FINISH, SVSCAN_LOCK, SVSCAN_LOG_SERVICE,
 } from '../formats/paths';
 import { Supervisor, defaultLog } from '../supervisor/supervisor';
+import { checkServiceDir, forgetReports, saidOnce } from '../formats/servicedir';
 import { Service, SetupError, SupervisorSignal } from '../supervisor/service';
 import { TimerHandle } from '../supervisor/timers';
 
@@ -174,7 +175,8 @@ export class Scanner {
   constructor(opts: ScannerOptions) {
     this.opts = opts;
     this.scandir = path.resolve(opts.scandir);
-    this.logLine = opts.log ?? defaultLog;
+    // every warning of the tree: one bounded line, and the same complaint about a service said once
+    this.logLine = saidOnce(opts.log ?? defaultLog);
     this.max = Math.min(90000, Math.max(2, opts.maxServices ?? 500));
     this.supervisor = new Supervisor({ log: this.logLine, onEnded: (svc) => this.onEnded(svc) });
   }
@@ -314,6 +316,14 @@ export class Scanner {
           if (this.reported.get(name) !== msg) this.warn(msg);
           continue;
         }
+        // user input, checked when found: config files read with a cap and range-checked now (each problem
+        // said once), supervise/ or event/ that are not directories refuse the service (s6's message)
+        const refusal = this.checkDir(name, dir);
+        if (refusal) {
+          problems.set(name, refusal);
+          if (this.reported.get(name) !== refusal) this.logLine(`vigil: warning: ${refusal}`);
+          continue;
+        }
         e = this.discover(key, name, dir) ?? undefined;
         if (!e) continue;
       }
@@ -348,6 +358,21 @@ export class Scanner {
     for (const e of this.entries.values()) if (e.active) this.startMissing(e);
     if (statFailed) this.scheduleRetryScan();
     this.armRescan();
+  }
+
+  /** checkServiceDir on the service and on its log/ (when it has one): the refusal line, or null */
+  private checkDir(name: string, dir: string): string | null {
+    const warn = (l: string) => this.warn(l);
+    const refusal = checkServiceDir(dir, name, warn);
+    if (refusal || name === SVSCAN_LOG_SERVICE) return refusal;
+    const log = path.join(dir, LOG_SUBDIR);
+    let isDir = false;
+    try {
+      isDir = fs.statSync(log).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    return isDir ? checkServiceDir(log, `${name}/${LOG_SUBDIR}`, warn) : null;
   }
 
   /** dev:ino → path of the dot-named directories of the scan dir */
@@ -515,6 +540,8 @@ export class Scanner {
       this.cancelRestarts(e);
       this.closePipe(e);
       this.entries.delete(e.key);
+      forgetReports(e.dir);
+      forgetReports(path.join(e.dir, LOG_SUBDIR));
       if (!e.active && this.opts.onForget) {
         try {
           this.opts.onForget(e.name, e.dir, e.key);

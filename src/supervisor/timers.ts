@@ -66,7 +66,8 @@ export class TimerQueue {
     }
     this.armedFor = next;
     if (next === Infinity) return;
-    const delay = Math.max(0, Math.ceil(next - this.clock.now()));
+    // setTimeout takes at most 2^31-1 ms (24.8 days; more becomes 1 ms): a later deadline re-arms on firing
+    const delay = Math.min(0x7fffffff, Math.max(0, Math.ceil(next - this.clock.now())));
     this.timer = setTimeout(() => this.fire(), delay);
   }
 

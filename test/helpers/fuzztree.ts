@@ -1,0 +1,150 @@
+/**
+ * A generated scan directory of hostile service directories beside good ones (test/scanner/fuzz.test.ts, the
+ * stress script, the bench): every kind of malformed input a user can leave in a service directory, each bad
+ * service named with a unique token (`bNNN-`) at the start so its warning lines can be counted.
+ *
+ *   const t = makeFuzzTree(root, { good: 20 });   // t.good: names; t.bad: [{ name, token, kind }]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+export interface BadService {
+  name: string;
+  /** unique text at the start of the name: every warning about it contains it */
+  token: string;
+  kind: string;
+}
+
+export interface FuzzTree {
+  root: string;
+  good: string[];
+  bad: BadService[];
+}
+
+const SLEEP = '#!/bin/sh\nexec sleep 1000000\n';
+const CONFIG = ['notification-fd', 'lock-fd', 'timeout-kill', 'timeout-finish', 'max-death-tally', 'down-signal'];
+
+/** deterministic "random" bytes (no NUL-free guarantee: binary garbage) */
+function garbage(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+const BIG = 10 * 1024 * 1024;
+
+export function makeFuzzTree(root: string, opts: { good?: number } = {}): FuzzTree {
+  const good: string[] = [];
+  const bad: BadService[] = [];
+  for (let i = 0; i < (opts.good ?? 20); i++) {
+    const name = `good${String(i).padStart(2, '0')}`;
+    fs.mkdirSync(path.join(root, name));
+    fs.writeFileSync(path.join(root, name, 'run'), SLEEP, { mode: 0o755 });
+    good.push(name);
+  }
+  let n = 0;
+  /** make a bad service: its dir (unless dirless), a run, then `make(dir)` */
+  const add = (kind: string, make: (dir: string, name: string) => void, o: { suffix?: string; noDir?: boolean; run?: boolean } = {}): void => {
+    const token = `b${String(n++).padStart(3, '0')}-`;
+    const name = `${token}${o.suffix ?? kind}`;
+    const dir = path.join(root, name);
+    if (!o.noDir) {
+      fs.mkdirSync(dir);
+      if (o.run !== false) fs.writeFileSync(path.join(dir, 'run'), SLEEP, { mode: 0o755 });
+    }
+    make(dir, name);
+    bad.push({ name, token, kind });
+  };
+  let seed = 1;
+  for (const f of CONFIG) {
+    add(`${f}-binary`, (d) => fs.writeFileSync(path.join(d, f), garbage(64, seed++)));
+    add(`${f}-binary-4k`, (d) => fs.writeFileSync(path.join(d, f), garbage(4096, seed++)));
+    // 10 MB files for some (each costs 10 MB of disk): digits for the numbers, garbage for the others
+    if (f === 'notification-fd' || f === 'timeout-kill') add(`${f}-10MB-digits`, (d) => fs.writeFileSync(path.join(d, f), Buffer.alloc(BIG, 0x37)));
+    if (f === 'down-signal' || f === 'max-death-tally') add(`${f}-10MB-garbage`, (d) => fs.writeFileSync(path.join(d, f), garbage(BIG, seed++)));
+    add(`${f}-directory`, (d) => fs.mkdirSync(path.join(d, f)));
+    add(`${f}-fifo`, (d) => execFileSync('mkfifo', [path.join(d, f)]));
+    add(`${f}-looping-symlink`, (d) => {
+      fs.symlinkSync(`${f}.b`, path.join(d, f));
+      fs.symlinkSync(f, path.join(d, `${f}.b`));
+    });
+    add(`${f}-negative`, (d) => fs.writeFileSync(path.join(d, f), '-1\n'));
+    add(`${f}-words`, (d) => fs.writeFileSync(path.join(d, f), 'soon please\n'));
+    add(`${f}-nul`, (d) => fs.writeFileSync(path.join(d, f), '3\0\n'));
+  }
+  for (const f of ['notification-fd', 'lock-fd']) {
+    add(`${f}-huge`, (d) => fs.writeFileSync(path.join(d, f), '100000000\n'));
+    add(`${f}-max`, (d) => fs.writeFileSync(path.join(d, f), '4294967295\n'));
+  }
+  add('down-signal-zero', (d) => fs.writeFileSync(path.join(d, 'down-signal'), '0\n'));
+  add('down-signal-99', (d) => fs.writeFileSync(path.join(d, 'down-signal'), '99\n'));
+  // in-supervisor logging declarations
+  add('log-dir-proc', (d) => fs.writeFileSync(path.join(d, 'log-dir'), '/proc/nope/x\n'));
+  add('log-dir-sys', (d) => fs.writeFileSync(path.join(d, 'log-dir'), '/sys/nope\n'));
+  add('log-dir-dev', (d) => fs.writeFileSync(path.join(d, 'log-dir'), '/dev/nope/deeper\n'));
+  add('log-dir-10MB', (d) => fs.writeFileSync(path.join(d, 'log-dir'), Buffer.alloc(BIG, 0x61)));
+  add('log-dir-binary', (d) => fs.writeFileSync(path.join(d, 'log-dir'), garbage(300, seed++)));
+  add('log-dir-empty', (d) => fs.writeFileSync(path.join(d, 'log-dir'), '\n'));
+  add('log-dir-directory', (d) => fs.mkdirSync(path.join(d, 'log-dir')));
+  add('log-dir-fifo', (d) => execFileSync('mkfifo', [path.join(d, 'log-dir')]));
+  add('log-dir-through-file', (d) => {
+    fs.writeFileSync(path.join(d, 'afile'), 'x');
+    fs.writeFileSync(path.join(d, 'log-dir'), './afile/logs\n');
+  });
+  add('log-script-garbage', (d) => {
+    fs.writeFileSync(path.join(d, 'log-dir'), './logs\n');
+    fs.writeFileSync(path.join(d, 'log-script'), garbage(2000, seed++));
+  });
+  add('log-script-10MB', (d) => {
+    fs.writeFileSync(path.join(d, 'log-dir'), './logs\n');
+    fs.writeFileSync(path.join(d, 'log-script'), Buffer.alloc(BIG, 0x74));
+  });
+  add('log-script-bad-directive', (d) => {
+    fs.writeFileSync(path.join(d, 'log-dir'), './logs\n');
+    fs.writeFileSync(path.join(d, 'log-script'), 't\nxyz\n');
+  });
+  // supervise/ and event/ that are not directories
+  add('supervise-file', (d) => fs.writeFileSync(path.join(d, 'supervise'), 'x'));
+  add('supervise-fifo', (d) => execFileSync('mkfifo', [path.join(d, 'supervise')]));
+  add('event-file', (d) => fs.writeFileSync(path.join(d, 'event'), 'x'));
+  add('event-looping-symlink', (d) => {
+    fs.symlinkSync('event.b', path.join(d, 'event'));
+    fs.symlinkSync('event', path.join(d, 'event.b'));
+  });
+  // run
+  add('run-missing', () => undefined, { run: false });
+  add('run-not-executable', (d) => fs.writeFileSync(path.join(d, 'run'), SLEEP, { mode: 0o644 }), { run: false });
+  add('run-directory', (d) => fs.mkdirSync(path.join(d, 'run')), { run: false });
+  add('run-fifo', (d) => execFileSync('mkfifo', ['-m', '0755', path.join(d, 'run')]), { run: false });
+  add('run-10MB-garbage', (d) => fs.writeFileSync(path.join(d, 'run'), garbage(BIG, seed++), { mode: 0o755 }), { run: false });
+  add('run-bad-interpreter', (d) => fs.writeFileSync(path.join(d, 'run'), '#!/nonexistent/sh\n', { mode: 0o755 }), { run: false });
+  // the service directory itself
+  add('dangling-symlink', (d) => fs.symlinkSync('/nonexistent/service', d), { noDir: true });
+  add('looping-symlink', (d, name) => {
+    // the partner is a dot name: the scanner skips it, so only this entry is to be reported
+    const partner = path.join(path.dirname(d), `.loop-${name.slice(0, 5)}`);
+    fs.symlinkSync(partner, d);
+    fs.symlinkSync(d, partner);
+  }, { noDir: true });
+  // names: a newline, 255 bytes, with a bad file so that each has something to report
+  add('newline', (d) => fs.writeFileSync(path.join(d, 'timeout-kill'), 'x\n'), { suffix: 'name\nwith-newline' });
+  add('long-name', (d) => fs.writeFileSync(path.join(d, 'down-signal'), 'NOPE\n'), { suffix: 'L'.repeat(250) });
+  add('control-bytes', (d) => fs.writeFileSync(path.join(d, 'notification-fd'), 'y\n'), { suffix: 'ctl\x01\x1b[31m' });
+  // many of the same, to make it several hundred
+  for (let i = 0; i < 5; i++) {
+    for (const f of CONFIG) add(`${f}-binary-${i}`, (d) => fs.writeFileSync(path.join(d, f), garbage(128, seed++)));
+    add(`run-missing-${i}`, () => undefined, { run: false });
+    add(`supervise-file-${i}`, (d) => fs.writeFileSync(path.join(d, 'supervise'), ''));
+    add(`log-dir-proc-${i}`, (d) => fs.writeFileSync(path.join(d, 'log-dir'), `/proc/${i}/nope/x\n`));
+  }
+  for (let i = 0; i < 120; i++) {
+    const f = CONFIG[i % CONFIG.length];
+    add(`${f}-bulk-${i}`, (d) => fs.writeFileSync(path.join(d, f), garbage(16 + (i % 40), seed++)));
+  }
+  return { root, good, bad };
+}
