@@ -15,7 +15,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -694,47 +693,48 @@ static napi_value reap_result(napi_env env, pid_t pid, int status) {
  * re-parented to us then announces itself by SIGCHLD, the old path, which stays as a second wake-up).
  */
 static struct {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+  uv_mutex_t mu; /* libuv's mutex, condition and thread (exported by node): glibc's pthread_* symbols moved
+                    into libc under GLIBC_2.34 versions, above the prebuilt shims' 2.28 floor */
+  uv_cond_t cv;
   unsigned long requested; /* the watcher's drain requests (one per zombie sighting) */
   unsigned long served;    /* the newest request a Reap() started after */
   unsigned long kicks;     /* bumped by Reap() and Spawn(): with no child, try waitid again */
-  int started, closing;
+  int started, closing, sync_ready;
   uv_async_t async;
   napi_env env;
   napi_ref cb;
   napi_async_context actx;
-} cw = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} cw;
 
 static void cw_kick(void) {
   if (!cw.started) return;
-  pthread_mutex_lock(&cw.mu);
+  uv_mutex_lock(&cw.mu);
   cw.kicks++;
-  pthread_cond_broadcast(&cw.cv);
-  pthread_mutex_unlock(&cw.mu);
+  uv_cond_broadcast(&cw.cv);
+  uv_mutex_unlock(&cw.mu);
 }
 
-static void *cw_thread(void *arg) {
+static void cw_thread(void *arg) {
   (void)arg;
   for (;;) {
-    pthread_mutex_lock(&cw.mu);
+    uv_mutex_lock(&cw.mu);
     unsigned long k0 = cw.kicks;
-    pthread_mutex_unlock(&cw.mu);
+    uv_mutex_unlock(&cw.mu);
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int r = waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | __WALL);
     int err = errno;
-    pthread_mutex_lock(&cw.mu);
+    uv_mutex_lock(&cw.mu);
     if (r == 0 && si.si_pid != 0) {
       unsigned long req = ++cw.requested;
       if (!cw.closing) uv_async_send(&cw.async);
-      while (cw.served < req && !cw.closing) pthread_cond_wait(&cw.cv, &cw.mu);
+      while (cw.served < req && !cw.closing) uv_cond_wait(&cw.cv, &cw.mu);
     } else if (r < 0 && err == ECHILD) {
-      while (cw.kicks == k0 && !cw.closing) pthread_cond_wait(&cw.cv, &cw.mu);
+      while (cw.kicks == k0 && !cw.closing) uv_cond_wait(&cw.cv, &cw.mu);
     }
     int stop = cw.closing;
-    pthread_mutex_unlock(&cw.mu);
-    if (stop) return NULL;
+    uv_mutex_unlock(&cw.mu);
+    if (stop) return;
   }
 }
 
@@ -756,10 +756,10 @@ static void cw_async_cb(uv_async_t *h) {
 
 static void cw_cleanup(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&cw.mu);
+  uv_mutex_lock(&cw.mu);
   cw.closing = 1;
-  pthread_cond_broadcast(&cw.cv);
-  pthread_mutex_unlock(&cw.mu);
+  uv_cond_broadcast(&cw.cv);
+  uv_mutex_unlock(&cw.mu);
   uv_close((uv_handle_t *)&cw.async, NULL);
 }
 
@@ -776,24 +776,29 @@ static napi_value WatchChildren(napi_env env, napi_callback_info info) {
     return js_bool(env, 1);
   }
   CHECK(napi_get_uv_event_loop(env, &loop));
+  if (!cw.sync_ready) { /* once: a watcher that failed to start leaves them for the next try */
+    if (uv_mutex_init(&cw.mu) < 0) return js_bool(env, 0);
+    if (uv_cond_init(&cw.cv) < 0) {
+      uv_mutex_destroy(&cw.mu);
+      return js_bool(env, 0);
+    }
+    cw.sync_ready = 1;
+  }
   if (uv_async_init(loop, &cw.async, cw_async_cb) < 0) return js_bool(env, 0);
   uv_unref((uv_handle_t *)&cw.async); /* never keeps the process alive */
   cw.env = env;
   napi_create_string_utf8(env, "vigil.children", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_reference(env, a[0], 1, &cw.cb));
   CHECK(napi_async_init(env, NULL, name, &cw.actx));
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  /* the thread starts with every signal blocked: it never takes a signal meant for the loop */
+  uv_thread_options_t opts = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = 64 * 1024};
+  /* the thread starts with every signal blocked (a new thread inherits its creator's mask; sigprocmask for
+   * the symbol-version reason at Spawn): it never takes a signal meant for the loop */
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t th;
-  int rc = pthread_create(&th, &attr, cw_thread, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  uv_thread_t th;
+  int rc = uv_thread_create_ex(&th, &opts, cw_thread, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
     uv_close((uv_handle_t *)&cw.async, NULL);
     return js_bool(env, 0);
@@ -811,9 +816,9 @@ static napi_value Reap(napi_env env, napi_callback_info info) {
   /* every watcher request made before this point is served by the loop below (see the child watcher) */
   unsigned long start = 0;
   if (cw.started) {
-    pthread_mutex_lock(&cw.mu);
+    uv_mutex_lock(&cw.mu);
     start = cw.requested;
-    pthread_mutex_unlock(&cw.mu);
+    uv_mutex_unlock(&cw.mu);
   }
   for (;;) {
     int st;
@@ -829,11 +834,11 @@ static napi_value Reap(napi_env env, napi_callback_info info) {
     return throw_errno(env, errno, "waitpid", NULL);
   }
   if (cw.started) {
-    pthread_mutex_lock(&cw.mu);
+    uv_mutex_lock(&cw.mu);
     if (cw.served < start) cw.served = start;
     cw.kicks++;
-    pthread_cond_broadcast(&cw.cv);
-    pthread_mutex_unlock(&cw.mu);
+    uv_cond_broadcast(&cw.cv);
+    uv_mutex_unlock(&cw.mu);
   }
   return arr;
 }
@@ -865,7 +870,7 @@ static napi_value HasChildren(napi_env env, napi_callback_info info) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
   int r;
-  do r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+  do r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno == ECHILD) return js_bool(env, 0);
