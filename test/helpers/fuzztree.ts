@@ -4,10 +4,15 @@
  * service named with a unique token (`bNNN-`) at the start so its warning lines can be counted.
  *
  *   const t = makeFuzzTree(root, { good: 20 });   // t.good: names; t.bad: [{ name, token, kind }]
+ *   const r = await fuzzRun();                    // the whole scenario under vigil svscan: figures to assert
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { tmpdir, removeTree } from './scandir';
+import { startVigilSvscan } from './svscan';
+import { waitFor, statusOf, sleep } from './wait';
+import { isUp } from '../../src/formats/status';
 
 export interface BadService {
   name: string;
@@ -147,4 +152,82 @@ export function makeFuzzTree(root: string, opts: { good?: number } = {}): FuzzTr
     add(`${f}-bulk-${i}`, (d) => fs.writeFileSync(path.join(d, f), garbage(16 + (i % 40), seed++)));
   }
   return { root, good, bad };
+}
+
+export interface FuzzRunResult {
+  bad: number;
+  good: number;
+  /** ms from starting the scanner until every good service was up (-1: not within the wait) */
+  upMs: number;
+  /** bad services with no warning line (names, first 10) */
+  unsaid: string[];
+  /** bad services said other than once, after the retries ("kind: N lines") */
+  notOnce: string[];
+  /** warning lines longer than 1100 bytes, or not starting with "vigil: warning: " (first 100 bytes of each) */
+  badLines: string[];
+  /** the scanner's peak RSS (VmHWM), bytes */
+  hwmBytes: number;
+  /** the good services were still up at the end */
+  goodStillUp: boolean;
+  /** ms from SIGTERM until the scanner exited (-1: not within 5 s) */
+  stopMs: number;
+}
+
+/**
+ * One run of the hostile-tree scenario (test/scanner/fuzz.test.ts, `npm run stress -- fuzz`): make the tree
+ * under a fresh temp dir, start vigil svscan over it, wait for the good services and for one line per bad one,
+ * wait `settleMs` more (past the 10 s spawn retry and the 3 s rescans: nothing may be said twice), read the
+ * peak RSS, SIGTERM it. Returns the figures; the caller asserts. The tree is removed.
+ */
+export async function fuzzRun(opts: { good?: number; settleMs?: number } = {}): Promise<FuzzRunResult> {
+  const root = tmpdir('vigil-fuzz-');
+  try {
+    const tree = makeFuzzTree(root, { good: opts.good ?? 20 });
+    const t0 = Date.now();
+    const sv = await startVigilSvscan(root, [`-c${tree.bad.length + tree.good.length + 10}`], {});
+    try {
+      const allUp = (): boolean => tree.good.every((g) => { const s = statusOf(path.join(root, g)); return !!s && isUp(s); });
+      let upMs = -1;
+      try {
+        await waitFor(allUp, 10000, 'the good services up');
+        upMs = Date.now() - t0;
+      } catch {
+        /* upMs stays -1 */
+      }
+      const said = (b: BadService): number => sv.stderr().split('\n').filter((l) => l.includes(b.token)).length;
+      try {
+        await waitFor(() => tree.bad.every((b) => said(b) >= 1), 15000, 'a line for every bad service');
+      } catch {
+        /* unsaid lists them */
+      }
+      await sleep(opts.settleMs ?? 11000);
+      const lines = sv.stderr().split('\n').filter(Boolean);
+      const hwmBytes = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${sv.pid}/status`, 'utf8'))![1]) * 1024;
+      const goodStillUp = allUp();
+      const ts = Date.now();
+      sv.signal('SIGTERM');
+      let stopMs = -1;
+      try {
+        await waitFor(() => sv.hasExited(), 5000, 'the scanner to exit after SIGTERM');
+        stopMs = Date.now() - ts;
+      } catch {
+        /* stopMs stays -1 */
+      }
+      return {
+        bad: tree.bad.length,
+        good: tree.good.length,
+        upMs,
+        unsaid: tree.bad.filter((b) => said(b) === 0).map((b) => JSON.stringify(b.name.slice(0, 40))).slice(0, 10),
+        notOnce: tree.bad.filter((b) => said(b) !== 1).map((b) => `${b.kind}: ${said(b)} lines`),
+        badLines: lines.filter((l) => Buffer.byteLength(l) > 1100 || !l.startsWith('vigil: warning: ')).map((l) => l.slice(0, 100)),
+        hwmBytes,
+        goodStillUp,
+        stopMs,
+      };
+    } finally {
+      sv.kill();
+    }
+  } finally {
+    removeTree(root);
+  }
 }

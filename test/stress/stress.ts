@@ -8,6 +8,9 @@
  *             0 zombies 1 s after the last one exited, in each of 50 runs (test/scanner/pid1-orphans.test.ts)
  *   logkill   vigil log SIGKILLed 100 times over a 1 000 000-line stream; passes once 20 runs in a row have
  *             0 lost and 0 duplicated lines (at most 40 runs) (test/logger/kills.test.ts)
+ *   fuzz      ~290 hostile service directories beside 20 good ones under vigil svscan, 10 runs: good up within
+ *             5 s, each bad one said exactly once, peak RSS < 100 MB, SIGTERM obeyed within 1 s
+ *             (test/scanner/fuzz.test.ts)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +18,7 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { killStream } from '../helpers/logkill';
 import { orphanBurstRun } from '../helpers/orphans';
+import { fuzzRun } from '../helpers/fuzztree';
 
 interface Case {
   name: string;
@@ -64,6 +68,29 @@ const CASES: Case[] = [
       }
       log(`logkill: ${streak >= inARow ? 'PASS' : 'FAIL'} (${streak} clean runs in a row, ${inARow} wanted)`);
       return streak >= inARow;
+    },
+  },
+  {
+    name: 'fuzz',
+    defaultRuns: 10,
+    async run(runs, log) {
+      let bad = 0;
+      for (let i = 1; i <= runs; i++) {
+        const r = await fuzzRun({ good: 20 });
+        const why: string[] = [];
+        if (!(r.upMs >= 0 && r.upMs < 5000)) why.push(`good up after ${r.upMs} ms`);
+        if (r.unsaid.length) why.push(`never said: ${r.unsaid.join(', ')}`);
+        if (r.notOnce.length) why.push(`not said once: ${r.notOnce.slice(0, 5).join('; ')}`);
+        if (r.badLines.length) why.push(`bad lines: ${r.badLines.slice(0, 3).join(' | ')}`);
+        if (r.hwmBytes >= 100 * 1024 * 1024) why.push('RSS >= 100 MB');
+        if (!r.goodStillUp) why.push('a good service went down');
+        if (!(r.stopMs >= 0 && r.stopMs < 1000)) why.push(`stopped ${r.stopMs} ms after SIGTERM`);
+        if (why.length) bad++;
+        log(`fuzz run ${i}/${runs}: ${r.bad} bad + ${r.good} good, good up in ${r.upMs} ms, peak RSS ${(r.hwmBytes / 1048576).toFixed(1)} MB,` +
+          ` SIGTERM -> exit in ${r.stopMs} ms${why.length ? `  FAIL: ${why.join('; ')}` : ''}`);
+      }
+      log(`fuzz: ${runs - bad}/${runs} runs clean`);
+      return bad === 0;
     },
   },
 ];
