@@ -41,6 +41,8 @@ export interface KillStreamResult {
   kills: number;
   lost: number;
   duplicated: number;
+  /** input bytes of each run of consecutive duplicated lines (a kill between a write and its take rewrites one chunk) */
+  dupBlocks: number[];
   outOfOrder: number;
   /** first few problems, for messages */
   examples: string[];
@@ -101,10 +103,17 @@ export function lineNumber(l: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** input bytes of numbered line k as numbered-writer.ts writes it: 9 digits, a space, k % 41 bytes, newline */
+function inputBytes(k: number): number {
+  return 11 + (k % 41);
+}
+
 /** count lost / duplicated / out-of-order numbers 1..n among the lines */
-export function audit(lines: string[], n: number): { lost: number; duplicated: number; outOfOrder: number; examples: string[] } {
+export function audit(lines: string[], n: number): { lost: number; duplicated: number; dupBlocks: number[]; outOfOrder: number; examples: string[] } {
   const seen = new Uint16Array(n + 1);
   const examples: string[] = [];
+  const dupBlocks: number[] = [];
+  let lastDup = -2;
   let duplicated = 0;
   let outOfOrder = 0;
   let prev = 0;
@@ -116,6 +125,9 @@ export function audit(lines: string[], n: number): { lost: number; duplicated: n
     }
     if (seen[k]++ > 0) {
       duplicated++;
+      if (k === lastDup + 1) dupBlocks[dupBlocks.length - 1] += inputBytes(k);
+      else dupBlocks.push(inputBytes(k));
+      lastDup = k;
       if (examples.length < 5) examples.push(`line ${k} duplicated`);
     } else if (k < prev) {
       outOfOrder++;
@@ -130,7 +142,7 @@ export function audit(lines: string[], n: number): { lost: number; duplicated: n
       if (examples.length < 5) examples.push(`line ${k} lost`);
     }
   }
-  return { lost, duplicated, outOfOrder, examples };
+  return { lost, duplicated, dupBlocks, outOfOrder, examples };
 }
 
 function exited(p: ChildProcess): Promise<void> {
