@@ -30,11 +30,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
   reboot: { load: () => require('./hpr'), summary: 'reboot the system' },
   shutdown: { load: () => require('./shutdown'), summary: 'plan or cancel a shutdown' },
   rc: { load: () => require('./rc'), summary: 'the service manager: dependencies, oneshots, bundles (s6-rc)' },
+  's6-rc': { load: () => require('./s6rc'), summary: 'vigil rc under s6-rc\'s name and messages (s6-overlay\'s scripts call it)' },
+  'with-contenv': { load: () => require('./contenv'), summary: 'run a program in the container environment (s6-overlay)' },
+  printcontenv: { load: () => require('./contenv'), summary: "print a variable of the container environment (s6-overlay)" },
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 
-/** halt/poweroff/reboot share a module and learn which one they are from the name */
-const BY_NAME = new Set(['halt', 'poweroff', 'reboot']);
+/** halt/poweroff/reboot (and with-contenv/printcontenv) share a module and learn which one they are from the name */
+const BY_NAME = new Set(['halt', 'poweroff', 'reboot', 'with-contenv', 'printcontenv']);
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);

@@ -135,13 +135,13 @@ async function sourceMode(o: RcOptions, msg: Messages): Promise<number> {
   }
   problems = [...problems, ...set.problems.filter((p) => p.late)];
   if (problems.length) {
-    for (const p of problems) process.stderr.write(`${PROG}: fatal: ${p.text}\n`);
+    for (const p of problems) process.stderr.write(`${msg.prog}: fatal: ${p.text}\n`);
     return problems[0].code;
   }
   if (o.command === 'check') {
     if (o.verbosity >= 2) {
       const n = (t: string) => set.defs.filter((d) => d.type === t).length;
-      process.stderr.write(`${PROG}: info: ${set.defs.length} services: ${n('longrun')} longruns, ${n('oneshot')} oneshots, ${n('bundle')} bundles\n`);
+      process.stderr.write(`${msg.prog}: info: ${set.defs.length} services: ${n('longrun')} longruns, ${n('oneshot')} oneshots, ${n('bundle')} bundles\n`);
     }
     return 0;
   }
@@ -155,8 +155,13 @@ async function sourceMode(o: RcOptions, msg: Messages): Promise<number> {
   return 0;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const msg = new Messages(PROG, USAGE);
+export function run(argv: string[]): Promise<number> {
+  return runAs(PROG, argv);
+}
+
+/** `vigil rc` under another program name (`s6-rc`: src/cli/s6rc.ts): its usage line and messages carry it. */
+export async function runAs(prog: string, argv: string[]): Promise<number> {
+  const msg = new Messages(prog, USAGE.replace(/^vigil rc/, prog));
   if (argv[0] === '--help') {
     out(HELP);
     return 0;
@@ -174,7 +179,7 @@ export async function run(argv: string[]): Promise<number> {
       v: PROTOCOL_VERSION, cmd: o.command as Request['cmd'], names: o.names, up: o.up, force: o.force, prune: o.prune, all: o.all,
       block: o.block, rerun: o.rerun, json: o.json, timeout: o.timeout, verbosity: o.verbosity, dryrun: o.dryrun ?? null,
     };
-    return await callEngine(liveDir(o.live), req, PROG);
+    return await callEngine(liveDir(o.live), req, prog);
   } catch (e) {
     return msg.report(e);
   }
