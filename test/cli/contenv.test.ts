@@ -13,6 +13,9 @@ import { keepEnv, readExitcode, presetExitcode, exitcodeFile, containerEnvDir } 
 import { ROOT, VIGIL } from '../helpers/svscan';
 
 const EL = '/usr/lib/execline/bin';
+/** a PATH without execline's directory (compat with-contenv then runs vigil's own), and one with it (emptyenv + s6-envdir) */
+const NO_EL = (process.env.PATH ?? '/usr/bin:/bin').split(':').filter((d) => d && !d.includes('execline')).join(':');
+const WITH_EL = `${EL}:${NO_EL}`;
 const COMPAT = path.join(ROOT, 'compat', 's6-overlay');
 const dirs: string[] = [];
 after(() => {
@@ -82,7 +85,7 @@ test('with-contenv = emptyenv -p s6-envdir -Lf: same environment from the same e
   const ce = containerEnvDir(rundir);
   fs.mkdirSync(path.dirname(ce), { recursive: true });
   fs.renameSync(envdir(), ce);
-  const caller = { PATH: process.env.PATH, HOME: '/root', FOO: 'caller only', EMPTY: 'was set', VIGIL_RUNDIR: rundir };
+  const caller = { PATH: NO_EL, HOME: '/root', FOO: 'caller only', EMPTY: 'was set', VIGIL_RUNDIR: rundir };
   const ref = await run(`${EL}/emptyenv`, ['-p', 's6-envdir', '-Lf', ce, ...DUMP], caller);
   assert.equal(ref.code, 0, ref.stderr);
   const expected = parseEnv(ref);
@@ -95,6 +98,10 @@ test('with-contenv = emptyenv -p s6-envdir -Lf: same environment from the same e
   const viaCompat = await run(path.join(COMPAT, 'command', 'with-contenv'), DUMP, caller);
   assert.equal(viaCompat.code, 0, viaCompat.stderr);
   assert.deepEqual(parseEnv(viaCompat), expected);
+  // the compat executable with the image's execline and s6 on PATH: emptyenv + s6-envdir do it
+  const viaTools = await run(path.join(COMPAT, 'command', 'with-contenv'), DUMP, { ...caller, PATH: WITH_EL });
+  assert.equal(viaTools.code, 0, viaTools.stderr);
+  assert.deepEqual(parseEnv(viaTools), expected);
 
   // as image authors write it: a `#!/command/with-contenv sh` script (the compat executable through a symlink
   // elsewhere, as the init mode places it); PROG is searched in the container environment's PATH
@@ -103,16 +110,24 @@ test('with-contenv = emptyenv -p s6-envdir -Lf: same environment from the same e
   const script = path.join(cmdDir, 'svc-run');
   fs.writeFileSync(script, `#!${cmdDir}/with-contenv sh\nprintf '%s|%s|%s' "$NL2" "$FOO" "\${EMPTY-unset}"\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(ce, 'PATH'), '/usr/bin:/bin\n');
-  const s = await run(script, [], { ...caller, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` });
-  assert.equal(s.code, 0, s.stderr);
-  assert.equal(s.stdout.toString(), 'a\n||unset');
+  for (const PATH of [`${path.dirname(process.execPath)}:/usr/bin:/bin`, `${EL}:${path.dirname(process.execPath)}:/usr/bin:/bin`]) {
+    const s = await run(script, [], { ...caller, PATH });
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(s.stdout.toString(), 'a\n||unset', PATH);
+  }
 
   // S6_KEEP_ENV: a no-op (the caller's environment, envdir ignored); "0", "", "yes" are not "set"
-  const kept = await run(process.execPath, [VIGIL, 'with-contenv', ...DUMP], { ...caller, S6_KEEP_ENV: '1' });
-  assert.deepEqual(parseEnv(kept), { ...caller, S6_KEEP_ENV: '1' });
-  for (const v of ['0', '', '00', 'yes']) {
-    const r = await run(process.execPath, [VIGIL, 'with-contenv', ...DUMP], { ...caller, S6_KEEP_ENV: v });
-    assert.equal(parseEnv(r).FOO, undefined, `S6_KEEP_ENV=${JSON.stringify(v)} clears`);
+  for (const argv of [[process.execPath, VIGIL, 'with-contenv'], [path.join(COMPAT, 'command', 'with-contenv')]]) {
+    const kept = parseEnv(await run(argv[0], [...argv.slice(1), ...DUMP], { ...caller, S6_KEEP_ENV: '1' }));
+    // the compat script is sh: the shell exports PWD (busybox's SHLVL too) on its way to PROG
+    if (argv.length === 1) for (const k of ['PWD', 'SHLVL']) delete kept[k];
+    assert.deepEqual(kept, { ...caller, S6_KEEP_ENV: '1' });
+    for (const v of ['0', '', '00', 'yes', ' 1']) {
+      const r = await run(argv[0], [...argv.slice(1), ...DUMP], { ...caller, S6_KEEP_ENV: v });
+      assert.equal(parseEnv(r).FOO, undefined, `S6_KEEP_ENV=${JSON.stringify(v)} clears (${argv.join(' ')})`);
+    }
+    const r = await run(argv[0], [...argv.slice(1), ...DUMP], { ...caller, S6_KEEP_ENV: '2x' });
+    assert.equal(parseEnv(r).FOO, 'caller only');
   }
   for (const [v, k] of [['1', true], ['2x', true], ['0', false], [undefined, false], [' 1', false], ['-1', false], ['010', true]] as const) {
     assert.equal(keepEnv(v), k, String(v));
@@ -140,6 +155,16 @@ test('with-contenv errors: exit codes and messages as s6-overlay\'s (111 envdir,
   assert.match(r.stderr, /unable to exec .*notx: Permission denied/);
   r = await run(process.execPath, [VIGIL, 'with-contenv'], env);
   assert.equal(r.code, 100);
+  // the same exit codes from the compat executable, whichever way it goes
+  fs.rmSync(containerEnvDir(rundir), { recursive: true });
+  for (const PATH of [NO_EL, WITH_EL]) {
+    const wc = path.join(COMPAT, 'command', 'with-contenv');
+    assert.equal((await run(wc, ['true'], { PATH, VIGIL_RUNDIR: rundir })).code, 111, `${PATH}: no envdir`);
+    fs.mkdirSync(containerEnvDir(rundir), { recursive: true });
+    assert.equal((await run(wc, ['no-such-program-x'], { PATH, VIGIL_RUNDIR: rundir })).code, 127, PATH);
+    assert.equal((await run(wc, [notx], { PATH, VIGIL_RUNDIR: rundir })).code, 126, PATH);
+    fs.rmSync(containerEnvDir(rundir), { recursive: true });
+  }
 });
 
 test('printcontenv: the file\'s bytes and a newline; 1 when missing; S6_KEEP_ENV prints the variable', async () => {
