@@ -35,7 +35,7 @@ test('s6-rc: change, list, listall, diff, s6-rc\'s messages and exit codes, agai
   dirs.push(out);
   const src = rcTree({
     ...oneshot('init-config', `sh -c "echo configured > ${out}/config"\n`),
-    ...longrun('svc-web', `sh -c 'cat ${out}/config > ${out}/web.seen; exec sleep 1000000'`, { 'dependencies.d/init-config': '' }),
+    ...longrun('svc-web', `sh -c 'cat ${out}/config > ${out}/web.tmp && mv ${out}/web.tmp ${out}/web.seen; exec sleep 1000000'`, { 'dependencies.d/init-config': '' }),
     ...oneshot('bad', 'sh -c "exit 3"\n'),
     ...oneshot('after-bad', 'true\n', { deps: ['bad'] }),
     ...oneshot('hang', 'sleep 1000\n'),
@@ -85,7 +85,7 @@ test('s6-rc at run time: a longrun calls `s6-rc -b -u change X` from the tree\'s
   dirs.push(out);
   const src = rcTree({
     ...oneshot('late', `sh -c "echo late up > ${out}/late"\n`),
-    ...longrun('starter', `sh -c 's6-rc -b -u change late; echo "exit $?" > ${out}/starter; exec sleep 1000000'`),
+    ...longrun('starter', `sh -c 's6-rc -b -u change late; echo "exit $?" > ${out}/starter.tmp && mv ${out}/starter.tmp ${out}/starter; exec sleep 1000000'`),
   });
   dirs.push(src);
   const t = await startRcTree(src, [], { ...process.env, PATH: `${COMMAND}:${process.env.PATH}` });
