@@ -3,6 +3,8 @@
  */
 import { INIT_USAGE, parseInitArgs, UsageError } from '../init/options';
 import { Init } from '../init/init';
+import { looksLikeOverlay } from '../init/overlay';
+import { isDir } from '../sys/stat';
 
 export async function run(argv: string[]): Promise<number> {
   let o;
@@ -20,6 +22,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(INIT_USAGE);
     return 0;
   }
+  // an s6-overlay image with `vigil init` as its entrypoint: no vigil basedir, the overlay's directories
+  if (!o.s6Overlay && !o.basedirGiven && !isDir(o.basedir) && looksLikeOverlay()) o.s6Overlay = true;
   const init = new Init(o);
   const code = await init.boot();
   // leave at once: the tree is down, nothing is left to flush but our own console messages (synchronous)

@@ -55,6 +55,11 @@ import { childrenOf, procMatchesUs, signalAll } from './procs';
 import { Effect, Event, initialState, MachineConfig, State, step, TimerId } from './machine';
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
 import { kernelRunlevel, mountEarly, umountAll } from './mounts';
+import {
+  OverlayConfig, etcDir, overlayConfig, overlayPath, overlayPaths, overlaySources, prepareOverlayRun, settingsText,
+} from './overlay';
+import { ROOT } from '../sys/native';
+import { waitStatusToExitCode } from '../sys/waitstatus';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_RDWR } = fs.constants;
 /** at the end, how long messages still held for the console (or the stdout copy) may delay the exit */
@@ -113,6 +118,12 @@ export class Init {
    * service directory.
    */
   readonly workdir: string;
+  /** --s6-overlay: the S6_* settings (overlay.ts); null in vigil's own mode */
+  readonly overlay: OverlayConfig | null;
+  /** s6-overlay mode: S6_STAGE2_HOOK's exit code when it failed */
+  private hookCode = 0;
+  /** s6-overlay mode: CMD exited on its own (before any shutdown): its code is the container's */
+  private cmdCode: number | null = null;
 
   constructor(private readonly o: InitOptions) {
     this.rundir = path.resolve(o.rundir);
@@ -120,9 +131,12 @@ export class Init {
     this.scandir = path.join(this.rundir, 'service');
     this.mode = decideMode(o.mode, probeMode());
     this.workdir = startDir();
+    this.overlay = o.s6Overlay ? overlayConfig(process.env) : null;
+    const ov = this.overlay;
     this.cfg = {
-      mode: this.mode, hasCmd: o.cmd.length > 0, graceMs: o.graceMs, loggerTimeoutMs: o.loggerTimeoutMs, noLoggerWait: o.noLoggerWait,
-      rcFailure: o.onRcFailure,
+      mode: this.mode, hasCmd: o.cmd.length > 0, graceMs: ov?.killGracetime ?? o.graceMs, loggerTimeoutMs: o.loggerTimeoutMs, noLoggerWait: o.noLoggerWait,
+      // S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 and 1 go on (vigil always names what failed), 2 stops with the code
+      rcFailure: ov ? (ov.behaviour >= 2 ? 'stop' : 'continue') : o.onRcFailure,
     };
     this.devnull = -1;
     try {
@@ -150,13 +164,78 @@ export class Init {
     });
     process.on('uncaughtException', (e) => this.crash(e));
     process.on('unhandledRejection', (e) => this.crash(e));
-    try {
-      this.stage1();
-    } catch (e) {
-      // PID 1 must not return from here in machine mode (the kernel would panic): the crash path decides
-      this.crash(e);
-    }
+    const go = (): void => {
+      try {
+        this.stage1();
+      } catch (e) {
+        // PID 1 must not return from here in machine mode (the kernel would panic): the crash path decides
+        this.crash(e);
+      }
+    };
+    if (this.overlay) {
+      try {
+        this.overlayBoot(go);
+      } catch (e) {
+        this.console = ConsoleHolder.fromStdio();
+        this.crash(new StageOneError(`s6-overlay mode: ${(e as Error).message}`));
+      }
+    } else go();
     return done;
+  }
+
+  /**
+   * s6-overlay mode, before stage 1 (its preinit, stage0 and the start of rc.init): the run directory cleaned,
+   * the environment dumped to RUNDIR/s6/container_environment, then (S6_KEEP_ENV=0) reduced to PATH; the
+   * settings file for vigil's legacy-directory scripts; then S6_STAGE2_HOOK, which may still edit the
+   * sources: they are read by stage 1, after it.
+   */
+  private overlayBoot(then: () => void): void {
+    const ov = this.overlay!;
+    fs.mkdirSync(this.rundir, { recursive: true });
+    const PATH = overlayPath(process.env.PATH);
+    process.env.PATH = PATH;
+    prepareOverlayRun(this.rundir, process.env, this.workdir);
+    if (!ov.keepEnv) for (const k of Object.keys(process.env)) if (k !== 'PATH') delete process.env[k];
+    process.env.VIGIL_RUNDIR = this.rundir;
+    const main = process.argv[1] && fs.existsSync(process.argv[1]) ? process.argv[1] : path.join(ROOT, 'bin', 'vigil');
+    fs.writeFileSync(overlayPaths(this.rundir).settings, settingsText(ov, { etc: etcDir(ov), scandir: this.scandir, node: process.execPath, main }));
+    for (const w of ov.warnings) this.earlySay(`vigil init: warning: ${w}`);
+    if (!ov.stage2Hook.length) return then();
+    // the hook's output goes to the container's stdio (there is no catch-all logger yet); a signal to PID 1
+    // while it runs reaches it, and is acted on once the tree is up
+    const held: NodeJS.Signals[] = [];
+    let hookPid = 0;
+    const onSig = (sig: NodeJS.Signals): void => {
+      held.push(sig);
+      if (hookPid > 0) {
+        try {
+          process.kill(hookPid, sig);
+        } catch {
+          /* gone */
+        }
+      }
+    };
+    const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+    for (const sg of sigs) process.on(sg, onSig);
+    const after = (code: number): void => {
+      for (const sg of sigs) process.off(sg, onSig);
+      if (code !== 0) {
+        this.hookCode = code;
+        if (ov.behaviour >= 1) this.earlySay(`vigil init: warning: S6_STAGE2_HOOK (${ov.stage2Hook.join(' ')}) exited ${code}`);
+      }
+      then();
+      for (const sg of held) this.dispatch({ type: 'signal', sig: sg.slice(3) });
+    };
+    const hook = ov.stage2Hook;
+    try {
+      hookPid = spawnProcess({
+        argv: hook, env: process.env, fds: [0, 1, 2], setsid: false, cwd: '/',
+        onExit: (status) => after(waitStatusToExitCode(status)),
+      });
+    } catch (e) {
+      this.earlySay(`vigil init: warning: unable to run S6_STAGE2_HOOK ${hook[0]}: ${(e as Error).message}`);
+      after((e as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ stage 1
@@ -271,7 +350,14 @@ export class Init {
     const inlog = new InLog({ log: (l) => this.log(l), copyFd: this.o.logCopy && consoleFd !== undefined ? consoleFd : undefined });
     // the service manager (src/rc) over BASEDIR/rc.d: its oneshots write into the catch-all log
     const rcd = path.join(this.basedir, 'rc.d');
-    if (isDir(rcd)) {
+    if (this.overlay) {
+      // s6-overlay mode: the union rc.init compiles (/etc/s6-overlay/s6-rc.d, user-bundles.d, the internal sets)
+      const src = overlaySources(this.overlay);
+      this.rc = new Manager({
+        sources: src.sources, untypedBundles: src.untypedBundles, rundir: this.rundir, log: (l) => this.log(l),
+        catchallOut: this.childFifoFd, catchallErr: this.childFifoFd,
+      });
+    } else if (isDir(rcd)) {
       this.rc = new Manager({ sources: [rcd], rundir: this.rundir, log: (l) => this.log(l), catchallOut: this.childFifoFd, catchallErr: this.childFifoFd });
     }
     this.scanner = new Scanner({
@@ -312,7 +398,8 @@ export class Init {
       // non-blocking sink: a stdout that does not read drops copies (counted, said there), never log lines
       let copy: ((b: Buffer) => void) | undefined;
       const out = this.console.outFd >= 0 ? this.console.outFd : this.console.errFd;
-      if (this.mode === 'container' && out >= 0) {
+      // S6_LOGGING=2: the catch-all log only, no copy to the container's stdout
+      if (this.mode === 'container' && out >= 0 && !(this.overlay && this.overlay.logging >= 2)) {
         try {
           const [cfd, fresh] = reopenFdEx(out, true, true);
           const sink = copySink(cfd, 1 << 20, (m) => this.warn(m), !fresh);
@@ -341,20 +428,26 @@ export class Init {
   private servicesUp(): void {
     const rc = this.rc;
     if (!rc) return this.dispatch({ type: 'up-done' });
+    const ov = this.overlay;
+    const what = ov ? 'the s6-overlay sources' : 'BASEDIR/rc.d';
+    // s6-overlay: rc.init is `sh -e`: a failed hook ends it; with S6_BEHAVIOUR_IF_STAGE2_FAILS=2, the container
+    if (ov && this.hookCode && ov.behaviour >= 2) return this.dispatch({ type: 'up-done', code: this.hookCode });
     const refused = rc.refused();
     if (refused) {
-      this.warn(`BASEDIR/rc.d was refused (${refused}): nothing is brought up`);
+      this.warn(`${what} ${ov ? 'were' : 'was'} refused (${refused}): nothing is brought up`);
       return this.dispatch({ type: 'up-done', code: 4 });
     }
-    if (!rc.has('default')) {
-      this.log('vigil init: BASEDIR/rc.d defines no bundle or service named default: nothing to bring up');
+    const top = ov ? 'top' : 'default';
+    if (!rc.has(top)) {
+      this.log(`vigil init: ${what} define no bundle or service named ${top}: nothing to bring up`);
       return this.dispatch({ type: 'up-done' });
     }
-    rc.up('default', { timeout: this.o.rcTimeoutMs }).then(
+    const opts = ov ? { timeout: ov.waitMaxtime, verbosity: ov.verbosity } : { timeout: this.o.rcTimeoutMs };
+    rc.up(top, opts).then(
       (r) => {
-        if (r.code) {
+        if (r.code && !(ov && ov.behaviour === 0 && r.code !== 2)) {
           const what = r.failed.length ? `; failed: ${r.failed.join(', ')}` : '';
-          this.warn(`the bundle default did not come up (vigil rc exit ${r.code}${r.code === 2 ? ': timed out' : ''})${what}`);
+          this.warn(`the bundle ${top} did not come up (vigil rc exit ${r.code}${r.code === 2 ? ': timed out' : ''})${what}`);
         }
         this.dispatch({ type: 'up-done', code: r.code });
       },
@@ -581,7 +674,8 @@ export class Init {
         return;
       }
       case 'exit': {
-        const code = fx.code ?? this.exitcodeFile();
+        const code = this.overlay ? this.overlayExitCode(fx.code) : fx.code ?? this.exitcodeFile();
+        if (this.overlay?.syncDisks) sh.sync();
         // what waits for the console and the copy goes out first (bounded: a stuck console cannot hold us)
         const held = [this.copySink, this.logSink].map((k) => (k ? k.settle(EXIT_SETTLE_MS) : Promise.resolve()));
         Promise.all([...held, this.console.settle(EXIT_SETTLE_MS)]).then(() => this.finished(code), () => this.finished(code));
@@ -629,7 +723,8 @@ export class Init {
   private startStage2(): void {
     const rc = path.join(this.basedir, 'rc.init');
     if (!fs.existsSync(rc)) {
-      this.log(`vigil init: no ${rc}: stage 2 has nothing to do`);
+      // s6-overlay mode: its rc.init is init itself (the hook, top, CMD)
+      if (!this.overlay) this.log(`vigil init: no ${rc}: stage 2 has nothing to do`);
       this.dispatch({ type: 'stage2-exited' });
       return;
     }
@@ -661,10 +756,13 @@ export class Init {
   // ---------------------------------------------------------------------------- container's main program
 
   private startCmd(): void {
-    const name = this.o.cmd[0];
+    // s6-overlay: S6_CMD_ARG0 goes before CMD
+    const argv = this.overlay ? [...this.overlay.cmdArg0, ...this.o.cmd] : this.o.cmd;
+    const name = argv[0];
     const found = resolveCmd(name, process.env.PATH ?? '', this.workdir);
     if (typeof found === 'number') {
       this.console.say(`vigil init: ${name}: ${found === 127 ? 'not found' : 'not executable'}`);
+      if (this.overlay) this.overlayCmdCode(found);
       this.dispatch({ type: 'cmd-failed', code: found });
       return;
     }
@@ -681,7 +779,7 @@ export class Init {
     try {
       this.cmdPid = spawnProcess({
         file: found,
-        argv: this.o.cmd,
+        argv,
         env: process.env,
         fds,
         setsid: false,
@@ -690,6 +788,7 @@ export class Init {
         cwd: this.workdir,
         onExit: (status) => {
           this.cmdPid = 0;
+          if (this.overlay && this.state.phase === 'cmd') this.overlayCmdCode(waitStatusToExitCode(status));
           this.dispatch({ type: 'cmd-exited', status });
         },
       });
@@ -759,9 +858,31 @@ export class Init {
     }
   }
 
+  /** s6-overlay mode: CMD ended on its own; its code goes to the exitcode file, as rc.init's haltwith */
+  private overlayCmdCode(code: number): void {
+    this.cmdCode = code;
+    try {
+      fs.writeFileSync(overlayPaths(this.rundir).exitcode, `${code}\n`);
+    } catch (e) {
+      this.warn(`unable to write the exitcode file: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * s6-overlay mode, the container's code: CMD's when it ended on its own; else the exitcode file's when a
+   * script (a finish script before halt) put something other than 0 there; else the machine's (CMD's status
+   * after the shutdown's TERM: 143 - s6-overlay says 0 -, or the service manager's failure), else the file.
+   */
+  private overlayExitCode(machine: number | null): number {
+    if (this.cmdCode !== null) return this.cmdCode;
+    const file = this.exitcodeFile();
+    if (file !== 0) return file;
+    return machine ?? 0;
+  }
+
   /** Container mode without CMD's code: RUNDIR/vigil/exitcode (modulo 256), else 0; 111 if it is garbage. */
   private exitcodeFile(): number {
-    const f = path.join(this.rundir, 'vigil', 'exitcode');
+    const f = this.overlay ? overlayPaths(this.rundir).exitcode : path.join(this.rundir, 'vigil', 'exitcode');
     let text: string;
     try {
       text = fs.readFileSync(f, 'utf8').trim();

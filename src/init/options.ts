@@ -25,11 +25,15 @@ export interface InitOptions {
   rcTimeoutMs: number;
   /** ... and what a failure does: go on (a warning), or stop (the container exits with s6-rc's code) */
   onRcFailure: 'continue' | 'stop';
+  /** --s6-overlay: be s6-overlay v3's /init (overlay.ts); also chosen by `vigil init` when the image looks like one */
+  s6Overlay: boolean;
+  /** --basedir was given (an explicit basedir is never second-guessed by the s6-overlay detection) */
+  basedirGiven: boolean;
 }
 
 export const INIT_USAGE = `usage: vigil init [--container|--machine] [--basedir DIR] [--rundir DIR] [--grace MS]
                   [--no-logger-wait] [--logger-timeout MS] [--log-copy] [--external-logger]
-                  [--rc-timeout MS] [--on-rc-failure continue|stop] [-- CMD ARGS...]
+                  [--rc-timeout MS] [--on-rc-failure continue|stop] [--s6-overlay] [-- CMD ARGS...]
 
 Run as PID 1 (or as a subreaper under another init): stage 1, the supervision tree, stage 2 (BASEDIR/rc.init),
 the shutdown daemon, stages 3 and 4.
@@ -54,6 +58,9 @@ the shutdown daemon, stages 3 and 4.
   --on-rc-failure W   if \`default\` does not come up: continue (default; what failed is logged) or stop
                       (the container exits with the service manager's code: 1, or 2 after --rc-timeout; a
                       machine halts), as s6-overlay's S6_BEHAVIOUR_IF_STAGE2_FAILS=2
+  --s6-overlay        be s6-overlay v3's /init: /etc/s6-overlay/s6-rc.d, cont-init.d, services.d, cont-finish.d,
+                      the S6_* variables (see "Moving from s6-overlay" in the README); chosen by itself when
+                      /etc/s6-overlay or /package/admin/s6-overlay* exists and there is no basedir
   -- CMD ARGS...      container mode: the main program, started when rc.init has exited; when it exits the
                       container stops with its exit code (128+N if killed by signal N)
 `;
@@ -78,6 +85,8 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     extra: [],
     rcTimeoutMs: 0,
     onRcFailure: 'continue',
+    s6Overlay: false,
+    basedirGiven: false,
   };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -108,6 +117,7 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
         break;
       case '--basedir':
         o.basedir = next();
+        o.basedirGiven = true;
         break;
       case '--rundir':
         o.rundir = next();
@@ -123,6 +133,9 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
         break;
       case '--log-copy':
         o.logCopy = true;
+        break;
+      case '--s6-overlay':
+        o.s6Overlay = true;
         break;
       case '--external-logger':
         o.externalLogger = true;

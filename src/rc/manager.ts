@@ -46,6 +46,8 @@ export interface ManagerOptions {
   /** stdout / stderr of a oneshot with no `vigil rc` waiting for it (default: this process's 1 and 2) */
   catchallOut?: number;
   catchallErr?: number;
+  /** names that are bundles when their definition has no `type` (s6-overlay's user and user2) */
+  untypedBundles?: string[];
   /** oneshot SIGTERM → SIGKILL grace (ms, default 3000) */
   killGraceMs?: number;
 }
@@ -223,7 +225,7 @@ export class Manager {
   }
 
   private load(): { graph: Graph | null; problems: Problem[] } {
-    const set = readSources(this.opts.sources);
+    const set = readSources(this.opts.sources, undefined, { untypedBundles: this.opts.untypedBundles });
     for (const w of set.warnings) this.log('warning', w);
     let problems = set.problems.filter((p) => !p.late);
     let graph: Graph | null = null;

@@ -188,6 +188,8 @@ interface Ctx {
   problems: Problem[];
   warnings: string[];
   notes: string[];
+  /** names that are bundles when their `type` is missing (s6-overlay's user, user2) */
+  untypedBundles: ReadonlySet<string>;
 }
 
 class Stop extends Error {}
@@ -207,8 +209,8 @@ function reservedName(s: string): boolean {
  * naming the file) and the services that are fine are still returned (they are not used if there is any
  * problem: a bad tree changes nothing).
  */
-export function readSources(srcdirs: readonly string[], r: Reader = fsReader): SourceSet {
-  const ctx: Ctx = { r, problems: [], warnings: [], notes: [] };
+export function readSources(srcdirs: readonly string[], r: Reader = fsReader, opts: { untypedBundles?: readonly string[] } = {}): SourceSet {
+  const ctx: Ctx = { r, problems: [], warnings: [], notes: [], untypedBundles: new Set(opts.untypedBundles ?? []) };
   const defs: Definition[] = [];
   const seen = new Map<string, Definition>();
   for (const src of srcdirs) {
@@ -275,8 +277,12 @@ function readOne(ctx: Ctx, src: string, name: string): Definition {
   try {
     typeBytes = ctx.r.read(path.join(dir, 'type'), 8).data;
   } catch (e) {
-    if (code(e) === 'ENOTREG') fail(ctx, 1, `invalid ${at('type')}: not a regular file`);
-    fail(ctx, 111, `unable to read ${at('type')}: ${why(e)}`);
+    // s6-overlay's rc.init writes `bundle` into user/type and user2/type when an image ships only contents.d
+    if (code(e) === 'ENOENT' && ctx.untypedBundles.has(name)) typeBytes = Buffer.from('bundle');
+    else {
+      if (code(e) === 'ENOTREG') fail(ctx, 1, `invalid ${at('type')}: not a regular file`);
+      fail(ctx, 111, `unable to read ${at('type')}: ${why(e)}`);
+    }
   }
   const t = typeBytes.length && typeBytes[typeBytes.length - 1] === 10 ? typeBytes.subarray(0, typeBytes.length - 1) : typeBytes;
   const type = t.toString('latin1');

@@ -180,7 +180,7 @@ let loadedFrom: string | undefined;
  * bundle dist/vigil.js (scripts/bundle.js). Decided by where this code is, never by probing upwards (a bundle
  * in node_modules/vigil/dist/ has the user's own project three levels up).
  */
-const ROOT = path.basename(__dirname) === 'sys' ? path.resolve(__dirname, '..', '..', '..') : path.resolve(__dirname, '..');
+export const ROOT = path.basename(__dirname) === 'sys' ? path.resolve(__dirname, '..', '..', '..') : path.resolve(__dirname, '..');
 
 /**
  * Which C library the running node links against, from the ELF interpreter (PT_INTERP) of process.execPath:

@@ -39,6 +39,13 @@ export interface BootOptions {
    * messages land there, not on the host's console)
    */
   fakeConsole?: string;
+  /**
+   * sh commands run inside the namespace just before init is exec'd, with $RUNDIR and $BASEDIR set (e.g.
+   * `mount --bind "$RUNDIR" /run` and an overlay on /etc: an image's root without touching the host's)
+   */
+  inner?: string;
+  /** pass neither --basedir nor --rundir (init's defaults, or what it detects) */
+  plain?: boolean;
 }
 
 export interface Booted {
@@ -67,14 +74,16 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
     fs.chmodSync(basedir, 0o755);
   }
   o.prepare?.(rundir);
-  const initArgv = [VIGIL, 'init', '--basedir', basedir, '--rundir', rundir, ...(o.args ?? [])];
+  const initArgv = [VIGIL, 'init', ...(o.plain ? [] : ['--basedir', basedir, '--rundir', rundir]), ...(o.args ?? [])];
   if (o.cmd) initArgv.push('--', ...o.cmd);
   const priv = o.uid !== undefined ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--'] : [];
   const t0 = Date.now();
   const inner = [...priv, process.execPath, ...initArgv];
   const wrapped = o.fakeConsole
     ? ['sh', '-c', 'mount --bind "$0" /dev/console && exec "$@"', o.fakeConsole, ...inner]
-    : inner;
+    : o.inner !== undefined
+      ? ['env', `RUNDIR=${rundir}`, `BASEDIR=${basedir}`, 'sh', '-c', `set -e\n${o.inner}\nexec "$@"`, 'inner', ...inner]
+      : inner;
   const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...wrapped], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(o.env ?? {}) },
@@ -142,6 +151,15 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
       return [tn ? tainToUnixMs(tn) : NaN, l.slice(26)] as [number, string];
     }),
   };
+}
+
+/** the lines of RUNDIR/order (the tests' scripts append to it, in the order things happen), [] before any */
+export function orderLines(rundir: string): string[] {
+  try {
+    return fs.readFileSync(path.join(rundir, 'order'), 'utf8').trim().split('\n');
+  } catch {
+    return [];
+  }
 }
 
 /** processes still alive whose parent chain leads to pid (host view) */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bootInit } from '../helpers/init-ns';
+import { bootInit, orderLines } from '../helpers/init-ns';
 import { waitFor } from '../helpers/wait';
 
 /** prepare (oneshot) → web (longrun, needs what prepare made) ← default; a log of the order in $VIGIL_RUNDIR/order */
@@ -27,13 +27,7 @@ function rcd(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-const order = (rundir: string): string[] => {
-  try {
-    return fs.readFileSync(path.join(rundir, 'order'), 'utf8').trim().split('\n');
-  } catch {
-    return [];
-  }
-};
+const order = orderLines;
 
 const PATH_WITH_VIGIL = `${path.resolve(__dirname, '..', '..', '..', 'bin')}:${process.env.PATH}`;
 

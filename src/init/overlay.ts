@@ -1,0 +1,213 @@
+/**
+ * `vigil init --s6-overlay`: what makes vigil an s6-overlay v3 `/init` (facts: shared reference
+ * s6-rc-and-s6-overlay.md part B). Pure parts (the S6_* settings with s6-overlay's code defaults, the source
+ * directories, the sh settings file) are functions of their inputs; the boot-time files (the environment
+ * dump, the exitcode file, the settings file) are written here; init.ts wires them into its stages.
+ *
+ * The service sets s6-overlay compiles into its database at every boot (base, fix-attrs, legacy-cont-init,
+ * legacy-services, top; user and user2 when the image has none) are carried by vigil in
+ * share/s6-overlay/ (the package), with sh scripts of vigil's own for the legacy directories
+ * (share/s6-overlay/scripts), so an image without s6-overlay's files runs too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from '../sys/native';
+import { exists, isDir } from '../sys/stat';
+
+/** The S6_* variables vigil honours, parsed, with s6-overlay's code defaults (facts B5). */
+export interface OverlayConfig {
+  /** S6_KEEP_ENV: everything gets the container's environment (else only PATH, as s6-overlay) */
+  keepEnv: boolean;
+  /** S6_LOGGING: 0/1 the catch-all log is copied to the container's stdout, 2 it is not */
+  logging: number;
+  /** S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on with a warning, 2 stop the container with the code */
+  behaviour: number;
+  /** S6_CMD_WAIT_FOR_SERVICES (legacy services.d waited for before CMD) */
+  waitForServices: number;
+  /** S6_CMD_WAIT_FOR_SERVICES_MAXTIME: `top`'s deadline and the services.d wait's (ms, 0 = none) */
+  waitMaxtime: number;
+  /** S6_SERVICES_READYTIME ms (services.d, before waiting) */
+  readytime: number;
+  /** S6_SERVICES_GRACETIME ms (services.d going down) */
+  servicesGracetime: number;
+  /** S6_KILL_GRACETIME ms: TERM → KILL at shutdown (null: not set, init's --grace) */
+  killGracetime: number | null;
+  /** S6_KILL_FINISH_MAXTIME ms per cont-finish.d script (0 = no limit) */
+  killFinishMaxtime: number;
+  /** S6_VERBOSITY */
+  verbosity: number;
+  /** S6_READ_ONLY_ROOT */
+  readOnlyRoot: boolean;
+  /** S6_SYNC_DISKS */
+  syncDisks: boolean;
+  /** S6_CMD_ARG0: words put before CMD (split on blanks, as rc.init's unquoted expansion) */
+  cmdArg0: string[];
+  /** S6_STAGE2_HOOK: a command line (split on blanks), run before the sources are read */
+  stage2Hook: string[];
+  /** S6_RUNTIME_PROFILE */
+  profile: string | null;
+  /** S6_RUNTIME_BUNDLEDIR */
+  bundledir: string | null;
+  /** values that were not what they should be, one line each */
+  warnings: string[];
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/** S6_* from an environment, with s6-overlay's defaults where a value is missing or not a number. */
+export function overlayConfig(env: NodeJS.ProcessEnv): OverlayConfig {
+  const warnings: string[] = [];
+  const num = (name: string, dflt: number): number => {
+    const v = env[name];
+    if (v === undefined || v === '') return dflt;
+    if (DIGITS.test(v)) return Number(v);
+    warnings.push(`${name}=${JSON.stringify(v)} is not a number: using ${dflt}`);
+    return dflt;
+  };
+  const words = (v: string | undefined): string[] => (v ?? '').split(/[ \t\n]+/).filter(Boolean);
+  const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
+  const kill = env.S6_KILL_GRACETIME;
+  return {
+    keepEnv: num('S6_KEEP_ENV', 0) !== 0,
+    logging: num('S6_LOGGING', 0),
+    behaviour: num('S6_BEHAVIOUR_IF_STAGE2_FAILS', 0),
+    waitForServices: num('S6_CMD_WAIT_FOR_SERVICES', 0),
+    waitMaxtime: num('S6_CMD_WAIT_FOR_SERVICES_MAXTIME', 0),
+    readytime: num('S6_SERVICES_READYTIME', 50),
+    servicesGracetime: num('S6_SERVICES_GRACETIME', 3000),
+    killGracetime: kill === undefined || kill === '' ? null : num('S6_KILL_GRACETIME', 3000),
+    killFinishMaxtime: num('S6_KILL_FINISH_MAXTIME', 0),
+    verbosity: num('S6_VERBOSITY', 2),
+    readOnlyRoot: num('S6_READ_ONLY_ROOT', 0) !== 0,
+    syncDisks: num('S6_SYNC_DISKS', 0) !== 0,
+    cmdArg0: words(env.S6_CMD_ARG0),
+    stage2Hook: words(env.S6_STAGE2_HOOK),
+    profile: str(env.S6_RUNTIME_PROFILE),
+    bundledir: str(env.S6_RUNTIME_BUNDLEDIR),
+    warnings,
+  };
+}
+
+/** Where vigil's own copies of s6-overlay's service sets and scripts are (the package's share/s6-overlay). */
+export const OVERLAY_SHARE = path.join(ROOT, 'share', 's6-overlay');
+
+/** The image looks like an s6-overlay image: /etc/s6-overlay, or /package/admin/s6-overlay* (root = /). */
+export function looksLikeOverlay(root = '/'): boolean {
+  if (isDir(path.join(root, 'etc', 's6-overlay'))) return true;
+  try {
+    return fs.readdirSync(path.join(root, 'package', 'admin')).some((n) => n.startsWith('s6-overlay'));
+  } catch {
+    return false;
+  }
+}
+
+/** /etc, or /etc/cont-profile.d/PROFILE with S6_RUNTIME_PROFILE: where cont-init.d & co. are read */
+export function etcDir(cfg: OverlayConfig, root = '/'): string {
+  return cfg.profile ? path.join(root, 'etc', 'cont-profile.d', cfg.profile) : path.join(root, 'etc');
+}
+
+export interface OverlaySources {
+  /** the source directories, in s6-rc-compile's argv order (rc.init's) */
+  sources: string[];
+  /** names whose definition may lack `type`: they are bundles (user, user2 shipped without it up to 3.2.3.1) */
+  untypedBundles: string[];
+}
+
+/**
+ * The union rc.init compiles: P/s6-rc.d, then P/user-bundles.d (or S6_RUNTIME_BUNDLEDIR) unless s6-rc.d has
+ * its own `user`, then s6-overlay's internal sources (vigil's copy), plus vigil's empty `user` / `user2`
+ * bundles when the image defines neither. P = /etc/s6-overlay (or the profile's).
+ */
+export function overlaySources(cfg: OverlayConfig, root = '/', share = OVERLAY_SHARE): OverlaySources {
+  const p = cfg.profile ? path.join(etcDir(cfg, root), 's6-overlay') : path.join(root, 'etc', 's6-overlay');
+  const rcd = path.join(p, 's6-rc.d');
+  const sources: string[] = [];
+  const defined = new Set<string>();
+  const add = (dir: string): void => {
+    if (!isDir(dir)) return;
+    sources.push(dir);
+    try {
+      for (const n of fs.readdirSync(dir)) if (isDir(path.join(dir, n))) defined.add(n);
+    } catch {
+      /* the service manager says it, with its own words */
+    }
+  };
+  add(rcd);
+  if (!exists(path.join(rcd, 'user'))) add(cfg.bundledir ?? path.join(p, 'user-bundles.d'));
+  sources.push(path.join(share, 'sources'));
+  for (const b of ['user', 'user2']) if (!defined.has(b)) sources.push(path.join(share, b));
+  return { sources, untypedBundles: ['user', 'user2'] };
+}
+
+/** sh single-quoting */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * RUNDIR/s6/overlay-settings: the parsed settings as sh assignments, read by vigil's legacy-directory scripts
+ * (one parser of S6_*, this file's; the scripts see only PATH under S6_KEEP_ENV=0, as s6-overlay's).
+ */
+export function settingsText(cfg: OverlayConfig, o: { etc: string; scandir: string; node: string; main: string }): string {
+  return [
+    '# written by vigil init --s6-overlay at boot: the S6_* settings, parsed, for vigil\'s legacy-directory scripts',
+    `s6o_etc=${q(o.etc)}`,
+    `s6o_scandir=${q(o.scandir)}`,
+    `s6o_verbosity=${cfg.verbosity}`,
+    `s6o_behaviour=${cfg.behaviour}`,
+    `s6o_wait_for_services=${cfg.waitForServices}`,
+    `s6o_wait_maxtime=${cfg.waitMaxtime}`,
+    `s6o_readytime=${cfg.readytime}`,
+    `s6o_services_gracetime=${cfg.servicesGracetime}`,
+    `s6o_kill_finish_maxtime=${cfg.killFinishMaxtime}`,
+    `s6o_vigil() { ${q(o.node)} ${q(o.main)} "$@" ; }`,
+    '',
+  ].join('\n');
+}
+
+/** s6-dumpenv: one file per variable, holding its value (no newline added). */
+export function dumpEnv(dir: string, env: NodeJS.ProcessEnv): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k === '' || k.includes('/') || k.startsWith('.')) continue;
+    fs.writeFileSync(path.join(dir, k), v, { mode: 0o644 });
+  }
+}
+
+/** s6-overlay's /init puts /command, /usr/bin and /bin on PATH when they are missing. */
+export function overlayPath(p: string | undefined): string {
+  const parts = (p ?? '').split(':').filter(Boolean);
+  const missing = ['/command', '/usr/bin', '/bin'].filter((d) => !parts.includes(d));
+  return [...missing, ...parts].join(':') || '/command:/usr/bin:/bin';
+}
+
+/** The paths under RUNDIR that scripts of s6-overlay images use. */
+export function overlayPaths(rundir: string): { s6: string; env: string; settings: string; results: string; exitcode: string; workdir: string } {
+  const s6 = path.join(rundir, 's6');
+  const results = path.join(rundir, 's6-linux-init-container-results');
+  return {
+    s6,
+    env: path.join(s6, 'container_environment'),
+    settings: path.join(s6, 'overlay-settings'),
+    results,
+    exitcode: path.join(results, 'exitcode'),
+    workdir: path.join(s6, 'workdir'),
+  };
+}
+
+/**
+ * Boot, before anything runs (s6-overlay's preinit and stage0): what a previous boot left is removed, the
+ * environment is dumped to RUNDIR/s6/container_environment, the working directory is kept in RUNDIR/s6/workdir,
+ * and the exitcode file is preset to 0.
+ */
+export function prepareOverlayRun(rundir: string, env: NodeJS.ProcessEnv, workdir: string): void {
+  const p = overlayPaths(rundir);
+  for (const n of ['s6', 'uncaught-logs']) fs.rmSync(path.join(rundir, n), { recursive: true, force: true });
+  for (const n of fs.readdirSync(rundir)) if (n.startsWith('s6-rc')) fs.rmSync(path.join(rundir, n), { recursive: true, force: true });
+  fs.mkdirSync(p.s6, { recursive: true, mode: 0o755 });
+  dumpEnv(p.env, env);
+  fs.writeFileSync(p.workdir, workdir + '\n');
+  fs.mkdirSync(p.results, { recursive: true, mode: 0o755 });
+  fs.writeFileSync(p.exitcode, '0\n');
+}
