@@ -44,12 +44,14 @@ test('envdir: first line, trailing blanks trimmed, NUL → newline, empty file u
 test('command line: defaults, flags, -- CMD, -- alone, kernel leftovers, errors', () => {
   const o = parseInitArgs([]);
   assert.ok(o !== 'help');
-  assert.deepEqual(o, { basedir: '/etc/vigil', rundir: '/run', graceMs: 3000, noLoggerWait: false, logCopy: false, externalLogger: false, loggerTimeoutMs: 2000, rcTimeoutMs: 0, onRcFailure: 'continue', cmd: [], extra: [] });
+  assert.deepEqual(o, { basedir: '/etc/vigil', rundir: '/run', graceMs: 3000, noLoggerWait: false, logCopy: false, externalLogger: false, loggerTimeoutMs: 2000, rcTimeoutMs: 0, onRcFailure: 'continue', cmd: [], extra: [], s6Overlay: false, basedirGiven: false });
   assert.equal((parseInitArgs(['--container', '--log-copy']) as InitOptions).logCopy, true);
   const p = parseInitArgs(['--container', '--basedir=/b', '--rundir', '/r', '--grace', '10', '--no-logger-wait', 'single', '--', 'nginx', '--', '-g']);
   assert.ok(p !== 'help');
   assert.equal(p.mode, 'container');
   assert.equal(p.basedir, '/b');
+  assert.equal(p.basedirGiven, true);
+  assert.equal((parseInitArgs(['--s6-overlay']) as InitOptions).s6Overlay, true);
   assert.equal(p.rundir, '/r');
   assert.equal(p.graceMs, 10);
   assert.equal(p.noLoggerWait, true);
