@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { native } from '../sys/native';
 import { spawnProcess, which } from '../sys/spawn';
-import { onDrained, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
+import { installReaper, onDrained, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
 import { watchReadable, readAvailable, FdWatch } from '../sys/fdwatch';
 import { execReplace } from '../sys/exec';
 import { SIGNALS } from '../sys/signals';
@@ -192,6 +192,17 @@ export class Init {
   private overlayBoot(then: () => void): void {
     const ov = this.overlay!;
     fs.mkdirSync(this.rundir, { recursive: true });
+    // a read-only root (S6_READ_ONLY_ROOT or not): /run gets a tmpfs when it is not writable and we may mount
+    try {
+      fs.accessSync(this.rundir, fs.constants.W_OK);
+    } catch {
+      const c = native().constants;
+      try {
+        native().mount('tmpfs', this.rundir, 'tmpfs', c.MS_NOSUID | c.MS_NODEV, 'mode=0755');
+      } catch (e) {
+        throw new Error(`${this.rundir} is not writable and no tmpfs can be mounted there: ${(e as Error).message}`);
+      }
+    }
     const PATH = overlayPath(process.env.PATH);
     process.env.PATH = PATH;
     prepareOverlayRun(this.rundir, process.env, this.workdir);
@@ -217,7 +228,10 @@ export class Init {
     };
     const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
     for (const sg of sigs) process.on(sg, onSig);
+    // nothing else holds the event loop yet (signal handlers and the reaper do not): keep it alive meanwhile
+    const alive = setInterval(() => {}, 1 << 30);
     const after = (code: number): void => {
+      clearInterval(alive);
       for (const sg of sigs) process.off(sg, onSig);
       if (code !== 0) {
         this.hookCode = code;
@@ -227,6 +241,7 @@ export class Init {
       for (const sg of held) this.dispatch({ type: 'signal', sig: sg.slice(3) });
     };
     const hook = ov.stage2Hook;
+    installReaper();
     try {
       hookPid = spawnProcess({
         argv: hook, env: process.env, fds: [0, 1, 2], setsid: false, cwd: '/',

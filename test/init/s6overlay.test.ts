@@ -87,3 +87,61 @@ test('an s6-overlay image runs unchanged: cont-init.d, s6-rc.d (user, user2), se
   assert.match(log, /cont-init: info: running \/etc\/cont-init.d\/10-first/);
   assert.match(log, /cont-init: info: \/etc\/cont-init.d\/20-second exited 0/);
 });
+
+test('S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 goes on to CMD; 2 stops the container with exit 1 before CMD', { timeout: 60000 }, async (t) => {
+  const failing = { 'etc/cont-init.d/15-broken!': '#!/bin/sh\necho cont-init-broken >> /run/order\nexit 4\n' };
+  const cmd = ['/bin/sh', '-c', 'echo cmd >> /run/order; exit 5'];
+  const b = await boot(t, { tree: image(failing), cmd });
+  const r = await b.exited(30000);
+  assert.equal(r.code, 5, b.stderr());
+  assert.ok(order(b.rundir).includes('cmd'));
+  assert.ok(b.logLines().includes('cont-init: info: /etc/cont-init.d/15-broken exited 4'), b.logLines().join('\n'));
+  const s = await boot(t, { tree: image(failing), cmd, env: { S6_BEHAVIOUR_IF_STAGE2_FAILS: '2' } });
+  const rs = await s.exited(30000);
+  assert.equal(rs.code, 1, s.stderr());
+  const lines = order(s.rundir);
+  assert.ok(!lines.includes('cmd') && !lines.some((l) => l.startsWith('svc-web')), lines.join('\n'));
+  assert.ok(s.logLines().includes('cont-init: warning: some scripts exited nonzero'), s.logLines().join('\n'));
+});
+
+test('S6_STAGE2_HOOK runs first and may write the sources (S6_RUNTIME_BUNDLEDIR); S6_CMD_ARG0; S6_KEEP_ENV=1; --s6-overlay given explicitly', { timeout: 60000 }, async (t) => {
+  // the image's s6-rc.d has no `user`: the hook writes user-bundles into /run/bundles (s6-overlay 3.2.3.2)
+  const tree = image({
+    'etc/hook!': '#!/bin/sh\nmkdir -p /run/bundles/user/contents.d\necho bundle > /run/bundles/user/type\ntouch /run/bundles/user/contents.d/svc-web\necho "hook MYVAR=$MYVAR" >> /run/order\n',
+    'etc/arg0!': '#!/bin/sh\necho "arg0 got $*" >> /run/order\nexit 9\n',
+  });
+  for (const k of Object.keys(tree)) if (k.startsWith(`${rc}/user/`)) delete tree[k];
+  const b = await boot(t, {
+    tree,
+    env: { S6_STAGE2_HOOK: '/etc/hook', S6_RUNTIME_BUNDLEDIR: '/run/bundles', S6_CMD_ARG0: '/etc/arg0 first', S6_KEEP_ENV: '1' },
+    args: ['--s6-overlay'],
+    cmd: ['second', 'third'],
+  });
+  const r = await b.exited(30000);
+  assert.equal(r.code, 9, b.stderr());
+  const lines = order(b.rundir);
+  assert.equal(lines[0], 'hook MYVAR=from-docker-run', lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('svc-web')), 'the hook\'s bundle brought svc-web up');
+  assert.ok(lines.includes('cont-init-10 MYVAR=from-docker-run'), 'S6_KEEP_ENV=1: the whole environment');
+  assert.equal(lines.filter((l) => l.startsWith('arg0')).join(), 'arg0 got first second third');
+});
+
+test('docker stop: CMD\'s code survives TERM (143), services.d and s6-rc longruns go down before cont-finish.d, which S6_KILL_FINISH_MAXTIME cuts', { timeout: 60000 }, async (t) => {
+  const b = await boot(t, {
+    tree: image({
+      'etc/services.d/legacy/finish!': '#!/bin/sh\necho legacy-finish >> /run/order\n',
+      'etc/cont-finish.d/50-hangs!': '#!/bin/sh\necho cont-finish-50 >> /run/order\nexec sleep 100000\n',
+    }),
+    env: { S6_KILL_FINISH_MAXTIME: '300' },
+    cmd: ['/bin/sh', '-c', 'echo cmd >> /run/order; exec sleep 100000'],
+  });
+  await waitFor(() => order(b.rundir).includes('cmd') && order(b.rundir).some((l) => l.startsWith('legacy in')), 20000, 'CMD and the legacy service');
+  b.signal('SIGTERM');
+  const r = await b.exited(20000);
+  assert.equal(r.code, 143, b.stderr());
+  const lines = order(b.rundir);
+  const i = (l: string): number => lines.indexOf(l);
+  assert.ok(i('legacy-finish') >= 0 && i('legacy-finish') < i('cont-finish-50'), lines.join('\n'));
+  assert.deepEqual(lines.slice(-2), ['cont-finish-50', 'cont-finish-99']);
+  assert.ok(b.logLines().some((l) => /cont-finish: warning: \/etc\/cont-finish.d\/50-hangs killed after 300 ms/.test(l)), b.logLines().join('\n'));
+});
