@@ -175,11 +175,18 @@ export function dumpEnv(dir: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** s6-overlay's /init puts /command, /usr/bin and /bin on PATH when they are missing. */
-export function overlayPath(p: string | undefined): string {
+/** vigil's own s6-overlay commands (with-contenv, printcontenv, s6-rc) and halt/poweroff/reboot, when installed */
+export const COMPAT_DIR = path.join(ROOT, 'compat', 's6-overlay');
+
+/**
+ * s6-overlay's /init puts /command, /usr/bin and /bin on PATH when they are missing; vigil's own commands
+ * (COMPAT_DIR/command, when present) come right after /command, so an image's own s6-overlay commands win.
+ */
+export function overlayPath(p: string | undefined, compat: string | null = isDir(path.join(COMPAT_DIR, 'command')) ? path.join(COMPAT_DIR, 'command') : null): string {
   const parts = (p ?? '').split(':').filter(Boolean);
-  const missing = ['/command', '/usr/bin', '/bin'].filter((d) => !parts.includes(d));
-  return [...missing, ...parts].join(':') || '/command:/usr/bin:/bin';
+  const out = [...['/command', '/usr/bin', '/bin'].filter((d) => !parts.includes(d)), ...parts];
+  if (compat && !out.includes(compat)) out.splice(out.indexOf('/command') + 1, 0, compat);
+  return out.join(':');
 }
 
 /** The paths under RUNDIR that scripts of s6-overlay images use. */
@@ -210,4 +217,10 @@ export function prepareOverlayRun(rundir: string, env: NodeJS.ProcessEnv, workdi
   fs.writeFileSync(p.workdir, workdir + '\n');
   fs.mkdirSync(p.results, { recursive: true, mode: 0o755 });
   fs.writeFileSync(p.exitcode, '0\n');
+  // RUNDIR/s6/basedir/bin/halt (poweroff, reboot): what finish scripts run to stop the container
+  const bin = path.join(COMPAT_DIR, 'basedir', 'bin');
+  if (isDir(bin)) {
+    fs.mkdirSync(path.join(p.s6, 'basedir'), { recursive: true, mode: 0o755 });
+    fs.symlinkSync(bin, path.join(p.s6, 'basedir', 'bin'));
+  }
 }
