@@ -56,7 +56,7 @@ import { Effect, Event, initialState, MachineConfig, State, step, TimerId } from
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
 import { kernelRunlevel, mountEarly, umountAll } from './mounts';
 import {
-  OverlayConfig, etcDir, overlayConfig, overlayPath, overlayPaths, overlaySources, prepareOverlayRun, settingsText,
+  OVERLAY_SHARE, OverlayConfig, etcDir, imageInternalSources, mergeInternal, overlayConfig, overlayPath, overlayPaths, overlaySources, prepareOverlayRun, settingsText,
 } from './overlay';
 import { ROOT } from '../sys/native';
 import { waitStatusToExitCode } from '../sys/waitstatus';
@@ -367,7 +367,17 @@ export class Init {
     const rcd = path.join(this.basedir, 'rc.d');
     if (this.overlay) {
       // s6-overlay mode: the union rc.init compiles (/etc/s6-overlay/s6-rc.d, user-bundles.d, the internal sets)
-      const src = overlaySources(this.overlay);
+      // what the image added to s6-overlay's own internal sources is kept (merged into a copy of vigil's)
+      const img = imageInternalSources();
+      let internal: string | undefined;
+      if (img) {
+        try {
+          internal = mergeInternal(OVERLAY_SHARE, img, path.join(overlayPaths(this.rundir).s6, 'internal'), (m) => this.log(`vigil init: ${m}`));
+        } catch (e) {
+          this.warn(`unable to merge ${img} into vigil's internal sources: ${(e as Error).message} - vigil's are used as they are`);
+        }
+      }
+      const src = overlaySources(this.overlay, '/', OVERLAY_SHARE, internal);
       this.rc = new Manager({
         sources: src.sources, untypedBundles: src.untypedBundles, rundir: this.rundir, log: (l) => this.log(l),
         catchallOut: this.childFifoFd, catchallErr: this.childFifoFd,

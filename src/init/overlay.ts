@@ -118,7 +118,7 @@ export interface OverlaySources {
  * its own `user`, then s6-overlay's internal sources (vigil's copy), plus vigil's empty `user` / `user2`
  * bundles when the image defines neither. P = /etc/s6-overlay (or the profile's).
  */
-export function overlaySources(cfg: OverlayConfig, root = '/', share = OVERLAY_SHARE): OverlaySources {
+export function overlaySources(cfg: OverlayConfig, root = '/', share = OVERLAY_SHARE, internal = path.join(share, 'sources')): OverlaySources {
   const p = cfg.profile ? path.join(etcDir(cfg, root), 's6-overlay') : path.join(root, 'etc', 's6-overlay');
   const rcd = path.join(p, 's6-rc.d');
   const sources: string[] = [];
@@ -134,9 +134,66 @@ export function overlaySources(cfg: OverlayConfig, root = '/', share = OVERLAY_S
   };
   add(rcd);
   if (!exists(path.join(rcd, 'user'))) add(cfg.bundledir ?? path.join(p, 'user-bundles.d'));
-  sources.push(path.join(share, 'sources'));
+  sources.push(internal);
   for (const b of ['user', 'user2']) if (!defined.has(b)) sources.push(path.join(share, b));
   return { sources, untypedBundles: ['user', 'user2'] };
+}
+
+/** s6-overlay's internal sources as the image has them (/package/admin/s6-overlay-VERSION/etc/s6-rc/sources), or null */
+export function imageInternalSources(root = '/'): string | null {
+  const admin = path.join(root, 'package', 'admin');
+  let names: string[];
+  try {
+    names = fs.readdirSync(admin).filter((n) => n.startsWith('s6-overlay')).sort();
+  } catch {
+    return null;
+  }
+  // /package/admin/s6-overlay is a symlink to the versioned directory: prefer it, else the last version
+  for (const n of names.includes('s6-overlay') ? ['s6-overlay', ...names] : names.reverse()) {
+    const d = path.join(admin, n, 'etc', 's6-rc', 'sources');
+    if (isDir(d)) return d;
+  }
+  return null;
+}
+
+const LISTS = ['contents.d', 'dependencies.d'];
+
+/**
+ * Images patch s6-overlay's internal sources (hassio's addon-base adds entries to base/contents.d and
+ * dependencies.d of fix-attrs and legacy-cont-init; some add whole services there). vigil's own definitions
+ * are copied to DEST/sources (their scripts to DEST/scripts, so `up`'s relative paths hold) and every
+ * contents.d / dependencies.d entry the image added is added to them; a service vigil does not carry is
+ * copied as it is. Returns DEST/sources; `note` gets one line per addition.
+ */
+export function mergeInternal(share: string, image: string, dest: string, note: (m: string) => void = () => {}): string {
+  fs.rmSync(dest, { recursive: true, force: true });
+  const ours = path.join(dest, 'sources');
+  fs.cpSync(path.join(share, 'sources'), ours, { recursive: true });
+  fs.cpSync(path.join(share, 'scripts'), path.join(dest, 'scripts'), { recursive: true });
+  for (const name of fs.readdirSync(image).sort()) {
+    if (name.startsWith('.') || !isDir(path.join(image, name))) continue;
+    const mine = path.join(ours, name);
+    if (!exists(mine)) {
+      fs.cpSync(path.join(image, name), mine, { recursive: true });
+      note(`${image}/${name}: the image's own service among s6-overlay's internal ones, used as it is`);
+      continue;
+    }
+    for (const list of LISTS) {
+      let entries: string[];
+      try {
+        entries = fs.readdirSync(path.join(image, name, list));
+      } catch {
+        continue;
+      }
+      for (const e of entries.sort()) {
+        if (e.startsWith('.') || exists(path.join(mine, list, e))) continue;
+        fs.mkdirSync(path.join(mine, list), { recursive: true });
+        fs.writeFileSync(path.join(mine, list, e), '');
+        note(`${image}/${name}/${list}/${e}: added by the image, kept`);
+      }
+    }
+  }
+  return ours;
 }
 
 /** sh single-quoting */
