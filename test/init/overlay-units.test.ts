@@ -66,6 +66,7 @@ test('sources: s6-rc.d, user-bundles.d unless s6-rc.d has user, the internal set
   // without s6-rc.d/user: user-bundles.d (or S6_RUNTIME_BUNDLEDIR) is read
   fs.rmSync(path.join(root, 'etc/s6-overlay/s6-rc.d/user'), { recursive: true });
   assert.deepEqual(overlaySources(cfg, root).sources.slice(0, 2), [`${root}/etc/s6-overlay/s6-rc.d`, `${root}/etc/s6-overlay/user-bundles.d`]);
+  fs.mkdirSync(path.join(root, 'b'));
   assert.equal(overlaySources(overlayConfig({ S6_RUNTIME_BUNDLEDIR: `${root}/b` }), root).sources[1], `${root}/b`);
   // an untyped definition that is not user/user2 is still s6-rc-compile's error (exit 111)
   const other = readSources([`${root}/etc/s6-overlay/s6-rc.d`], undefined, { untypedBundles: ['user'] });
