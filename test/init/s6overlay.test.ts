@@ -145,3 +145,21 @@ test('docker stop: CMD\'s code survives TERM (143), services.d and s6-rc longrun
   assert.deepEqual(lines.slice(-2), ['cont-finish-50', 'cont-finish-99']);
   assert.ok(b.logLines().some((l) => /cont-finish: warning: \/etc\/cont-finish.d\/50-hangs killed after 300 ms/.test(l)), b.logLines().join('\n'));
 });
+
+test('as a non-root uid with no /run ownership gate; S6_CMD_WAIT_FOR_SERVICES=1 holds CMD until a services.d longrun with notification-fd is ready', { timeout: 60000 }, async (t) => {
+  const b = await boot(t, {
+    uid: 4321,
+    tree: image({
+      'etc/services.d/legacy/notification-fd': '3\n',
+      'etc/services.d/legacy/run!': '#!/bin/sh\nsleep 0.3\necho "legacy ready as $(id -u)" >> /run/order\necho >&3\nexec sleep 100000\n',
+    }),
+    env: { S6_CMD_WAIT_FOR_SERVICES: '1', S6_CMD_WAIT_FOR_SERVICES_MAXTIME: '20000' },
+    cmd: ['/bin/sh', '-c', 'echo "cmd as $(id -u)" >> /run/order; exit 6'],
+  });
+  const r = await b.exited(30000);
+  assert.equal(r.code, 6, b.stderr());
+  const lines = order(b.rundir);
+  const ready = lines.indexOf('legacy ready as 4321');
+  assert.ok(ready >= 0 && ready < lines.indexOf('cmd as 4321'), lines.join('\n') + b.logLines().join('\n'));
+  assert.ok(b.logLines().includes('services-up: info: copying legacy longrun legacy'), b.logLines().join('\n'));
+});
