@@ -60,6 +60,7 @@ import {
 } from './overlay';
 import { ROOT } from '../sys/native';
 import { waitStatusToExitCode } from '../sys/waitstatus';
+import { exitcodeFile as s6oExitcodeFile, readExitcode } from '../formats/s6overlay';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_RDWR } = fs.constants;
 /** at the end, how long messages still held for the console (or the stdout copy) may delay the exit */
@@ -887,7 +888,7 @@ export class Init {
   private overlayCmdCode(code: number): void {
     this.cmdCode = code;
     try {
-      fs.writeFileSync(overlayPaths(this.rundir).exitcode, `${code}\n`);
+      fs.writeFileSync(s6oExitcodeFile(this.rundir), `${code}\n`);
     } catch (e) {
       this.warn(`unable to write the exitcode file: ${(e as Error).message}`);
     }
@@ -900,14 +901,14 @@ export class Init {
    */
   private overlayExitCode(machine: number | null): number {
     if (this.cmdCode !== null) return this.cmdCode;
-    const file = this.exitcodeFile();
+    const file = readExitcode(this.rundir, (m) => this.console.say(`vigil init: ${m}`));
     if (file !== 0) return file;
     return machine ?? 0;
   }
 
   /** Container mode without CMD's code: RUNDIR/vigil/exitcode (modulo 256), else 0; 111 if it is garbage. */
   private exitcodeFile(): number {
-    const f = this.overlay ? overlayPaths(this.rundir).exitcode : path.join(this.rundir, 'vigil', 'exitcode');
+    const f = path.join(this.rundir, 'vigil', 'exitcode');
     let text: string;
     try {
       text = fs.readFileSync(f, 'utf8').trim();

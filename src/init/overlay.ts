@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../sys/native';
 import { exists, isDir } from '../sys/stat';
+import { containerEnvDir, presetExitcode } from '../formats/s6overlay';
 
 /** The S6_* variables vigil honours, parsed, with s6-overlay's code defaults (facts B5). */
 export interface OverlayConfig {
@@ -247,17 +248,9 @@ export function overlayPath(p: string | undefined, compat: string | null = isDir
 }
 
 /** The paths under RUNDIR that scripts of s6-overlay images use. */
-export function overlayPaths(rundir: string): { s6: string; env: string; settings: string; results: string; exitcode: string; workdir: string } {
+export function overlayPaths(rundir: string): { s6: string; env: string; settings: string; workdir: string } {
   const s6 = path.join(rundir, 's6');
-  const results = path.join(rundir, 's6-linux-init-container-results');
-  return {
-    s6,
-    env: path.join(s6, 'container_environment'),
-    settings: path.join(s6, 'overlay-settings'),
-    results,
-    exitcode: path.join(results, 'exitcode'),
-    workdir: path.join(s6, 'workdir'),
-  };
+  return { s6, env: containerEnvDir(rundir), settings: path.join(s6, 'overlay-settings'), workdir: path.join(s6, 'workdir') };
 }
 
 /**
@@ -272,8 +265,7 @@ export function prepareOverlayRun(rundir: string, env: NodeJS.ProcessEnv, workdi
   fs.mkdirSync(p.s6, { recursive: true, mode: 0o755 });
   dumpEnv(p.env, env);
   fs.writeFileSync(p.workdir, workdir + '\n');
-  fs.mkdirSync(p.results, { recursive: true, mode: 0o755 });
-  fs.writeFileSync(p.exitcode, '0\n');
+  presetExitcode(rundir);
   // RUNDIR/s6/basedir/bin/halt (poweroff, reboot): what finish scripts run to stop the container
   const bin = path.join(COMPAT_DIR, 'basedir', 'bin');
   if (isDir(bin)) {
