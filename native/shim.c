@@ -298,7 +298,7 @@ static napi_value js_bool(napi_env env, int b) {
 
 enum stage {
   ST_OK = 0,
-  ST_BLOCKING, /* "about to block in the fifo open": spawn returns success */
+  ST_BLOCKING, /* "about to block (fifo open, lock wait)": spawn returns success */
   ST_SIGNALS,
   ST_SETSID,
   ST_SETPGID,
@@ -352,6 +352,8 @@ struct spawn_req {
   int32_t uid, gid;
   int32_t fg_fd; /* -1, or the child fd (after the fd map) of a terminal whose foreground group it takes */
   int fifo_reader_held; /* the caller holds a read end of `fifo`: the child's blocking open cannot wait */
+  /* child fd to take an OFD write lock on, waiting for it, just before exec (-1: none) */
+  int32_t lock_wait;
 };
 
 static void spawn_req_free(struct spawn_req *r) {
@@ -474,13 +476,15 @@ __attribute__((noreturn)) static void spawn_child(const struct spawn_req *r, int
   if (r->have_gid && syscall(SYS_setgid, (gid_t)r->gid) < 0) child_fail(ew, ST_SETGID, errno);
   if (r->have_uid && syscall(SYS_setuid, (uid_t)r->uid) < 0) child_fail(ew, ST_SETUID, errno);
 
-  /* 6. stage 2's blocking fifo open (forked child only): tell the parent we are past every checkable step,
-   * then block */
-  if (r->fifo) {
+  /* 6. steps that may block (forked child only): tell the parent we are past every checkable step, then
+   * block. First stage 2's blocking fifo open, */
+  if (r->fifo || r->lock_wait >= 0) {
     struct spawn_rec rec = {ST_BLOCKING, 0};
     child_write(ew, &rec, sizeof rec);
     child_close(ew);
     ew = -1;
+  }
+  if (r->fifo) {
     int fd;
     do fd = open(r->fifo, O_WRONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
@@ -500,6 +504,17 @@ __attribute__((noreturn)) static void spawn_child(const struct spawn_req *r, int
       }
     }
     if (!keep) child_close(fd);
+  }
+  /* then lock-fd's lock, held by another process: wait for it (s6-supervise's "child will block") */
+  if (r->lock_wait >= 0) {
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    int l;
+    do l = fcntl(r->lock_wait, F_OFD_SETLKW, &fl);
+    while (l < 0 && errno == EINTR);
+    if (l < 0) _exit(127);
   }
 
   /* 7. empty signal mask (s6's run starts with one), exec */
@@ -582,6 +597,14 @@ static int parse_spawn_opts(napi_env env, napi_value o, struct spawn_req *r) {
     if (arg_int32(env, v, &r->gid, "opts.gid") < 0) return -1;
     r->have_gid = 1;
   }
+  r->lock_wait = -1;
+  if ((v = get_prop(env, o, "lockWait")) && !is_nullish(env, v)) {
+    if (arg_int32(env, v, &r->lock_wait, "opts.lockWait") < 0) return -1;
+    if (r->lock_wait < 0 || (uint32_t)r->lock_wait >= r->nfd) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "spawn: opts.lockWait must be a child fd of the fdmap");
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -628,9 +651,11 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
    * binaries' glibc floor above Node's own (2.28). */
   sigprocmask(SIG_SETMASK, &all, &old);
   pid_t pid;
-  if (r.fifo && !r.fifo_reader_held) {
-    /* this child blocks in open() until a reader comes: a vfork'd parent would be suspended meanwhile
-     * (with fifoReaderHeld the caller holds a reader, so the open returns at once: the clone path is safe) */
+  int forked = (r.fifo && !r.fifo_reader_held) || r.lock_wait >= 0;
+  if (forked) {
+    /* this child blocks (in open() until a reader comes, or on lock-fd's lock): a vfork'd parent would be
+     * suspended meanwhile (with fifoReaderHeld the caller holds a reader, so the open returns at once: the
+     * clone path is safe) */
     pid = fork();
     if (pid == 0) spawn_child(&r, ep[1]); /* never returns */
   } else {
@@ -641,7 +666,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   close(ep[1]);
   if (pid < 0) {
     close(ep[0]);
-    throw_errno(env, forkerr, r.fifo ? "fork" : "clone", NULL);
+    throw_errno(env, forkerr, forked ? "fork" : "clone", NULL);
     goto out;
   }
   struct spawn_rec rec;

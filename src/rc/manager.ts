@@ -26,6 +26,7 @@ import { lockFile } from '../sys/lock';
 import { Service } from '../supervisor/service';
 import { defaultLog } from '../supervisor/supervisor';
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
+import type { Timers } from '../supervisor/world';
 import { Scanner } from '../scanner/scanner';
 import { Graph, buildGraph, closure, resolveNames, selectedNames, selection } from './graph';
 import { readSources, Problem } from './source';
@@ -92,7 +93,7 @@ export class Manager {
   readonly servicedirs: string;
   private scandir = '';
   private scanner: Scanner | null = null;
-  private timers: TimerQueue;
+  private timers: Timers;
   private st: EngineState;
   /** problems of the last load at start-up (nothing is managed then) */
   private loadProblems: Problem[] = [];

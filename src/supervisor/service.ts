@@ -1,79 +1,41 @@
 /**
- * One supervised service directory, with s6-supervise 2.11.3.2's semantics (s6-protocol.md §2–5).
+ * One supervised service directory: the executor of machine.ts's step machine over the world of world.ts.
  *
- * Shape: a plain object per service and ONE transition function, `step(ev)`. Every input — a reaped run or
- * finish, a control byte, the readiness line, the service's single deadline, a signal meant for "the
- * supervisor" — reaches the service as an Event queued on its Host (the Supervisor), which drains the queue
- * and calls step() one event at a time (queue then drain: step never calls step; follow-up events are posted).
+ * A Service holds its ServiceRecord (the whole state, serialisable) plus what cannot be serialised: the
+ * uv_poll watchers on its fds and its handle in the shared timer queue. `step(ev)` is its only entry point,
+ * called by the Host's drain loop (queue then drain: nothing here calls step): it runs the machine, then
+ * carries out the effects in order. An effect that spawns produces a result event (spawned, spawnFailed...)
+ * which is fed to the machine at once, before anything else can come in. After each step the one deadline
+ * of the record is mirrored into the timer queue; a deadline already due is posted as a `timeout` event
+ * straight away (no timer turn: a service ready for a second restarts without waiting for the loop).
  *
- *   state ×  event       start/timeout  runExit     finishExit   ready  ctl byte / term hup quit int
- *   DOWN                 trystart       -           -            -      §5.2 DOWN column; term/hup/int/quit: end
- *   UP                   SIGKILL (kill  → FINISH    -            U      §5.2; term: LASTUP + as d; hup: as x;
- *                        timer), +5 s                                   quit: end now; int: killpg INT + end
- *   FINISH               SIGCONT+KILL   -           → DOWN: D/OD -      term: LASTFINISH; hup: as x; ...
- *                        finish, +5 s                restart timer
- *   LASTUP               as UP          → LASTFIN.  -            U      term: as d; hup: stdio → /dev/null
- *   LASTFINISH           as FINISH      -           D, then end  -      term: nothing
- *
- * "Ending" (s6-supervise exiting) releases the lock, closes the control fifo, forgets the pids (a run left
- * behind by SIGQUIT becomes an orphan) and sends `x`. The status file is left as it was.
- *
- * Per service, when idle: this object, its status, three fds (lock, control read + write) and one uv_poll on
- * the control fifo. No timers (the Host's shared TimerQueue holds the one deadline when there is one), no
- * streams. Writes: status via status.new + rename on every change, then the event byte(s) to event/.
+ * Per service, when idle: the record, three fds (lock, control, plus its own stdio copies) and one uv_poll
+ * on the control fifo. No timer, no stream. `snapshot()` returns the record; `Service.restore()` takes one
+ * back (re-watching its fds, re-arming its deadline, re-registering its pids with the reaper): how a
+ * supervisor that re-executes itself would carry its services across execve.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FINISH, RUN } from '../formats/paths';
+import type { SvStatus } from '../formats/status';
 import {
-  CONTROL_FIFO, DOWN, EVENT_DIR, FINISH, LOCK_FILE, RUN, SERVICE_LOCK, SUPERVISE_DIR,
-} from '../formats/paths';
-import { SvStatus, writeStatus as writeStatusFile } from '../formats/status';
-import { DeathRecord, readDtally, recordFromWstat, writeDtally } from '../formats/dtally';
-import { ensureFifodir, notifyFifodir } from '../formats/fifodir';
-import { tainNow, TAIN_ZERO } from '../formats/tai64n';
-import {
-  readDownSignal, readLockFd, readMaxDeathTally, readNotificationFd, readTimeoutFinish, readTimeoutKill,
-} from '../formats/servicedir';
-import { SVC_LETTER_SIGNALS } from '../formats/control';
-import { native } from '../sys/native';
-import { closeQuiet } from '../sys/fds';
-import { exists, isDir } from '../sys/stat';
+  Effect, Event, HeldFds, initialRecord, Query, runPid, finishPid, ServiceRecord, start, State, step as transition,
+  SupervisorSignal,
+} from './machine';
+import { errText, SetupError, SpawnError, World } from './world';
 import { EAGAIN } from '../sys/errors';
-import { NotAFifo, openControlFifo } from '../sys/fifo';
-import { lockFile } from '../sys/lock';
-import { SIGNALS as SIG } from '../sys/signals';
-import { wexitstatus, wifexited, wtermsig } from '../sys/waitstatus';
-import { onExit, forget } from '../sys/reaper';
-import { FdWatch, watchReadable } from '../sys/fdwatch';
-import { envList } from '../sys/spawn';
-import { TimerHandle, TimerQueue } from './timers';
 
-export enum State { DOWN = 'DOWN', UP = 'UP', FINISH = 'FINISH', LASTUP = 'LASTUP', LASTFINISH = 'LASTFINISH' }
+export { SetupError, State };
+export type { Event, SupervisorSignal, ServiceRecord };
 
-/** What "the supervisor" receives as a signal in s6 (§5.3), as an in-process request. */
-export type SupervisorSignal = 'term' | 'hup' | 'quit' | 'int';
-
-export type Event =
-  | { t: 'start' }
-  | { t: 'timeout' }
-  | { t: 'runExit'; status: number }
-  | { t: 'finishExit'; status: number }
-  | { t: 'ready' }
-  | { t: 'notifEof' }
-  | { t: 'ctl'; c: number }
-  | { t: 'sig'; sig: SupervisorSignal };
-
-/** What a Service needs from its owner (the Supervisor): the queue, the clock, where warnings go. */
+/** What a Service needs from its owner (the Supervisor): the world, the queue, where warnings go. */
 export interface Host {
+  readonly world: World;
   post(svc: Service, ev: Event): void;
-  readonly timers: TimerQueue;
   warn(svc: Service | null, msg: string): void;
+  /** bytes just announced on the service's event/ (after the status file was written) */
+  announced(svc: Service, bytes: string): void;
   /** the service's supervision ended (lock released, `x` sent) */
   ended(svc: Service): void;
-  /** an fd open on /dev/null, never closed */
-  devnull(): number;
-  /** the event bytes just sent to the service's event/ fifodir (s u U d D O x), status already written */
-  announced?(svc: Service, events: string): void;
 }
 
 export interface ServiceOptions {
@@ -94,666 +56,9 @@ export interface ServiceOptions {
   dupStdio?: boolean;
 }
 
-export class SetupError extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
+const readBuf = Buffer.allocUnsafe(512);
 
-const EXEC_RETRY_MS = 10000;
-const FORK_RETRY_MS = 60000;
-const KILL_REPEAT_MS = 5000;
-const THROTTLE_MS = 1000;
-
-const readBuf = Buffer.allocUnsafe(4096);
-/** the shim accepts a relative file when cwd is given (checked once; else the absolute path is used) */
-let relativeExecOk = true;
-
-function errText(e: unknown): string {
-  const x = e as NodeJS.ErrnoException & { stage?: string };
-  if (x && typeof x.code === 'string') return `${x.code}${x.syscall ? ` (${x.syscall}${x.stage ? ` ${x.stage}` : ''})` : ''}`;
-  return (e as Error)?.message ?? String(e);
-}
-
-function isUpState(s: State): boolean {
-  return s === State.UP || s === State.LASTUP;
-}
-function isFinishState(s: State): boolean {
-  return s === State.FINISH || s === State.LASTFINISH;
-}
-
-export class Service {
-  /** the service directory (absolute; follows relocate()) */
-  get dir(): string {
-    return this.base;
-  }
-  readonly name: string;
-  state: State = State.DOWN;
-  status: SvStatus;
-  runPid = 0;
-  finishPid = 0;
-  /** supervision ended (s6-supervise exited) */
-  done = false;
-
-  private lockFd = -1;
-  private ctlR = -1;
-  private ctlWatch: FdWatch | null = null;
-  private notifFd = -1;
-  private notifWatch: FdWatch | null = null;
-  private deadline: TimerHandle | null = null;
-  /** monotonic ms when this run reported readiness (undefined: it did not) */
-  private readyAt: number | undefined = undefined;
-  private stdio: [number, number, number];
-  private owned: number[] = [];
-
-  constructor(private readonly host: Host, opts: ServiceOptions) {
-    this.base = opts.dir;
-    this.name = opts.name ?? path.basename(opts.dir);
-    this.status = {
-      stamp: TAIN_ZERO, readyStamp: TAIN_ZERO, pid: 0, wstat: 0, paused: false, finishing: false, wantUp: false, ready: false,
-    };
-    const n = native();
-    const fds: [number, number, number] = [opts.stdin ?? 0, opts.stdout ?? 1, opts.stderr ?? 2];
-    if (opts.dupStdio) {
-      for (let i = 0; i < 3; i++) {
-        const given = [opts.stdin, opts.stdout, opts.stderr][i];
-        if (given !== undefined) {
-          fds[i] = n.dupCloexec(given, 3);
-          this.owned.push(fds[i]);
-        }
-      }
-    }
-    this.stdio = fds;
-  }
-
-  /** where files are reached (the scanner moves it with relocate() when the dir was renamed) */
-  private base: string;
-
-  private p(rel: string): string {
-    return path.join(this.base, rel);
-  }
-
-  /** the directory's current path */
-  currentPath(): string {
-    return this.base;
-  }
-
-  /**
-   * The directory was renamed (same dev+ino under a new name): reach it there from now on. s6-supervise
-   * follows a rename at once through its cwd; vigil keeps no fd on the dir (2 fds per service: lock and
-   * control), so the scanner calls this when a scan finds the new name.
-   */
-  relocate(dir: string): void {
-    this.base = dir;
-  }
-
-  /** spawn ./PROG in the service dir; returns pid or throws the shim's error */
-  private spawnHere(prog: string, argv: string[], fdmap: Array<number | null>): number {
-    const cwd = this.currentPath();
-    if (!isDir(cwd)) {
-      const e = new Error('the service directory was removed') as NodeJS.ErrnoException & { stage?: string; detail?: string };
-      e.detail = 'the service directory was removed';
-      e.code = 'ENOENT';
-      e.syscall = 'spawn';
-      e.stage = 'chdir';
-      throw e;
-    }
-    const n = native();
-    const opts = { setsid: true, resetSignals: true, cwd };
-    if (relativeExecOk) {
-      try {
-        // as s6: execve("./run") in the service dir, so a script's $0 is ./run
-        return n.spawn(`./${prog}`, argv, childEnv(), fdmap, opts);
-      } catch (e) {
-        if (!(e instanceof TypeError)) throw e;
-        relativeExecOk = false;
-      }
-    }
-    return n.spawn(path.join(cwd, prog), argv, childEnv(), fdmap, opts);
-  }
-
-  /**
-   * Take the directory (s6-supervise's start-up, §3.1 order): event/, supervise/ (0700), lock (0644, OFD write
-   * lock; held → SetupError exit 100), control fifo (0600; not a fifo → exit 100), death_tally truncated,
-   * `down` checked once, status written, `s` sent. Then the first start is queued.
-   */
-  open(): void {
-    try {
-      this.openInner();
-    } catch (e) {
-      this.closeFds();
-      if (e instanceof SetupError) {
-        throw e.message.startsWith(`${this.name}: `) ? e : new SetupError(`${this.name}: ${e.message}`, e.exitCode);
-      }
-      throw new SetupError(`${this.name}: unable to set up supervision: ${(e as Error).message}`, 111);
-    }
-    this.heldFds = 2 + this.owned.length;
-    this.host.post(this, { t: 'start' });
-  }
-
-  /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies) */
-  heldFds = 0;
-
-  private openInner(): void {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(this.dir);
-    } catch (e) {
-      throw new SetupError(`${this.name}: unable to stat the service directory: ${errText(e)}`, 111);
-    }
-    if (!st.isDirectory()) throw new SetupError(`${this.name}: ${this.dir} is not a directory`, 100);
-    try {
-      fs.accessSync(this.dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
-    } catch (e) {
-      throw new SetupError(`${this.name}: the service directory is not accessible: ${errText(e)}`, 111);
-    }
-    mkdirFollowing(this.p(EVENT_DIR), 0o3730, true);
-    mkdirFollowing(this.p(SUPERVISE_DIR), 0o700, false);
-    const fd = lockFile(this.p(LOCK_FILE), 'exclusive', { fileMode: 0o644 });
-    if (fd === 'busy') {
-      throw new SetupError(
-        `${this.name}: another supervisor (s6-supervise or vigil) already holds ${LOCK_FILE} - not supervising it`, 100);
-    }
-    this.lockFd = fd;
-    try {
-      this.ctlR = openControlFifo(this.p(CONTROL_FIFO));
-    } catch (e) {
-      if (!(e instanceof NotAFifo)) throw e;
-      throw new SetupError(`${this.name}: ${CONTROL_FIFO} exists and ${e.dangling ? 'is a dangling symlink' : 'is not a fifo'}`, 100);
-    }
-    this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
-    writeDtally(this.base, []);
-    const now = tainNow();
-    const s = this.status;
-    s.stamp = now;
-    s.readyStamp = now;
-    s.wantUp = !exists(this.p(DOWN));
-    s.ready = true;
-    // the first status must land (a supervisor nobody can read is no use): failing here fails the set-up
-    writeStatusFile(this.base, s);
-    this.announce('s');
-  }
-
-  /** the single transition function; called only by the Host's drain loop */
-  step(ev: Event): void {
-    if (this.done) return;
-    switch (ev.t) {
-      case 'start':
-        if (this.state === State.DOWN && this.status.wantUp) this.trystart();
-        return;
-      case 'timeout':
-        this.deadline = null;
-        return this.onTimeout();
-      case 'runExit':
-        if (isUpState(this.state)) this.runDied(ev.status);
-        return;
-      case 'finishExit':
-        if (isFinishState(this.state)) this.finishDied(ev.status);
-        return;
-      case 'ready':
-        if (isUpState(this.state) && !this.status.ready) {
-          this.closeNotif();
-          this.status.ready = true;
-          this.status.readyStamp = tainNow();
-          this.readyAt = this.host.timers.now();
-          this.persist();
-          this.announce('U');
-        }
-        return;
-      case 'notifEof':
-        this.closeNotif();
-        return;
-      case 'ctl':
-        return this.control(String.fromCharCode(ev.c));
-      case 'sig':
-        return this.signal(ev.sig);
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------- inputs
-
-  private onTimeout(): void {
-    switch (this.state) {
-      case State.DOWN:
-        this.trystart();
-        return;
-      case State.UP:
-      case State.LASTUP:
-        if (this.runPid) {
-          native().kill(this.runPid, SIG.KILL);
-          this.setDeadline(KILL_REPEAT_MS);
-        }
-        return;
-      case State.FINISH:
-      case State.LASTFINISH:
-        if (this.finishPid) {
-          native().kill(this.finishPid, SIG.CONT);
-          native().kill(this.finishPid, SIG.KILL);
-          this.warn('finish script lifetime reached maximum value - sending it a SIGKILL');
-          this.setDeadline(KILL_REPEAT_MS);
-        }
-        return;
-    }
-  }
-
-  private control(c: string): void {
-    const st = this.state;
-    const up = isUpState(st);
-    const sig = SVC_LETTER_SIGNALS[c];
-    if (sig !== undefined) {
-      if (up) native().kill(this.runPid, sig);
-      return;
-    }
-    switch (c) {
-      case 'p':
-        if (up) {
-          native().kill(this.runPid, SIG.STOP);
-          this.status.paused = true;
-          this.persist();
-        }
-        return;
-      case 'c':
-        if (up) {
-          native().kill(this.runPid, SIG.CONT);
-          this.status.paused = false;
-          this.persist();
-        }
-        return;
-      case 'r':
-        if (up) native().kill(this.runPid, this.downSignal());
-        return;
-      case 'o':
-        this.status.wantUp = false;
-        this.persist();
-        if (st === State.DOWN) this.trystart();
-        return;
-      case 'd':
-        return this.wantDown();
-      case 'u':
-        this.status.wantUp = true;
-        this.persist();
-        if (st === State.DOWN) this.trystart();
-        return;
-      case 'D':
-        this.downFile(true);
-        return this.wantDown();
-      case 'U':
-        this.downFile(false);
-        this.status.wantUp = true;
-        this.persist();
-        if (st === State.DOWN) this.trystart();
-        return;
-      case 'O':
-        this.status.wantUp = false;
-        if (st === State.DOWN) this.clearDeadline();
-        this.persist();
-        return;
-      case 'Q':
-        this.downFile(true);
-        this.status.wantUp = false;
-        if (st === State.DOWN) this.clearDeadline();
-        this.persist();
-        return;
-      case 'x':
-        return this.lastCycle();
-      default:
-        return; // unknown bytes are ignored
-    }
-  }
-
-  /** `d`: want down; when up, send the down-signal + SIGCONT and start the timeout-kill timer */
-  private wantDown(): void {
-    this.status.wantUp = false;
-    if (isUpState(this.state)) {
-      native().kill(this.runPid, this.downSignal());
-      native().kill(this.runPid, SIG.CONT);
-      this.status.paused = false;
-      const tk = readTimeoutKill(this.base, this.name, (l) => this.host.warn(null, l));
-      if (tk > 0) this.setDeadline(tk);
-    } else if (this.state === State.DOWN) {
-      this.clearDeadline();
-    }
-    this.persist();
-  }
-
-  /** `x`: end supervision once the current cycle is over (DOWN: at once) */
-  private lastCycle(): void {
-    switch (this.state) {
-      case State.DOWN:
-        return this.end('x');
-      case State.UP:
-        this.state = State.LASTUP;
-        break;
-      case State.FINISH:
-        this.state = State.LASTFINISH;
-        break;
-      default:
-        break;
-    }
-    this.stdioToDevnull();
-  }
-
-  private signal(sig: SupervisorSignal): void {
-    const st = this.state;
-    if (sig === 'quit') return this.end('quit');
-    if (st === State.DOWN) return this.end(sig);
-    switch (sig) {
-      case 'term':
-        if (st === State.UP) {
-          this.state = State.LASTUP;
-          return this.wantDown();
-        }
-        if (st === State.LASTUP) return this.wantDown();
-        if (st === State.FINISH) {
-          this.state = State.LASTFINISH;
-          this.stdioToDevnull();
-        }
-        return;
-      case 'hup':
-        return this.lastCycle();
-      case 'int': {
-        const pid = isUpState(st) ? this.runPid : this.finishPid;
-        if (pid > 0) native().kill(-pid, SIG.INT);
-        return this.end('int');
-      }
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------- actions
-
-  private trystart(): void {
-    this.clearDeadline();
-    const n = native();
-    const warn = (l: string) => this.host.warn(null, l);
-    const nfd = readNotificationFd(this.base, this.name, warn);
-    const lfd = readLockFd(this.base, this.name, warn);
-    if (nfd !== undefined && lfd !== undefined && nfd === lfd) {
-      this.warn('notification-fd and lock-fd are the same - not starting the service');
-      return;
-    }
-    let notifR = -1;
-    let notifW = -1;
-    let lockDesc = -1;
-    const fdmap: Array<number | null> = [this.stdio[0], this.stdio[1], this.stdio[2]];
-    const place = (target: number, fd: number) => {
-      while (fdmap.length <= target) fdmap.push(null);
-      fdmap[target] = fd;
-    };
-    try {
-      if (nfd !== undefined) {
-        [notifR, notifW] = n.pipe(false);
-        n.setNonblock(notifR, true);
-        place(nfd, notifW);
-      }
-      if (lfd !== undefined) {
-        const lp = this.p(SERVICE_LOCK);
-        lockDesc = fs.openSync(lp, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644);
-        if (!n.lock(lockDesc, true, true)) {
-          closeQuiet(lockDesc);
-          lockDesc = -1;
-          closeQuiet(notifR);
-          closeQuiet(notifW);
-          this.warn(`${SERVICE_LOCK} is held by another process - waiting 1 second`);
-          this.setDeadline(THROTTLE_MS);
-          return;
-        }
-        place(lfd, lockDesc);
-      }
-    } catch (e) {
-      closeQuiet(notifR);
-      closeQuiet(notifW);
-      closeQuiet(lockDesc);
-      this.warn(`unable to prepare the service's fds: ${errText(e)} - waiting 60 seconds`);
-      this.setDeadline(FORK_RETRY_MS);
-      return;
-    }
-    let pid: number;
-    try {
-      pid = this.spawnHere(RUN, ['run', this.name], fdmap);
-    } catch (e) {
-      closeQuiet(notifR);
-      closeQuiet(notifW);
-      closeQuiet(lockDesc);
-      const x = e as NodeJS.ErrnoException;
-      if (x.syscall === 'spawn') {
-        this.warn(`unable to spawn ./run - waiting 10 seconds: ${describeSpawnError(x)}`);
-        this.setDeadline(EXEC_RETRY_MS);
-      } else {
-        this.warn(`unable to fork: ${errText(e)} - waiting 60 seconds`);
-        this.setDeadline(FORK_RETRY_MS);
-      }
-      return;
-    }
-    onExit(pid, (status) => this.host.post(this, { t: 'runExit', status }));
-    closeQuiet(notifW);
-    closeQuiet(lockDesc);
-    this.runPid = pid;
-    this.readyAt = undefined;
-    if (notifR >= 0) {
-      this.notifFd = notifR;
-      this.notifWatch = watchReadable(notifR, () => this.onNotifReadable());
-    }
-    this.state = State.UP;
-    const s = this.status;
-    s.pid = pid;
-    s.stamp = tainNow();
-    s.ready = false;
-    s.paused = false;
-    s.finishing = false;
-    this.persist();
-    this.announce('u');
-  }
-
-  /** run died (UP/LASTUP): status, death tally, finish (§5.5) */
-  private runDied(wstat: number): void {
-    this.clearDeadline();
-    this.closeNotif();
-    this.runPid = 0;
-    const s = this.status;
-    s.wstat = wstat & 0xffff;
-    s.ready = false;
-    s.paused = false;
-    s.stamp = tainNow();
-    s.pid = 0;
-    this.state = this.state === State.LASTUP ? State.LASTFINISH : State.FINISH;
-    this.recordDeath(wstat);
-    const sig = wifexited(wstat) ? 0 : wtermsig(wstat);
-    const a1 = sig === 0 ? String(wexitstatus(wstat)) : '256';
-    const a2 = String(sig);
-    let pid: number;
-    try {
-      // no finish: the same outcome as s6's forked child whose exec fails (exit 127), without a fork
-      if (!exists(this.p(FINISH))) throw finishMissing();
-      pid = this.spawnHere(FINISH, ['finish', a1, a2, this.name], [this.stdio[0], this.stdio[1], this.stdio[2]]);
-    } catch (e) {
-      const x = e as NodeJS.ErrnoException;
-      if (x.syscall === 'spawn') {
-        // like a forked child whose exec failed: finish "exited 127"
-        if (x.code !== 'ENOENT') this.warn(`unable to spawn ./finish: ${describeSpawnError(x)}`);
-        s.finishing = true;
-        this.persist();
-        this.announce('d');
-        this.host.post(this, { t: 'finishExit', status: 127 << 8 });
-        return;
-      }
-      this.warn(`unable to fork for finish: ${errText(e)}`);
-      s.finishing = false;
-      this.downAndReady('dD');
-      return;
-    }
-    onExit(pid, (status) => this.host.post(this, { t: 'finishExit', status }));
-    this.finishPid = pid;
-    s.pid = pid;
-    s.finishing = true;
-    this.persist();
-    this.announce('d');
-    const tf = readTimeoutFinish(this.base, this.name, (l) => this.host.warn(null, l));
-    if (tf > 0) this.setDeadline(tf);
-  }
-
-  private finishDied(wstat: number): void {
-    this.clearDeadline();
-    this.finishPid = 0;
-    const permanent = wifexited(wstat) && wexitstatus(wstat) === 125;
-    if (permanent) this.status.wantUp = false;
-    this.downAndReady(permanent ? 'OD' : 'D');
-  }
-
-  /** end of a cycle: pid 0, ready, then restart timer (DOWN) or end of supervision (LASTFINISH) */
-  private downAndReady(ev: string): void {
-    const s = this.status;
-    s.pid = 0;
-    s.finishing = false;
-    s.ready = true;
-    s.readyStamp = tainNow();
-    const last = this.state === State.LASTFINISH;
-    this.state = State.DOWN;
-    this.persist();
-    this.announce(ev);
-    if (last) return this.end('x');
-    if (s.wantUp) {
-      const now = this.host.timers.now();
-      const at = this.readyAt !== undefined ? Math.max(now, this.readyAt + THROTTLE_MS) : now + THROTTLE_MS;
-      this.deadline = this.host.timers.at(at, () => this.host.post(this, { t: 'timeout' }));
-    }
-  }
-
-  private recordDeath(wstat: number): void {
-    const warn = (l: string) => this.host.warn(null, l);
-    const max = readMaxDeathTally(this.base, this.name, warn);
-    if (max === 0) return;
-    try {
-      const recs: DeathRecord[] = readDtally(this.base);
-      recs.push(recordFromWstat(this.status.stamp, wstat));
-      writeDtally(this.base, recs.length > max ? recs.slice(recs.length - max) : recs);
-    } catch (e) {
-      this.warn(`unable to update supervise/death_tally: ${errText(e)}`);
-    }
-  }
-
-  /** End supervision (s6-supervise exits): lock released before `x` goes out, so listeners see it free. */
-  end(reason: string): void {
-    if (this.done) return;
-    this.done = true;
-    this.clearDeadline();
-    if (this.runPid) forget(this.runPid);
-    if (this.finishPid) forget(this.finishPid);
-    this.closeNotif();
-    this.closeFds();
-    this.announce('x');
-    this.host.ended(this);
-  }
-
-  // ----------------------------------------------------------------------------------------------- helpers
-
-  private downSignal(): number {
-    return readDownSignal(this.base, this.name, (l) => this.host.warn(null, l)) ?? SIG.TERM;
-  }
-
-  private downFile(create: boolean): void {
-    const p = this.p(DOWN);
-    try {
-      if (create) fs.closeSync(fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644));
-      else fs.unlinkSync(p);
-    } catch (e) {
-      if (!create && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.warn(`unable to ${create ? 'create' : 'remove'} ${DOWN}: ${errText(e)}`);
-    }
-  }
-
-  private stdioToDevnull(): void {
-    const nul = this.host.devnull();
-    this.stdio[0] = nul;
-    this.stdio[1] = nul;
-    for (const fd of this.owned) if (fd !== this.stdio[2]) closeQuiet(fd);
-    this.owned = this.owned.filter((fd) => fd === this.stdio[2]);
-  }
-
-  private setDeadline(ms: number): void {
-    this.clearDeadline();
-    this.deadline = this.host.timers.after(ms, () => this.host.post(this, { t: 'timeout' }));
-  }
-
-  private clearDeadline(): void {
-    if (this.deadline) {
-      this.host.timers.cancel(this.deadline);
-      this.deadline = null;
-    }
-  }
-
-  private persist(): void {
-    try {
-      writeStatusFile(this.base, this.status);
-    } catch (e) {
-      this.warn(`unable to write supervise/status: ${errText(e)}`);
-    }
-  }
-
-  private announce(bytes: string): void {
-    notifyFifodir(this.p(EVENT_DIR), bytes);
-    this.host.announced?.(this, bytes);
-  }
-
-  private warn(msg: string): void {
-    this.host.warn(this, msg);
-  }
-
-  private onControlReadable(): void {
-    if (this.ctlR < 0) return;
-    const r = native().read(this.ctlR, readBuf, 0, readBuf.length);
-    if (r <= 0) return; // EAGAIN, or (never, we hold a writer) EOF
-    for (let i = 0; i < r; i++) this.host.post(this, { t: 'ctl', c: readBuf[i] });
-  }
-
-  private onNotifReadable(): void {
-    const fd = this.notifFd;
-    if (fd < 0) return;
-    const buf = Buffer.allocUnsafe(512);
-    const r = native().read(fd, buf, 0, 512);
-    if (r === 0) {
-      this.stopNotifWatch();
-      this.host.post(this, { t: 'notifEof' });
-    } else if (r > 0) {
-      if (buf.subarray(0, r).includes(10)) {
-        this.stopNotifWatch();
-        this.host.post(this, { t: 'ready' });
-      }
-    } else if (r !== -EAGAIN) {
-      this.stopNotifWatch();
-      this.host.post(this, { t: 'notifEof' });
-    }
-  }
-
-  private stopNotifWatch(): void {
-    if (this.notifWatch) {
-      this.notifWatch.stop();
-      this.notifWatch = null;
-    }
-  }
-
-  private closeNotif(): void {
-    this.stopNotifWatch();
-    if (this.notifFd >= 0) {
-      closeQuiet(this.notifFd);
-      this.notifFd = -1;
-    }
-  }
-
-  private closeFds(): void {
-    if (this.ctlWatch) {
-      this.ctlWatch.stop();
-      this.ctlWatch = null;
-    }
-    for (const fd of [this.ctlR, this.lockFd]) closeQuiet(fd);
-    this.ctlR = this.lockFd = -1;
-
-    for (const fd of this.owned) closeQuiet(fd);
-    this.owned = [];
-    this.stdio = [-1, -1, -1];
-  }
-}
-
-function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string; detail?: string }): string {
+function describeSpawnError(x: SpawnError): string {
   const stage = x.stage ? ` (${x.stage})` : '';
   if (x.detail) return `${x.code}${stage}: ${x.detail}`;
   if (x.code === 'ENOENT' && (x.stage === 'execve' || !x.stage)) return `ENOENT${stage}: no such file, or a missing interpreter`;
@@ -761,50 +66,392 @@ function describeSpawnError(x: NodeJS.ErrnoException & { stage?: string; detail?
   return `${x.code}${stage}`;
 }
 
-function finishMissing(): Error {
-  const e = new Error('no finish') as NodeJS.ErrnoException & { stage?: string };
-  e.code = 'ENOENT';
-  e.syscall = 'spawn';
-  e.stage = 'execve';
-  return e;
-}
+export class Service {
+  private rec: ServiceRecord;
+  private ctlWatch: { stop(): void } | null = null;
+  private notifyWatch: { stop(): void } | null = null;
+  private timer: { when: number; cancelled: boolean } | null = null;
+  /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies) */
+  heldFds = 0;
 
-/** the environment given to run and finish: this process's, taken once (s6-supervise's is fixed too) */
-let envCache: string[] | null = null;
-function childEnv(): string[] {
-  if (!envCache) envCache = envList(process.env);
-  return envCache;
-}
-
-
-
-
-/**
- * mkdir with s6's rules: made with exactly `mode` (umask ignored); an existing dir is kept as it is; a
- * dangling symlink gets its target created.
- */
-function mkdirFollowing(p: string, mode: number, fifodir: boolean): void {
-  try {
-    if (fifodir) ensureFifodir(p);
-    else {
-      fs.mkdirSync(p);
-      fs.chmodSync(p, mode);
+  constructor(private readonly host: Host, opts: ServiceOptions) {
+    const sys = host.world.sys;
+    const given = [opts.stdin, opts.stdout, opts.stderr];
+    const stdio: [number, number, number] = [opts.stdin ?? 0, opts.stdout ?? 1, opts.stderr ?? 2];
+    const owned: number[] = [];
+    if (opts.dupStdio) {
+      for (let i = 0; i < 3; i++) {
+        if (given[i] !== undefined) {
+          stdio[i] = sys.dup(given[i] as number);
+          owned.push(stdio[i]);
+        }
+      }
     }
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const fds: HeldFds = { lock: -1, control: -1, notify: -1, stdio, owned };
+    this.rec = initialRecord(opts.name ?? path.basename(opts.dir), opts.dir, fds);
   }
-  let st: fs.Stats | null = null;
-  try {
-    st = fs.statSync(p);
-  } catch {
-    st = null;
+
+  // ------------------------------------------------------------------------------------------- views
+
+  get name(): string {
+    return this.rec.name;
   }
-  if (st) {
-    if (!st.isDirectory()) throw new SetupError(`${p} exists and is not a directory`, 100);
-    return;
+  /** the service directory (absolute; follows relocate()) */
+  get dir(): string {
+    return this.rec.dir;
   }
-  const target = path.resolve(path.dirname(p), fs.readlinkSync(p));
-  fs.mkdirSync(target);
-  fs.chmodSync(target, mode);
+  get state(): State {
+    return this.rec.state;
+  }
+  get status(): Readonly<SvStatus> {
+    return this.rec.status;
+  }
+  get runPid(): number {
+    return runPid(this.rec);
+  }
+  get finishPid(): number {
+    return finishPid(this.rec);
+  }
+  /** supervision ended (s6-supervise exited) */
+  get done(): boolean {
+    return this.rec.state === State.ENDED;
+  }
+  /** the directory's current path */
+  currentPath(): string {
+    return this.rec.dir;
+  }
+
+  /**
+   * The directory was renamed (same dev+ino under a new name): reach it there from now on. s6-supervise
+   * follows a rename at once through its cwd; vigil keeps no fd on the dir, so the scanner calls this when
+   * a scan finds the new name.
+   */
+  relocate(dir: string): void {
+    this.rec.dir = dir;
+  }
+
+  /** the whole state, as a plain record (a deep copy: a saved record does not move) */
+  snapshot(): ServiceRecord {
+    return structuredClone(this.rec);
+  }
+
+  // ---------------------------------------------------------------------------------------- lifecycle
+
+  /**
+   * Take the directory (s6-supervise's start-up, §3.1 order): event/, supervise/ (0700), lock (OFD write
+   * lock; held → SetupError 100), control fifo (not a fifo → 100), death_tally truncated, `down` checked
+   * once, status written, `s` sent. The first start follows at once if the service is wanted up.
+   */
+  open(): void {
+    const sys = this.host.world.sys;
+    let taken: { lock: number; control: number; down: boolean };
+    try {
+      taken = sys.takeDir(this.rec.dir, this.rec.name);
+    } catch (e) {
+      this.closeOwned();
+      throw e;
+    }
+    this.rec.fds.lock = taken.lock;
+    this.rec.fds.control = taken.control;
+    this.heldFds = 2 + this.rec.fds.owned.length;
+    this.ctlWatch = sys.watch(taken.control, () => this.onControlReadable());
+    let first;
+    try {
+      first = start(this.rec, taken.down, this.query());
+      this.rec = first.record;
+      // the first status must land (a supervisor nobody can read is no use): failing here fails the set-up
+      sys.writeStatus(this.rec.dir, first.effects[0].t === 'persist' ? first.effects[0].status : this.rec.status);
+    } catch (e) {
+      this.ctlWatch.stop();
+      this.ctlWatch = null;
+      sys.close(taken.control);
+      sys.close(taken.lock);
+      this.closeOwned();
+      throw new SetupError(`${this.rec.name}: unable to write the status file: ${errText(e)}`, 111);
+    }
+    this.run(first.effects.slice(1));
+    this.syncDeadline();
+  }
+
+  /**
+   * Take a service back from a saved record (the lock and control fds still open in this process, its
+   * pids still our children): watch its fds, register its pids with the reaper, re-arm its deadline.
+   */
+  static restore(host: Host, rec: ServiceRecord): Service {
+    const svc = Object.create(Service.prototype) as Service;
+    Object.assign(svc, { host, rec: structuredClone(rec), ctlWatch: null, notifyWatch: null, timer: null, heldFds: 2 + rec.fds.owned.length });
+    const sys = host.world.sys;
+    if (rec.state !== State.ENDED) {
+      svc.ctlWatch = sys.watch(rec.fds.control, () => svc.onControlReadable());
+      if (rec.fds.notify >= 0) svc.notifyWatch = sys.watch(rec.fds.notify, () => svc.onNotifyReadable());
+      const pid = rec.status.pid;
+      if (pid > 0 && rec.state !== State.DOWN) sys.onExit(pid, (wstat) => host.post(svc, { t: 'exit', pid, wstat }));
+      svc.syncDeadline();
+    }
+    return svc;
+  }
+
+  /**
+   * Drop this process's handles on the service (fd watchers, the timer) and leave everything else as it
+   * is: fds open, pids running, the record unchanged. What happens to them at an execve that carries the
+   * record to a new image, where Service.restore() takes over.
+   */
+  detach(): void {
+    this.ctlWatch?.stop();
+    this.ctlWatch = null;
+    this.stopNotifyWatch();
+    if (this.timer) this.host.world.timers.cancel(this.timer);
+    this.timer = null;
+  }
+
+  /** The step: the machine, then its effects; result events go straight back in. Called by the Host only. */
+  step(ev: Event): void {
+    let next: Event | null = ev;
+    while (next) {
+      const out = transition(this.rec, next, this.query());
+      this.rec = out.record;
+      next = this.run(out.effects);
+    }
+    this.syncDeadline();
+  }
+
+  private query(): Query {
+    const { clock, sys } = this.host.world;
+    return {
+      now: () => clock.now(),
+      wall: () => clock.wall(),
+      config: sys.config(this.rec.dir, this.rec.name, (l) => this.host.warn(null, l)),
+    };
+  }
+
+  /** the deadline of the record, mirrored into the shared timer queue */
+  private syncDeadline(): void {
+    const d = this.rec.deadline;
+    const timers = this.host.world.timers;
+    if (this.timer && !this.timer.cancelled && this.timer.when === d) return;
+    if (this.timer) {
+      timers.cancel(this.timer);
+      this.timer = null;
+    }
+    if (d === null) return;
+    if (d <= timers.now()) {
+      this.host.post(this, { t: 'timeout' });
+      return;
+    }
+    this.timer = timers.at(d, () => {
+      this.timer = null;
+      this.host.post(this, { t: 'timeout' });
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ effects
+
+  /** carry out effects in order; returns the result event of a spawn, if one was asked for */
+  private run(effects: Effect[]): Event | null {
+    let result: Event | null = null;
+    for (const fx of effects) {
+      const r = this.effect(fx);
+      if (r) result = r;
+    }
+    return result;
+  }
+
+  private effect(fx: Effect): Event | null {
+    const sys = this.host.world.sys;
+    const dir = this.rec.dir;
+    switch (fx.t) {
+      case 'persist':
+        try {
+          sys.writeStatus(dir, fx.status);
+        } catch (e) {
+          this.warn(`unable to write supervise/status: ${errText(e)}`);
+        }
+        return null;
+      case 'announce':
+        sys.notify(dir, fx.bytes);
+        this.host.announced(this, fx.bytes);
+        return null;
+      case 'spawnRun':
+        return this.spawnRun(fx.notificationFd, fx.lockFd);
+      case 'spawnFinish':
+        return this.spawnFinish(fx.args);
+      case 'kill':
+        if (fx.pid !== 0) sys.kill(fx.pid, fx.sig);
+        return null;
+      case 'recordDeath':
+        try {
+          sys.recordDeath(dir, fx.stamp, fx.wstat, fx.max);
+        } catch (e) {
+          this.warn(`unable to update supervise/death_tally: ${errText(e)}`);
+        }
+        return null;
+      case 'downFile':
+        try {
+          sys.downFile(dir, fx.present);
+        } catch (e) {
+          this.warn(`unable to ${fx.present ? 'create' : 'remove'} ./down: ${errText(e)}`);
+        }
+        return null;
+      case 'stdioToNull': {
+        const fds = this.rec.fds;
+        const nul = sys.devnull();
+        const keep = fds.stdio[2];
+        for (const fd of fds.owned) if (fd !== keep) sys.close(fd);
+        fds.owned = fds.owned.filter((fd) => fd === keep);
+        fds.stdio = [nul, nul, keep];
+        return null;
+      }
+      case 'closeNotify':
+        this.closeNotify();
+        return null;
+      case 'warn':
+        this.warn(fx.msg);
+        return null;
+      case 'release': {
+        for (const pid of fx.pids) sys.forget(pid);
+        this.closeNotify();
+        if (this.ctlWatch) {
+          this.ctlWatch.stop();
+          this.ctlWatch = null;
+        }
+        const fds = this.rec.fds;
+        sys.close(fds.control);
+        sys.close(fds.lock);
+        fds.control = fds.lock = -1;
+        this.closeOwned();
+        return null;
+      }
+      case 'ended':
+        this.host.ended(this);
+        return null;
+      default: {
+        const never: never = fx;
+        throw new Error(`unknown effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private spawnRun(nfd: number | undefined, lfd: number | undefined): Event {
+    const sys = this.host.world.sys;
+    const fds = this.rec.fds;
+    const fdmap: Array<number | null> = [fds.stdio[0], fds.stdio[1], fds.stdio[2]];
+    const place = (target: number, fd: number) => {
+      while (fdmap.length <= target) fdmap.push(null);
+      fdmap[target] = fd;
+    };
+    let notifR = -1;
+    let notifW = -1;
+    let lock: { fd: number; locked: boolean } | null = null;
+    const closeAll = () => {
+      sys.close(notifR);
+      sys.close(notifW);
+      if (lock) sys.close(lock.fd);
+    };
+    try {
+      if (nfd !== undefined) {
+        [notifR, notifW] = sys.pipe();
+        place(nfd, notifW);
+      }
+      if (lfd !== undefined) {
+        const l = sys.serviceLock(this.rec.dir);
+        lock = l;
+        if (l.hadData) this.warn('a previous instance of the service wrote to the lock file!');
+        place(lfd, l.fd);
+      }
+    } catch (e) {
+      closeAll();
+      return { t: 'spawnFailed', why: 'fork', detail: `unable to prepare the service's fds: ${errText(e)}` };
+    }
+    const lockWait = lock !== null && !lock.locked;
+    let pid: number;
+    try {
+      pid = sys.spawn({ dir: this.rec.dir, prog: RUN, argv: ['run', this.rec.name], fds: fdmap, ...(lockWait ? { lockWait: lfd } : {}) });
+    } catch (e) {
+      closeAll();
+      const x = e as SpawnError;
+      if (x.syscall === 'spawn') return { t: 'spawnFailed', why: 'exec', detail: describeSpawnError(x) };
+      return { t: 'spawnFailed', why: 'fork', detail: `unable to fork: ${errText(e)}` };
+    }
+    sys.onExit(pid, (wstat) => this.host.post(this, { t: 'exit', pid, wstat }));
+    sys.close(notifW);
+    if (lock) sys.close(lock.fd);
+    if (notifR >= 0) {
+      fds.notify = notifR;
+      this.notifyWatch = sys.watch(notifR, () => this.onNotifyReadable());
+    }
+    return { t: 'spawned', pid, notify: notifR >= 0, lockWait };
+  }
+
+  private spawnFinish(args: [string, string]): Event {
+    const sys = this.host.world.sys;
+    const dir = this.rec.dir;
+    // no finish: the outcome of s6's forked child whose exec fails (exit 127), without a fork
+    if (!sys.exists(dir, FINISH)) return { t: 'finishFailed', why: 'exec', detail: 'ENOENT', quiet: true };
+    let pid: number;
+    try {
+      const s = this.rec.fds.stdio;
+      pid = sys.spawn({ dir, prog: FINISH, argv: ['finish', args[0], args[1], this.rec.name], fds: [s[0], s[1], s[2]] });
+    } catch (e) {
+      const x = e as SpawnError;
+      if (x.syscall === 'spawn') return { t: 'finishFailed', why: 'exec', detail: describeSpawnError(x), quiet: x.code === 'ENOENT' };
+      return { t: 'finishFailed', why: 'fork', detail: errText(e), quiet: false };
+    }
+    sys.onExit(pid, (wstat) => this.host.post(this, { t: 'exit', pid, wstat }));
+    return { t: 'finishSpawned', pid };
+  }
+
+  // ------------------------------------------------------------------------------------------- inputs
+
+  private onControlReadable(): void {
+    const fd = this.rec.fds.control;
+    if (fd < 0) return;
+    const r = this.host.world.sys.read(fd, readBuf);
+    if (r <= 0) return; // EAGAIN, or (never: we hold a writer) EOF
+    for (let i = 0; i < r; i++) this.host.post(this, { t: 'ctl', c: readBuf[i] });
+  }
+
+  /** s6 reads at most 512 bytes at a time: ready as soon as a chunk holds a newline */
+  private onNotifyReadable(): void {
+    const fd = this.rec.fds.notify;
+    if (fd < 0) return;
+    const r = this.host.world.sys.read(fd, readBuf);
+    if (r > 0) {
+      if (readBuf.subarray(0, r).includes(10)) {
+        this.stopNotifyWatch();
+        this.host.post(this, { t: 'ready' });
+      }
+    } else if (r === 0 || r !== -EAGAIN) {
+      this.stopNotifyWatch();
+      this.host.post(this, { t: 'notifyEof' });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ helpers
+
+  private stopNotifyWatch(): void {
+    if (this.notifyWatch) {
+      this.notifyWatch.stop();
+      this.notifyWatch = null;
+    }
+  }
+
+  private closeNotify(): void {
+    this.stopNotifyWatch();
+    const fds = this.rec.fds;
+    if (fds.notify >= 0) {
+      this.host.world.sys.close(fds.notify);
+      fds.notify = -1;
+    }
+  }
+
+  private closeOwned(): void {
+    const fds = this.rec.fds;
+    for (const fd of fds.owned) this.host.world.sys.close(fd);
+    fds.owned = [];
+    fds.stdio = [-1, -1, -1];
+  }
+
+  private warn(msg: string): void {
+    this.host.warn(this, msg);
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * The Supervisor: every Service of this process, one event queue, one timer queue, one error boundary.
+ * The Supervisor: every Service of this process, one event queue, one world (one timer queue), one error
+ * boundary.
  *
  * Inputs (the reaper's exit callbacks, uv_poll callbacks on control fifos and notification pipes, the shared
  * timer, requests from the scanner or a CLI) never act directly: they `post(service, event)`. post() appends
@@ -11,18 +12,22 @@
  * Observers: addEventListener() hands every service's event bytes (the ones s6 writes to event/: s u U d D O
  * x) to in-process listeners, in order, right after the status file is written. The service manager
  * (src/rc) learns up / ready / down / permanently failed this way, without polling or a fifodir.
+ *
+ * The world (system calls, clocks, timers) is injected: `new Supervisor()` runs on the real one
+ * (realworld.ts); the unit tests give a fake one.
  */
 import * as fs from 'node:fs';
-import { installReaper } from '../sys/reaper';
 import { Event, Host, Service, ServiceOptions, SupervisorSignal } from './service';
-import { TimerQueue } from './timers';
+import type { Timers, World } from './world';
+import { realWorld } from './realworld';
 
 export interface SupervisorOptions {
   /** where warning lines go (default: stderr, written synchronously) */
   log?: (line: string) => void;
   /** called when a service's supervision has ended (after its `x`) */
   onEnded?: (svc: Service) => void;
-  timers?: TimerQueue;
+  /** the world (default: the real one) */
+  world?: World;
 }
 
 /**
@@ -40,12 +45,11 @@ export function defaultLog(line: string): void {
 }
 
 export class Supervisor implements Host {
-  readonly timers: TimerQueue;
+  readonly world: World;
   readonly services = new Set<Service>();
   private queue: Array<Service | Event> = [];
   private head = 0;
   private draining = false;
-  private nullFd = -1;
   /** fds held by all supervisions (2 per service + own stdio copies), for fd budgeting */
   fdsHeld = 0;
   private readonly logLine: (line: string) => void;
@@ -53,11 +57,14 @@ export class Supervisor implements Host {
   private listeners: EventListener[] = [];
 
   constructor(opts: SupervisorOptions = {}) {
-    this.timers = opts.timers ?? new TimerQueue();
+    this.world = opts.world ?? realWorld();
     this.logLine = opts.log ?? defaultLog;
     this.onEnded = opts.onEnded;
-    this.nullFd = fs.openSync('/dev/null', fs.constants.O_RDWR);
-    installReaper();
+  }
+
+  /** the shared timer queue (monotonic deadlines) */
+  get timers(): Timers {
+    return this.world.timers;
   }
 
   /**
@@ -66,8 +73,13 @@ export class Supervisor implements Host {
    */
   add(opts: ServiceOptions): Service {
     const svc = new Service(this, opts);
-    svc.open();
     this.services.add(svc);
+    try {
+      svc.open();
+    } catch (e) {
+      this.services.delete(svc);
+      throw e;
+    }
     this.fdsHeld += svc.heldFds;
     return svc;
   }
@@ -132,7 +144,7 @@ export class Supervisor implements Host {
   }
 
   ended(svc: Service): void {
-    this.services.delete(svc);
+    if (!this.services.delete(svc)) return;
     this.fdsHeld -= svc.heldFds;
     if (this.onEnded) {
       try {
@@ -144,7 +156,6 @@ export class Supervisor implements Host {
   }
 
   devnull(): number {
-    if (this.nullFd < 0) this.nullFd = fs.openSync('/dev/null', fs.constants.O_RDWR);
-    return this.nullFd;
+    return this.world.sys.devnull();
   }
 }

@@ -2,32 +2,45 @@
  * One shared timer queue for every service: a binary min-heap of deadlines (monotonic ms) and a single
  * setTimeout armed for the earliest one; no timer at all when nothing is pending, so an idle tree makes no
  * wake-ups. Cancelling marks the entry dead; dead entries are dropped when they reach the top.
+ *
+ * Deadlines are absolute monotonic times, so a deadline further away than setTimeout can wait (2^31-1 ms,
+ * 24.8 days; Node fires a longer delay after 1 ms) is armed for the cap and re-armed when that fires: it
+ * never fires early. The clock and the scheduler (setTimeout) are injected, so tests drive it by hand.
  */
+import type { Clock, TimerHandle, Timers } from './world';
+import { tainNow } from '../formats/tai64n';
 
-export interface TimerHandle {
-  readonly when: number;
-  cancelled: boolean;
-}
+export type { TimerHandle };
 
 interface Entry extends TimerHandle {
   fn: () => void;
   seq: number;
 }
 
-export interface Clock {
-  /** monotonic milliseconds */
-  now(): number;
+/** CLOCK_MONOTONIC in ms (process.hrtime is CLOCK_MONOTONIC) and the wall clock as TAI64N. */
+export const realClock: Clock = { now: () => Number(process.hrtime.bigint()) / 1e6, wall: tainNow };
+
+/** How the queue arms its single wake-up (setTimeout in the real world). */
+export interface Scheduler {
+  set(fn: () => void, ms: number): unknown;
+  clear(h: unknown): void;
 }
 
-export const realClock: Clock = { now: () => Number(process.hrtime.bigint()) / 1e6 };
+export const realScheduler: Scheduler = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
-export class TimerQueue {
+/** the longest delay setTimeout honours */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export class TimerQueue implements Timers {
   private heap: Entry[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private armedFor = Infinity;
   private seq = 0;
 
-  constructor(private readonly clock: Clock = realClock) {}
+  constructor(private readonly clock: Pick<Clock, 'now'> = realClock, private readonly scheduler: Scheduler = realScheduler) {}
 
   now(): number {
     return this.clock.now();
@@ -60,15 +73,15 @@ export class TimerQueue {
     while (this.heap.length && this.heap[0].cancelled) this.pop();
     const next = this.heap.length ? this.heap[0].when : Infinity;
     if (next === this.armedFor) return;
-    if (this.timer) {
-      clearTimeout(this.timer);
+    if (this.timer !== null) {
+      this.scheduler.clear(this.timer);
       this.timer = null;
     }
     this.armedFor = next;
     if (next === Infinity) return;
-    // setTimeout takes at most 2^31-1 ms (24.8 days; more becomes 1 ms): a later deadline re-arms on firing
-    const delay = Math.min(0x7fffffff, Math.max(0, Math.ceil(next - this.clock.now())));
-    this.timer = setTimeout(() => this.fire(), delay);
+    // beyond the cap: wake at the cap, find nothing due, arm again for the rest
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, Math.ceil(next - this.clock.now())));
+    this.timer = this.scheduler.set(() => this.fire(), delay);
   }
 
   private fire(): void {

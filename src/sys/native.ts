@@ -40,6 +40,12 @@ export interface SpawnOptions {
    * process copies its page tables: 10-18 ms at 50-80 MB)
    */
   fifoReaderHeld?: boolean;
+  /**
+   * lock-fd's lock held by another process: this child fd (of the fdmap) gets an OFD write lock with
+   * F_OFD_SETLKW after every other set-up step, just before exec. spawn() returns as soon as the child
+   * waits; a failure after that point shows only as exit status 127. Implies fork().
+   */
+  lockWait?: number;
   /** setpgid(0, pgid) in the child when setsid is false (0 = own group) */
   pgid?: number;
   /**
@@ -58,8 +64,8 @@ export interface PollHandle { readonly __poll: unique symbol }
 export interface NativeShim {
   /**
    * clone(CLONE_VM|CLONE_VFORK) on a private stack + execve, as posix_spawn does (a fork of a 50 MB Node
-   * process costs 10-18 ms of page-table copying; this costs ~1 ms); plain fork() only with `fifoWrite`,
-   * whose child blocks in open() and must not suspend the parent. `file` must be an absolute path, or contain a '/' ('./run': resolved in the child after
+   * process costs 10-18 ms of page-table copying; this costs ~1 ms); plain fork() only with `fifoWrite` or
+   * `lockWait`, whose child blocks (in open(), on a lock) and must not suspend the parent. `file` must be an absolute path, or contain a '/' ('./run': resolved in the child after
    * chdir(opts.cwd), as s6 execs ./run so a script's $0 is ./run); a bare name is a TypeError (no PATH search
    * in the child: do it in TS with which()). `fdmap[i]` is the parent fd
    * that becomes fd i in the child (null or -1 = closed); every other fd is closed at exec. Signals are all

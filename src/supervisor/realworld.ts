@@ -1,0 +1,217 @@
+/**
+ * The real world of a supervision (world.ts's interfaces over the native shim, node:fs and the formats):
+ * one `Sys` object shared by every service of the process, the monotonic + wall clock, and a TimerQueue.
+ * Nothing here decides anything; machine.ts does.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  CONTROL_FIFO, DOWN, EVENT_DIR, LOCK_FILE, SERVICE_LOCK, SUPERVISE_DIR,
+} from '../formats/paths';
+import { writeStatus } from '../formats/status';
+import { readDtally, recordFromWstat, writeDtally } from '../formats/dtally';
+import { ensureFifodir, notifyFifodir } from '../formats/fifodir';
+import {
+  readDownSignal, readLockFd, readMaxDeathTally, readNotificationFd, readTimeoutFinish, readTimeoutKill,
+} from '../formats/servicedir';
+import { native } from '../sys/native';
+import { closeQuiet } from '../sys/fds';
+import { NotAFifo, openControlFifo } from '../sys/fifo';
+import { lockFile } from '../sys/lock';
+import { exists as pathExists, isDir } from '../sys/stat';
+import { forget, installReaper, onExit } from '../sys/reaper';
+import { watchReadable } from '../sys/fdwatch';
+import { envList } from '../sys/spawn';
+import type { ServiceConfig } from './machine';
+import { errText, LockedFile, SetupError, SpawnError, SpawnRequest, Sys, World } from './world';
+import { realClock, TimerQueue } from './timers';
+
+const SIGTERM = 15;
+
+/**
+ * mkdir with s6's rules: made with exactly `mode` (umask ignored); an existing dir is kept as it is; a
+ * dangling symlink gets its target created.
+ */
+function mkdirFollowing(p: string, mode: number, fifodir: boolean): void {
+  try {
+    if (fifodir) ensureFifodir(p);
+    else {
+      fs.mkdirSync(p);
+      fs.chmodSync(p, mode);
+    }
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    st = null;
+  }
+  if (st) {
+    if (!st.isDirectory()) throw new SetupError(`${p} exists and is not a directory`, 100);
+    return;
+  }
+  const target = path.resolve(path.dirname(p), fs.readlinkSync(p));
+  fs.mkdirSync(target);
+  fs.chmodSync(target, mode);
+}
+
+function takeDir(dir: string, name: string): { lock: number; control: number; down: boolean } {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    throw new SetupError(`${name}: unable to stat the service directory: ${errText(e)}`, 111);
+  }
+  if (!st.isDirectory()) throw new SetupError(`${name}: ${dir} is not a directory`, 100);
+  try {
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    throw new SetupError(`${name}: the service directory is not accessible: ${errText(e)}`, 111);
+  }
+  let lock = -1;
+  let control = -1;
+  try {
+    mkdirFollowing(path.join(dir, EVENT_DIR), 0o3730, true);
+    mkdirFollowing(path.join(dir, SUPERVISE_DIR), 0o700, false);
+    const held = lockFile(path.join(dir, LOCK_FILE), 'exclusive', { fileMode: 0o644 });
+    if (held === 'busy') {
+      throw new SetupError(`${name}: another supervisor (s6-supervise or vigil) already holds ${LOCK_FILE} - not supervising it`, 100);
+    }
+    lock = held;
+    try {
+      control = openControlFifo(path.join(dir, CONTROL_FIFO));
+    } catch (e) {
+      if (!(e instanceof NotAFifo)) throw e;
+      throw new SetupError(`${name}: ${CONTROL_FIFO} exists and ${e.dangling ? 'is a dangling symlink' : 'is not a fifo'}`, 100);
+    }
+    writeDtally(dir, []);
+    return { lock, control, down: exists(dir, DOWN) };
+  } catch (e) {
+    closeQuiet(control);
+    closeQuiet(lock);
+    if (e instanceof SetupError) throw e.message.startsWith(`${name}: `) ? e : new SetupError(`${name}: ${e.message}`, e.exitCode);
+    throw new SetupError(`${name}: unable to set up supervision: ${(e as Error).message}`, 111);
+  }
+}
+
+function exists(dir: string, file: string): boolean {
+  return pathExists(path.join(dir, file));
+}
+
+/** the environment given to run and finish: this process's, taken once (s6-supervise's is fixed too) */
+let envCache: string[] | null = null;
+function childEnv(): string[] {
+  if (!envCache) envCache = envList(process.env);
+  return envCache;
+}
+
+/** the shim accepts a relative file when cwd is given (checked once; else the absolute path is used) */
+let relativeExecOk = true;
+
+function spawn(req: SpawnRequest): number {
+  const cwd = req.dir;
+  if (!isDir(cwd)) {
+    const e = new Error('the service directory was removed') as SpawnError;
+    e.detail = 'the service directory was removed';
+    e.code = 'ENOENT';
+    e.syscall = 'spawn';
+    e.stage = 'chdir';
+    throw e;
+  }
+  const n = native();
+  const opts = { setsid: true, resetSignals: true, cwd, ...(req.lockWait !== undefined ? { lockWait: req.lockWait } : {}) };
+  if (relativeExecOk) {
+    try {
+      // as s6: execve("./run") in the service dir, so a script's $0 is ./run
+      return n.spawn(`./${req.prog}`, req.argv, childEnv(), req.fds, opts);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      relativeExecOk = false;
+    }
+  }
+  return n.spawn(path.join(cwd, req.prog), req.argv, childEnv(), req.fds, opts);
+}
+
+function serviceLock(dir: string): LockedFile {
+  const fd = fs.openSync(path.join(dir, SERVICE_LOCK), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  try {
+    let hadData = false;
+    if (fs.fstatSync(fd).size > 0) {
+      fs.ftruncateSync(fd, 0);
+      hadData = true;
+    }
+    return { fd, locked: native().lock(fd, true, true), hadData };
+  } catch (e) {
+    closeQuiet(fd);
+    throw e;
+  }
+}
+
+function config(dir: string, name: string, warn: (line: string) => void): ServiceConfig {
+  return {
+    notificationFd: () => readNotificationFd(dir, name, warn),
+    lockFd: () => readLockFd(dir, name, warn),
+    timeoutKill: () => readTimeoutKill(dir, name, warn),
+    timeoutFinish: () => readTimeoutFinish(dir, name, warn),
+    maxDeathTally: () => readMaxDeathTally(dir, name, warn),
+    downSignal: () => readDownSignal(dir, name, warn) ?? SIGTERM,
+  };
+}
+
+let nullFd = -1;
+
+export const realSys: Sys = {
+  takeDir,
+  watch: (fd, cb) => watchReadable(fd, () => cb()),
+  read: (fd, buf) => native().read(fd, buf, 0, buf.length),
+  close: closeQuiet,
+  dup: (fd) => native().dupCloexec(fd, 3),
+  devnull: () => {
+    if (nullFd < 0) nullFd = fs.openSync('/dev/null', fs.constants.O_RDWR);
+    return nullFd;
+  },
+  pipe: () => {
+    const p = native().pipe(false);
+    native().setNonblock(p[0], true);
+    return p;
+  },
+  serviceLock,
+  spawn,
+  exists,
+  isDir,
+  onExit: (pid, cb) => onExit(pid, (status) => cb(status)),
+  forget: (pid) => {
+    forget(pid);
+  },
+  kill: (pid, sig) => native().kill(pid, sig),
+  writeStatus,
+  notify: (dir, bytes) => {
+    notifyFifodir(path.join(dir, EVENT_DIR), bytes);
+  },
+  recordDeath: (dir, stamp, wstat, max) => {
+    const recs = readDtally(dir);
+    recs.push(recordFromWstat(stamp, wstat));
+    writeDtally(dir, recs.length > max ? recs.slice(recs.length - max) : recs);
+  },
+  downFile: (dir, present) => {
+    const p = path.join(dir, DOWN);
+    if (present) fs.closeSync(fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644));
+    else {
+      try {
+        fs.unlinkSync(p);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  },
+  config,
+};
+
+/** The real world: this Sys, the real clocks, a fresh timer queue (or the one given); installs the reaper. */
+export function realWorld(timers?: TimerQueue): World {
+  installReaper();
+  return { sys: realSys, clock: realClock, timers: timers ?? new TimerQueue(realClock) };
+}
