@@ -33,10 +33,12 @@
  *
  * Rules kept from s6-svscan: dot names skipped; stat follows symlinks; non-dirs skipped; services known by
  * (dev, ino); `log/` looked at only on first discovery, with a pipe made then whose BOTH ends the scanner holds
- * until the service is inactive and one side's supervision has ended; `s6-svscan-log` ignores its log/;
- * supervision of an active service is brought back 1 s after it ended; inactive services are dropped once
- * their supervision has ended. "Killing a supervisor" is the in-process equivalent: TERM/HUP to a service's
- * supervision (Supervisor.signal), with s6's semantics (§5.3).
+ * until the service is inactive and one side's supervision has ended; `s6-svscan-log` ignores its log/.
+ * What happens to a service once found (started, restarted 1 s after its supervision ended, backed off when
+ * it cannot be set up, dropped once inactive and ended) is entry.ts's step machine; this file reads the
+ * directory, runs that machine's effects, and handles control, signals and the stop. "Killing a supervisor"
+ * is the in-process equivalent: TERM/HUP to a service's supervision (Supervisor.signal), with s6's semantics
+ * (§5.3).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,6 +59,7 @@ import { Supervisor, defaultLog } from '../supervisor/supervisor';
 import { checkServiceDir, forgetReports, saidOnce } from '../formats/servicedir';
 import { Service, SetupError, SupervisorSignal } from '../supervisor/service';
 import { TimerHandle } from '../supervisor/timers';
+import { EntryEvent, EntryRecord, newEntry, Side, stepEntry } from './entry';
 
 export type StopHow = 'finish' | 'crash';
 
@@ -108,24 +111,13 @@ export class ScannerError extends Error {
   }
 }
 
+/** An entry: its record (entry.ts's machine) and what cannot be serialised: its supervisions and timers. */
 interface Entry {
-  key: string;
-  name: string;
-  dir: string;
-  active: boolean;
-  special: boolean;
-  logged: boolean;
-  /** [read, write] of the service→logger pipe, held for the service's life; null once closed */
-  pipe: [number, number] | null;
+  rec: EntryRecord;
   main: Service | null;
   log: Service | null;
   mainTimer: TimerHandle | null;
   logTimer: TimerHandle | null;
-  /** last setup error reported per side, so a persisting problem is said once */
-  mainErr: string;
-  logErr: string;
-  mainFails: number;
-  logFails: number;
 }
 
 export interface SideInfo {
@@ -146,7 +138,6 @@ export interface ServiceInfo {
 }
 
 const SCANNED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH', 'SIGALRM', 'SIGABRT'];
-const RESTART_MS = 1000;
 const STAT_RETRY_MS = 3000;
 /** fds always left free for spawning and file writes */
 const FD_RESERVE = 64;
@@ -327,35 +318,23 @@ export class Scanner {
         e = this.discover(key, name, dir) ?? undefined;
         if (!e) continue;
       }
-      e.active = true;
-      if (e.dir !== dir && !sameDir(e.dir, key)) {
-        // renamed: same dev+ino under a new name (the supervision keeps its NAME, as s6-supervise's argv)
-        e.dir = dir;
-        e.main?.relocate(dir);
-        e.log?.relocate(path.join(dir, LOG_SUBDIR));
-      }
+      // a new name for a known dir (same dev+ino) counts only once the old name no longer leads to it:
+      // two links to one dir keep the first (the supervision keeps its NAME, as s6-supervise's argv)
+      this.feed(e, { t: 'seen', dir: e.rec.dir !== dir && !sameDir(e.rec.dir, key) ? dir : e.rec.dir });
     }
     this.reported = problems;
     let dotKeys: Map<string, string> | null = null;
     for (const e of [...this.entries.values()]) {
-      if (!seen.has(e.key)) {
-        if (!sameDir(e.dir, e.key)) {
-          // gone from its name: a rename to a dot name (how s6-linux-init-shutdownd takes the tree apart)
-          // is followed, so the supervision can still write its status while it winds down
-          if (!dotKeys) dotKeys = this.dotNameKeys(names);
-          const moved = dotKeys.get(e.key);
-          if (moved) {
-            e.dir = moved;
-            e.main?.relocate(moved);
-            e.log?.relocate(path.join(moved, LOG_SUBDIR));
-          }
-        }
-        e.active = false;
-        this.cancelRestarts(e);
-        this.maybeRelease(e);
+      if (seen.has(e.rec.key)) continue;
+      let movedTo: string | undefined;
+      if (!sameDir(e.rec.dir, e.rec.key)) {
+        // gone from its name: a rename to a dot name (how s6-linux-init-shutdownd takes the tree apart)
+        // is followed, so the supervision can still write its status while it winds down
+        if (!dotKeys) dotKeys = this.dotNameKeys(names);
+        movedTo = dotKeys.get(e.rec.key);
       }
+      this.feed(e, { t: 'missing', ...(movedTo !== undefined ? { movedTo } : {}) });
     }
-    for (const e of this.entries.values()) if (e.active) this.startMissing(e);
     if (statFailed) this.scheduleRetryScan();
     this.armRescan();
   }
@@ -404,6 +383,7 @@ export class Scanner {
     });
   }
 
+  /** first discovery: log/ looked at now only, the pipe made now; the entry's machine takes it from here */
   private discover(key: string, name: string, dir: string): Entry | null {
     const special = name === SVSCAN_LOG_SERVICE;
     let logged = false;
@@ -424,9 +404,7 @@ export class Scanner {
         return null;
       }
     }
-    const e: Entry = {
-      key, name, dir, active: true, special, logged, pipe, main: null, log: null, mainTimer: null, logTimer: null, mainErr: '', logErr: '', mainFails: 0, logFails: 0,
-    };
+    const e: Entry = { rec: newEntry(key, name, dir, special, pipe), main: null, log: null, mainTimer: null, logTimer: null };
     this.entries.set(key, e);
     if (this.opts.onDiscover) {
       try {
@@ -438,77 +416,111 @@ export class Scanner {
     return e;
   }
 
-  private startMissing(e: Entry): void {
-    if (this.stopping) return;
-    if (e.logged && !e.pipe) return; // pipe closed while inactive: wait until both sides are gone
-    if (e.logged && !e.log && !pending(e.logTimer)) this.startSide(e, 'log');
-    if (!e.main && !pending(e.mainTimer)) this.startSide(e, 'main');
+  /** An event for an entry: its machine, then the effects; a start's result goes straight back in. */
+  private feed(e: Entry, first: EntryEvent): void {
+    let ev: EntryEvent | null = first;
+    while (ev) {
+      const out = stepEntry(e.rec, ev, this.supervisor.timers.now());
+      e.rec = out.record;
+      ev = null;
+      for (const fx of out.effects) {
+        switch (fx.t) {
+          case 'start':
+            ev = this.startSide(e, fx.side);
+            break;
+          case 'relocate':
+            e.main?.relocate(fx.dir);
+            e.log?.relocate(path.join(fx.dir, LOG_SUBDIR));
+            break;
+          case 'closePipe':
+            closeQuiet(fx.fds[0]);
+            closeQuiet(fx.fds[1]);
+            break;
+          case 'warn':
+            this.warn(fx.msg);
+            break;
+          case 'forget':
+            this.entries.delete(e.rec.key);
+            forgetReports(e.rec.dir);
+            forgetReports(path.join(e.rec.dir, LOG_SUBDIR));
+            if (fx.inactive && this.opts.onForget) {
+              try {
+                this.opts.onForget(e.rec.name, e.rec.dir, e.rec.key);
+              } catch (err) {
+                this.warn(`${e.rec.name}: internal error in onForget: ${(err as Error).message}`);
+              }
+            }
+            break;
+          case 'rescan':
+            this.supervisor.timers.after(fx.after, () => this.scan());
+            break;
+          default: {
+            const never: never = fx;
+            throw new Error(`unknown entry effect ${JSON.stringify(never)}`);
+          }
+        }
+      }
+    }
+    this.syncTimer(e, 'main');
+    this.syncTimer(e, 'log');
+  }
+
+  /** a side's deadline (restart or back-off), mirrored into the timer queue */
+  private syncTimer(e: Entry, side: Side): void {
+    const s = side === 'main' ? e.rec.main : e.rec.log;
+    const key = side === 'main' ? 'mainTimer' : 'logTimer';
+    const d = s && !e.rec.gone ? s.deadline : null;
+    const t = e[key];
+    if (t && !t.cancelled && t.when === d) return;
+    if (t) this.supervisor.timers.cancel(t);
+    e[key] = d === null ? null : this.supervisor.timers.at(d, () => {
+      e[key] = null;
+      this.feed(e, { t: 'timeout', side });
+    });
   }
 
   /** fds in use by the scanner's own supervision work (baseline + services + held pipes) */
   private fdsInUse(): number {
-    let pipes = 0;
-    for (const e of this.entries.values()) if (e.pipe) pipes += 2;
-    return this.baselineFds + this.supervisor.fdsHeld + pipes;
+    return this.baselineFds + this.supervisor.fdsHeld + 2 * this.pipes;
   }
 
-  private startSide(e: Entry, side: 'main' | 'log'): void {
-    if (side === 'main') e.mainTimer = null;
-    else e.logTimer = null;
-    if (this.stopping || !e.active || !this.entries.has(e.key) || e[side]) return;
-    if (e.logged && !e.pipe) return;
+  /** pipes held (2 fds each), counted as entries come and go */
+  private get pipes(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.rec.pipe) n++;
+    return n;
+  }
+
+  /** the `start` effect: set up one side's supervision; returns the result event */
+  private startSide(e: Entry, side: Side): EntryEvent {
+    const r = e.rec;
+    const label = side === 'main' ? r.name : `${r.name}/${LOG_SUBDIR}`;
     // keep FD_RESERVE fds free for spawning, readiness pipes, status writes: a tree that took the last fd
     // could no longer start anything
-    const needed = 3 + (e.pipe ? 1 : 0);
+    const needed = 3 + (r.pipe ? 1 : 0);
     if (this.fdsInUse() + needed + FD_RESERVE > this.fdLimit) {
-      this.setupFailed(e, side, `${side === 'main' ? e.name : `${e.name}/${LOG_SUBDIR}`}: not enough file descriptors (limit ${this.fdLimit}) - not supervising it`);
-      return;
+      return { t: 'setupFailed', side, msg: `${label}: not enough file descriptors (limit ${this.fdLimit}) - not supervising it` };
     }
     const opts =
       side === 'main'
         ? {
-            dir: e.dir,
-            name: e.name,
-            stdin: e.pipe ? undefined : this.opts.stdinFor?.(e.name, e.dir, e.key),
-            stdout: e.pipe ? e.pipe[1] : this.opts.stdoutFor?.(e.name, e.dir, e.key) ?? this.opts.serviceStdout,
-            stderr: e.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
+            dir: r.dir,
+            name: r.name,
+            stdin: r.pipe ? undefined : this.opts.stdinFor?.(r.name, r.dir, r.key),
+            stdout: r.pipe ? r.pipe[1] : this.opts.stdoutFor?.(r.name, r.dir, r.key) ?? this.opts.serviceStdout,
+            stderr: r.special && this.opts.consoleFd !== undefined ? this.opts.consoleFd : this.opts.serviceStderr,
             dupStdio: true,
           }
-        : { dir: path.join(e.dir, LOG_SUBDIR), name: `${e.name}/${LOG_SUBDIR}`, stdin: e.pipe![0], dupStdio: true };
+        : { dir: path.join(r.dir, LOG_SUBDIR), name: label, stdin: r.pipe![0], dupStdio: true };
     let svc: Service;
     try {
       svc = this.supervisor.add(opts);
     } catch (err) {
-      const msg = err instanceof SetupError ? err.message : `${opts.name}: ${(err as Error).message}`;
-      this.setupFailed(e, side, msg);
-      return;
-    }
-    if (side === 'main') {
-      e.mainErr = '';
-      e.mainFails = 0;
-    } else {
-      e.logErr = '';
-      e.logFails = 0;
+      return { t: 'setupFailed', side, msg: err instanceof SetupError ? err.message : `${label}: ${(err as Error).message}` };
     }
     e[side] = svc;
     this.owner.set(svc, e);
-  }
-
-  private setupFailed(e: Entry, side: 'main' | 'log', msg: string): void {
-    {
-      const errKey = side === 'main' ? 'mainErr' : 'logErr';
-      const failKey = side === 'main' ? 'mainFails' : 'logFails';
-      e[failKey]++;
-      if (e[errKey] !== msg) {
-        e[errKey] = msg;
-        this.warn(`${msg} (will retry)`);
-      }
-      // s6-svscan retries a dead supervisor every second; a persisting set-up problem backs off to 60 s
-      const delay = Math.min(60000, RESTART_MS * 2 ** Math.min(6, e[failKey] - 1));
-      const t = this.supervisor.timers.after(delay, () => this.startSide(e, side));
-      if (side === 'main') e.mainTimer = t;
-      else e.logTimer = t;
-    }
+    return { t: 'started', side };
   }
 
   private onEnded(svc: Service): void {
@@ -518,53 +530,8 @@ export class Scanner {
     const side = e.main === svc ? 'main' : e.log === svc ? 'log' : null;
     if (!side) return;
     e[side] = null;
-    if (this.stopping === 'wait') {
-      this.checkStopped();
-      return;
-    }
-    if (this.stopping) return;
-    if (e.active && e.pipe !== null) {
-      const t = this.supervisor.timers.after(RESTART_MS, () => this.startSide(e, side));
-      if (side === 'main') e.mainTimer = t;
-      else e.logTimer = t;
-      return;
-    }
-    this.maybeRelease(e);
-  }
-
-  /** inactive (or pipe lost): close the pipe once one side is gone, drop the entry once both are */
-  private maybeRelease(e: Entry): void {
-    if (e.active && e.pipe !== null) return;
-    if (e.pipe && (!e.main || !e.log)) this.closePipe(e);
-    if (!e.main && !e.log) {
-      this.cancelRestarts(e);
-      this.closePipe(e);
-      this.entries.delete(e.key);
-      forgetReports(e.dir);
-      forgetReports(path.join(e.dir, LOG_SUBDIR));
-      if (!e.active && this.opts.onForget) {
-        try {
-          this.opts.onForget(e.name, e.dir, e.key);
-        } catch (err) {
-          this.warn(`${e.name}: internal error in onForget: ${(err as Error).message}`);
-        }
-      }
-      // came back while its pipe was gone: rediscover it as a new service
-      if (e.active && !this.stopping) this.supervisor.timers.after(RESTART_MS, () => this.scan());
-    }
-  }
-
-  private closePipe(e: Entry): void {
-    if (!e.pipe) return;
-    closeQuiet(e.pipe[0]);
-    closeQuiet(e.pipe[1]);
-    e.pipe = null;
-  }
-
-  private cancelRestarts(e: Entry): void {
-    this.supervisor.timers.cancel(e.mainTimer);
-    this.supervisor.timers.cancel(e.logTimer);
-    e.mainTimer = e.logTimer = null;
+    this.feed(e, { t: 'ended', side });
+    if (this.stopping === 'wait') this.checkStopped();
   }
 
   // ------------------------------------------------------------------------------------- control, signals
@@ -626,8 +593,8 @@ export class Scanner {
   /** "kill" supervisors: main / logger / s6-svscan-log get the given supervisor signal */
   private killSupervisors(inactiveOnly: boolean, mainSig: SupervisorSignal, logSig: SupervisorSignal, specialSig: SupervisorSignal): void {
     for (const e of [...this.entries.values()]) {
-      if (inactiveOnly && e.active) continue;
-      if (e.main) this.supervisor.signal(e.main, e.special ? specialSig : mainSig);
+      if (inactiveOnly && e.rec.active) continue;
+      if (e.main) this.supervisor.signal(e.main, e.rec.special ? specialSig : mainSig);
       if (e.log) this.supervisor.signal(e.log, logSig);
     }
   }
@@ -686,13 +653,10 @@ export class Scanner {
     }
     if (this.rescanTimer) this.supervisor.timers.cancel(this.rescanTimer);
     if (this.retryScanTimer) this.supervisor.timers.cancel(this.retryScanTimer);
-    for (const e of this.entries.values()) {
-      this.cancelRestarts(e);
-      this.closePipe(e);
-    }
+    for (const e of [...this.entries.values()]) this.feed(e, { t: 'stop' });
     const n = native();
     let hasSpecial = false;
-    for (const e of this.entries.values()) if (e.special) hasSpecial = true;
+    for (const e of this.entries.values()) if (e.rec.special) hasSpecial = true;
     if (hasSpecial) {
       try {
         n.dup2(this.supervisor.devnull(), 1);
@@ -730,7 +694,7 @@ export class Scanner {
     this.supervisor.timers.cancel(this.rescanTimer);
     this.supervisor.timers.cancel(this.retryScanTimer);
     // every pending restart is dead too
-    for (const e of this.entries.values()) this.cancelRestarts(e);
+    for (const e of [...this.entries.values()]) this.feed(e, { t: 'stop' });
   }
 
   private finish(how: StopHow): void {
@@ -750,7 +714,7 @@ export class Scanner {
     const side = (s: Service | null): SideInfo | null =>
       s ? { name: s.name, state: s.state, pid: s.status.pid, wantUp: s.status.wantUp, ready: s.status.ready } : null;
     return [...this.entries.values()].map((e) => ({
-      name: e.name, dir: e.dir, active: e.active, logged: e.logged, main: side(e.main), log: side(e.log),
+      name: e.rec.name, dir: e.rec.dir, active: e.rec.active, logged: e.rec.logged, main: side(e.main), log: side(e.log),
     }));
   }
 
@@ -809,9 +773,3 @@ function sameDir(p: string, key: string): boolean {
     return false;
   }
 }
-
-function pending(t: TimerHandle | null): boolean {
-  return t !== null && !t.cancelled;
-}
-
-
