@@ -530,8 +530,8 @@ export function step(rec: ServiceRecord, ev: Event, q: Query): StepResult {
   const cell = (input: Input, wstat = 0): void => ACTIONS[state][input](new Step(r, fx, q, wstat));
   switch (ev.t) {
     case 'timeout':
-      // a stale timeout (the deadline moved or went) is not an input
-      if (r.deadline === null || r.pending !== null) break;
+      // a stale timeout (the deadline went, or moved later) is not an input; 1 ms of slack for timer rounding
+      if (r.deadline === null || r.deadline > q.now() + 1 || r.pending !== null) break;
       r.deadline = null;
       cell('timeout');
       break;

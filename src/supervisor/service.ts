@@ -71,6 +71,8 @@ export class Service {
   private ctlWatch: { stop(): void } | null = null;
   private notifyWatch: { stop(): void } | null = null;
   private timer: { when: number; cancelled: boolean } | null = null;
+  /** a `timeout` for this deadline is already queued (a due deadline is posted, not timed) */
+  private duePosted: number | null = null;
   /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies) */
   heldFds = 0;
 
@@ -206,6 +208,7 @@ export class Service {
 
   /** The step: the machine, then its effects; result events go straight back in. Called by the Host only. */
   step(ev: Event): void {
+    if (ev.t === 'timeout') this.duePosted = null;
     let next: Event | null = ev;
     while (next) {
       const out = transition(this.rec, next, this.query());
@@ -235,6 +238,8 @@ export class Service {
     }
     if (d === null) return;
     if (d <= timers.now()) {
+      if (this.duePosted === d) return;
+      this.duePosted = d;
       this.host.post(this, { t: 'timeout' });
       return;
     }

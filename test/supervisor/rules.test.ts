@@ -410,3 +410,17 @@ test('timer queue: a deadline beyond setTimeout\'s cap (24.8 days) is re-armed, 
   assert.equal(fired, 1);
   assert.equal(q.pending, 0);
 });
+
+test('a stale timeout event (the deadline moved later) fires nothing early', () => {
+  const w = new FakeWorld();
+  const sup = w.supervisor();
+  w.failNextSpawn('exec');
+  const svc = w.add(sup, 'a');
+  assert.equal(w.acts('spawn-failed').length, 1);
+  sup.post(svc, { t: 'timeout' });
+  w.advance(5000);
+  sup.post(svc, { t: 'timeout' });
+  assert.equal(w.acts('spawn-failed').length + runs(w), 1, 'nothing before the 10 s');
+  w.advance(5000);
+  assert.equal(runs(w), 1);
+});
