@@ -42,6 +42,8 @@ export interface FakeDir {
   /** taken by a supervisor (supervise/lock held) */
   locked: boolean;
   removed: boolean;
+  /** creating or removing ./down fails with this errno name (e.g. 'EROFS') */
+  downError?: string;
 }
 
 type SpawnOutcome = { fail: 'exec' | 'fork' | 'removed'; code?: string } | null;
@@ -299,6 +301,11 @@ export class FakeWorld implements World {
         w.log.push(`tally ${wstat}`);
       },
       downFile(dir, present) {
+        const err = w.dir(dir).downError;
+        if (err) {
+          w.log.push(`down${present ? '+' : '-'} failed`);
+          throw Object.assign(new Error(`${err}: fake ./down failure`), { code: err, syscall: present ? 'open' : 'unlink' });
+        }
         w.dir(dir).down = present;
         w.log.push(present ? 'down+' : 'down-');
       },

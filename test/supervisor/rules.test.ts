@@ -137,6 +137,41 @@ test('a removed service directory: exec-like failure (10 s), the message says so
   assert.match(w.warnings[0], /waiting 10 seconds: ENOENT \(chdir\)/);
 });
 
+test('u, o or U while DOWN waiting out the throttle: start at once, the throttle skipped', () => {
+  for (const letter of ['u', 'o', 'U']) {
+    const { w, sup, svc } = setup();
+    w.advance(200);
+    w.exit(svc.runPid, exited(1));
+    assert.equal(svc.state, State.DOWN);
+    w.advance(100);
+    assert.equal(runs(w), 1, `${letter}: still in the 1 s throttle`);
+    sup.control(svc, letter);
+    assert.equal(runs(w), 2, `${letter}: started at once`);
+    assert.equal(svc.state, State.UP);
+    w.advance(5000);
+    assert.equal(runs(w), 2, `${letter}: the old throttle deadline starts nothing more`);
+  }
+});
+
+test('./down cannot be created or removed: one warning each, the rest of D / U still happens', () => {
+  const { w, sup, svc, d } = setup();
+  d.downError = 'EROFS';
+  const pid = svc.runPid;
+  sup.control(svc, 'D');
+  assert.equal(w.warnings.length, 1);
+  assert.match(w.warnings[0], /a: unable to create \.\/down: .*EROFS/);
+  assert.equal(d.down, false);
+  assert.equal(d.status!.wantUp, false, 'want down all the same');
+  assert.deepEqual(w.acts('kill'), [`kill ${pid} ${TERM}`, `kill ${pid} ${CONT}`], 'and run is stopped as by d');
+  w.exit(pid, TERM);
+  w.advance(1000);
+  sup.control(svc, 'U');
+  assert.equal(w.warnings.length, 2);
+  assert.match(w.warnings[1], /a: unable to remove \.\/down: .*EROFS/);
+  assert.equal(d.status!.wantUp, true);
+  assert.equal(runs(w), 2, 'U started it all the same');
+});
+
 test('-o on a down service runs it once: no restart after it dies', () => {
   const { w, sup, svc, d } = setup({ down: true });
   sup.control(svc, 'o');
