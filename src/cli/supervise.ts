@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { Supervisor } from '../supervisor/supervisor';
-import { SetupError, SupervisorSignal } from '../supervisor/service';
+import { Service, SetupError, SupervisorSignal } from '../supervisor/service';
 
 const HELP = `usage: vigil supervise DIR
 
@@ -39,18 +39,15 @@ export function run(argv: string[]): Promise<number> | number {
         resolve(0);
       },
     });
-    let svc;
-    try {
-      svc = sup.add({ dir, name: given });
-    } catch (e) {
-      const code = e instanceof SetupError ? e.exitCode : 111;
-      process.stderr.write(`vigil supervise: fatal: ${(e as Error).message}\n`);
-      resolve(code);
-      return;
-    }
+    // the signal handlers first, as s6-supervise sets up its signals before it starts anything: add() may
+    // spawn run at once, and a SIGINT that came between the spawn and the handlers would kill this process
+    // by default and leave run behind (seen under load)
+    let svc: Service | null = null;
     const map: Array<[NodeJS.Signals, SupervisorSignal]> = [['SIGTERM', 'term'], ['SIGHUP', 'hup'], ['SIGQUIT', 'quit'], ['SIGINT', 'int']];
     for (const [s, what] of map) {
-      const h = () => sup.signal(svc, what);
+      const h = () => {
+        if (svc) sup.signal(svc, what);
+      };
       handlers.push([s, h]);
       process.on(s, h);
     }
@@ -58,5 +55,14 @@ export function run(argv: string[]): Promise<number> | number {
     const usr1 = () => {};
     handlers.push(['SIGUSR1', usr1]);
     process.on('SIGUSR1', usr1);
+    try {
+      svc = sup.add({ dir, name: given });
+    } catch (e) {
+      for (const [s, h] of handlers) process.removeListener(s, h);
+      const code = e instanceof SetupError ? e.exitCode : 111;
+      process.stderr.write(`vigil supervise: fatal: ${(e as Error).message}\n`);
+      resolve(code);
+      return;
+    }
   });
 }
