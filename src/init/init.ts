@@ -160,8 +160,15 @@ export class Init {
 
   /** Runs stage 1 and resolves with the container's exit code (never, in machine mode: reboot(2) ends it). */
   boot(): Promise<number> {
+    // PID 1 ends by reboot(2) or by finished(), never because its event loop ran dry: the SIGCHLD listener
+    // does not hold the loop (Node's signal handles are unref'd), so while only a script (rc.shutdown.final)
+    // runs, nothing else would. One ref'd timer holds it (it would fire once in 24.8 days, doing nothing).
+    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
     const done = new Promise<number>((resolve) => {
-      this.finished = resolve;
+      this.finished = (code) => {
+        clearInterval(keepAlive);
+        resolve(code);
+      };
     });
     process.on('uncaughtException', (e) => this.crash(e));
     process.on('unhandledRejection', (e) => this.crash(e));
