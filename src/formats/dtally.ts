@@ -62,3 +62,8 @@ export function writeDtally(serviceDir: string, records: DeathRecord[]): void {
   fs.writeFileSync(tmp, encodeDtally(records), { mode: 0o666 });
   fs.renameSync(tmp, path.join(serviceDir, DEATH_TALLY));
 }
+
+/** Empty the death tally in place, as s6-supervise does at start (open with O_TRUNC: no .new, no rename). */
+export function truncateDtally(serviceDir: string): void {
+  fs.closeSync(fs.openSync(path.join(serviceDir, DEATH_TALLY), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o666));
+}

@@ -160,6 +160,8 @@ export class Scanner {
   private readonly ctlBuf = Buffer.allocUnsafe(4096);
   private fdLimit = 1024;
   private baselineFds = 32;
+  /** service → logger pipes held (2 fds each) */
+  private pipes = 0;
   /** scan problems already reported, by name */
   private reported = new Map<string, string>();
 
@@ -389,7 +391,7 @@ export class Scanner {
     let logged = false;
     if (!special) {
       try {
-        logged = fs.statSync(path.join(dir, LOG_SUBDIR)).isDirectory();
+        logged = fs.statSync(path.join(dir, LOG_SUBDIR), { throwIfNoEntry: false })?.isDirectory() ?? false;
       } catch {
         logged = false;
       }
@@ -405,6 +407,7 @@ export class Scanner {
       }
     }
     const e: Entry = { rec: newEntry(key, name, dir, special, pipe), main: null, log: null, mainTimer: null, logTimer: null };
+    if (pipe) this.pipes++;
     this.entries.set(key, e);
     if (this.opts.onDiscover) {
       try {
@@ -435,6 +438,7 @@ export class Scanner {
           case 'closePipe':
             closeQuiet(fx.fds[0]);
             closeQuiet(fx.fds[1]);
+            this.pipes--;
             break;
           case 'warn':
             this.warn(fx.msg);
@@ -482,13 +486,6 @@ export class Scanner {
   /** fds in use by the scanner's own supervision work (baseline + services + held pipes) */
   private fdsInUse(): number {
     return this.baselineFds + this.supervisor.fdsHeld + 2 * this.pipes;
-  }
-
-  /** pipes held (2 fds each), counted as entries come and go */
-  private get pipes(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.rec.pipe) n++;
-    return n;
   }
 
   /** the `start` effect: set up one side's supervision; returns the result event */

@@ -9,7 +9,7 @@ import {
   CONTROL_FIFO, DOWN, EVENT_DIR, LOCK_FILE, SERVICE_LOCK, SUPERVISE_DIR,
 } from '../formats/paths';
 import { writeStatus } from '../formats/status';
-import { readDtally, recordFromWstat, writeDtally } from '../formats/dtally';
+import { readDtally, recordFromWstat, truncateDtally, writeDtally } from '../formats/dtally';
 import { ensureFifodir, notifyFifodir } from '../formats/fifodir';
 import {
   readDownSignal, readLockFd, readMaxDeathTally, readNotificationFd, readTimeoutFinish, readTimeoutKill,
@@ -87,7 +87,7 @@ function takeDir(dir: string, name: string): { lock: number; control: number; do
       if (!(e instanceof NotAFifo)) throw e;
       throw new SetupError(`${name}: ${CONTROL_FIFO} exists and ${e.dangling ? 'is a dangling symlink' : 'is not a fifo'}`, 100);
     }
-    writeDtally(dir, []);
+    truncateDtally(dir);
     return { lock, control, down: exists(dir, DOWN) };
   } catch (e) {
     closeQuiet(control);
@@ -112,15 +112,20 @@ function childEnv(): string[] {
 let relativeExecOk = true;
 
 function spawn(req: SpawnRequest): number {
-  const cwd = req.dir;
-  if (!isDir(cwd)) {
-    const e = new Error('the service directory was removed') as SpawnError;
-    e.detail = 'the service directory was removed';
-    e.code = 'ENOENT';
-    e.syscall = 'spawn';
-    e.stage = 'chdir';
-    throw e;
+  try {
+    return spawnIn(req);
+  } catch (e) {
+    const x = e as SpawnError;
+    // the child could not chdir into the service directory: say why in words
+    if (x.syscall === 'spawn' && x.stage === 'chdir' && (x.code === 'ENOENT' || x.code === 'ENOTDIR') && !isDir(req.dir)) {
+      x.detail = 'the service directory was removed';
+    }
+    throw x;
   }
+}
+
+function spawnIn(req: SpawnRequest): number {
+  const cwd = req.dir;
   const n = native();
   const opts = { setsid: true, resetSignals: true, cwd, ...(req.lockWait !== undefined ? { lockWait: req.lockWait } : {}) };
   if (relativeExecOk) {
@@ -181,7 +186,6 @@ export const realSys: Sys = {
   serviceLock,
   spawn,
   exists,
-  isDir,
   onExit: (pid, cb) => onExit(pid, (status) => cb(status)),
   forget: (pid) => {
     forget(pid);

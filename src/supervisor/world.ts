@@ -90,8 +90,6 @@ export interface Sys {
   spawn(req: SpawnRequest): number;
   /** does dir/file exist (finish)? */
   exists(dir: string, file: string): boolean;
-  /** is dir still a directory? (a removed service dir cannot run anything) */
-  isDir(dir: string): boolean;
   /** call cb with the raw wait status when pid is reaped (register in the same turn as the spawn) */
   onExit(pid: number, cb: (wstat: number) => void): void;
   /** stop caring about pid (its exit becomes an orphan's) */

@@ -41,7 +41,6 @@ export interface FakeDir {
   tally: Array<{ stamp: Tain; wstat: number }>;
   /** taken by a supervisor (supervise/lock held) */
   locked: boolean;
-  removed: boolean;
   /** creating or removing ./down fails with this errno name (e.g. 'EROFS') */
   downError?: string;
 }
@@ -97,7 +96,7 @@ export class FakeWorld implements World {
     let d = this.dirs.get(path);
     if (!d) {
       d = {
-        config: {}, finish: false, down: false, serviceLockHeld: false, status: null, statusWrites: 0, events: [], tally: [], locked: false, removed: false,
+        config: {}, finish: false, down: false, serviceLockHeld: false, status: null, statusWrites: 0, events: [], tally: [], locked: false,
       };
       this.dirs.set(path, d);
     }
@@ -267,9 +266,6 @@ export class FakeWorld implements World {
       },
       exists(dir, file) {
         return file === 'finish' ? w.dir(dir).finish : false;
-      },
-      isDir(dir) {
-        return !w.dir(dir).removed;
       },
       onExit(pid, cb) {
         if (!w.children.has(pid)) throw new Error(`fake: onExit for unknown pid ${pid}`);
