@@ -163,3 +163,19 @@ test('as a non-root uid with no /run ownership gate; S6_CMD_WAIT_FOR_SERVICES=1 
   assert.ok(ready >= 0 && ready < lines.indexOf('cmd as 4321'), lines.join('\n') + b.logLines().join('\n'));
   assert.ok(b.logLines().includes('services-up: info: copying legacy longrun legacy'), b.logLines().join('\n'));
 });
+
+test('with vigil\'s s6-overlay commands: with-contenv in a cont-init script, a finish script writes the exitcode file and runs /run/s6/basedir/bin/halt', { timeout: 60000 }, async (t) => {
+  const b = await boot(t, {
+    tree: image({
+      'etc/cont-init.d/30-env!': '#!/bin/sh\nwith-contenv sh -c \'echo "with-contenv MYVAR=$MYVAR" >> /run/order\'\n',
+      [`${rc}/svc-app/type`]: 'longrun\n',
+      [`${rc}/svc-app/run!`]: '#!/bin/sh\necho svc-app >> /run/order\nexit 3\n',
+      [`${rc}/svc-app/finish!`]: '#!/bin/sh\necho "$1" > /run/s6-linux-init-container-results/exitcode\nexec /run/s6/basedir/bin/halt\n',
+      [`${rc}/svc-app/dependencies.d/base`]: '',
+      [`${rc}/user/contents.d/svc-app`]: '',
+    }),
+  });
+  const r = await b.exited(30000);
+  assert.equal(r.code, 3, b.stderr());
+  assert.ok(order(b.rundir).includes('with-contenv MYVAR=from-docker-run'), order(b.rundir).join('\n'));
+});
