@@ -28,7 +28,8 @@ function initOnPty(t: import('node:test').TestContext, cmd: string[], env: Recor
 
 /** init (the node process) and CMD are in different groups; CMD's is the terminal's foreground group */
 function assertCmdOwnsTerminal(p: Pty, cmdComm: string): void {
-  const init = p.find('node')[0];
+  // Node 24 names its main thread "MainThread", which is what /proc/PID/comm shows; Node 20 and 22 keep "node"
+  const init = p.find('node')[0] ?? p.find('MainThread')[0];
   const cmd = p.find(cmdComm).find((x) => x.pgrp === x.pid);
   assert.ok(init && cmd, `init ${JSON.stringify(init)} / ${cmdComm} ${JSON.stringify(p.find(cmdComm))}`);
   assert.equal(cmd.session, init.session, 'CMD is in init\'s session (the terminal\'s)');
