@@ -39,21 +39,13 @@ Options: -v verbosity (default 1; 2 says each transition), -t ms (deadline for t
 Exit codes: 0; 1 a transition failed; 2 timed out; 3 unknown name; 4 invalid sources; 100 usage; 111 system.
 `;
 
-export interface RcOptions {
-  verbosity: number;
+/** the command line: the request's own fields (src/rc/protocol.ts) plus what only the client uses */
+export interface RcOptions
+  extends Pick<Request, 'verbosity' | 'timeout' | 'up' | 'force' | 'prune' | 'all' | 'block' | 'rerun' | 'json' | 'names'> {
   dryrun?: number;
-  timeout: number;
   live?: string;
   sources: string[];
-  up: boolean;
-  force: boolean;
-  prune: boolean;
-  all: boolean;
-  block: boolean;
-  rerun: boolean;
-  json: boolean;
   command: string;
-  names: string[];
 }
 
 export const COMMANDS = ['help', 'list', 'listall', 'diff', 'change', 'start', 'stop', 'check', 'status', 'reload', 'restart'];
