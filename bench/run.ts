@@ -6,8 +6,9 @@
  * FILTER: a group (supervision, boot, logging, node, rc) or a supervision scenario (start, memory, idle, crash, control,
  * orphans); several may be given. No filter: everything.
  * Environment: BENCH_QUICK=1 small N and few repetitions (smoke test); BENCH_MD=FILE also writes the markdown
- * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_FLAGS
- * the node flags of the vigil+flags column (empty: no such column); BENCH_VIGIL_ALT=/other/checkout/bin/vigil
+ * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_OPT=0
+ * removes the vigil+opt column (V8's optimizer left on); BENCH_SCAN_ROOT where the scan directories go
+ * (default /dev/shm when it is a tmpfs); BENCH_VIGIL_ALT=/other/checkout/bin/vigil
  * adds a vigil-alt column (a candidate build measured next to this one).
  */
 import * as fs from 'node:fs';
@@ -103,7 +104,9 @@ async function main(): Promise<void> {
     progress('rc: the service manager');
     emit(await optional('./rc', 'benchRc'));
   }
-  const md = [`## Benchmarks`, '', `Measured ${header}. \`npm run bench\` reproduces them (${Math.round((Date.now() - t0) / 1000)} s).`, '', ...all.map(renderMarkdown)].join('\n');
+  const footer = `ended ${new Date().toISOString()}, load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`;
+  progress(footer);
+  const md = [`## Benchmarks`, '', `Measured ${header}; ${footer}. \`npm run bench\` reproduces them (${Math.round((Date.now() - t0) / 1000)} s).`, '', ...all.map(renderMarkdown)].join('\n');
   process.stdout.write('\n' + md);
   if (process.env.BENCH_MD) fs.writeFileSync(process.env.BENCH_MD, md);
 }

@@ -17,9 +17,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BenchRow, BenchTable } from './lib/table';
-import { fmt, median, msSince, percentile, spread } from './lib/stats';
+import { describeSamples, fmt, load1, median, msSince, percentile, Sample, sampleMedian } from './lib/stats';
 import { memSum, ctxSwitchesSum, treeOf, statOf, Mem } from './lib/proc';
-import { buildScandir, freshDir, readStatus, servicePrograms, writeExec } from './lib/scandir';
+import { buildScandir, freshDir, fsTypeOf, readStatus, scanRoot, servicePrograms, writeExec } from './lib/scandir';
 import { sleep, waitFor, waitForInDir } from './lib/wait';
 import {
   Launched, S6, System, findNode24, frozenVigil, privateNode, hasProgram, launch, logTail, node20, progress, stop, vigilSystem, which,
@@ -30,31 +30,33 @@ export type Scenario = (typeof SCENARIOS)[number];
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const NS = QUICK ? [10, 50, 200] : [10, 100, 1000];
-const repsFor = (n: number): number => (QUICK ? 1 : n >= 1000 ? 2 : 3);
+/** repetitions of every figure, the systems interleaved (rotated) in each */
+const REPS = QUICK ? 1 : 5;
 const IDLE_N = 100;
-const IDLE_S = QUICK ? 5 : 30;
+const IDLE_FIRST_S = QUICK ? 5 : 30;
+/** the steady-state windows after the first one */
+const IDLE_WINDOW_S = QUICK ? 2 : 10;
 const CRASH_REPS = QUICK ? 5 : 20;
-const CONTROL_REPS = QUICK ? 10 : 100;
+/** control: REPS blocks of this many down+up cycles per system, blocks interleaved */
+const CONTROL_BLOCK = QUICK ? 5 : 20;
 const VIGIL_SVC_REPS = QUICK ? 5 : 30;
 const ORPHANS = QUICK ? 200 : 1000;
-const ORPHAN_RUNS = QUICK ? 1 : 3;
 /** `-c` for every scanner, vigil and s6 alike (both default to 500, too small for 1000 services) */
 const MAXSVC = 2000;
 const SETTLE_MS = QUICK ? 1000 : 2000;
 
 /**
- * V8 flags for the extra "vigil+flags" column (BENCH_VIGIL_FLAGS overrides; empty string: no such column):
- * a 1 MB semi-space (the young generation otherwise grows to 8 MB after the start-up burst and stays
- * committed), no TurboFan (its code pages in the node binary and its allocations stay untouched), and no
- * memory reducer (its 8 s timers and the GC it ends with are the only wake-ups of an idle vigil).
+ * The extra "vigil+opt" column: vigil on Node 20 with the recommended flags but V8's optimizer left on
+ * (VIGIL_V8_OPT=1; vigil svscan turns it off by default), to weigh what --no-opt saves in memory against
+ * what it costs in time. BENCH_VIGIL_OPT=0 removes the column.
  */
-const VIGIL_FLAGS = (process.env.BENCH_VIGIL_FLAGS ?? '--max-semi-space-size=1 --no-opt --no-memory-reducer').split(/\s+/).filter(Boolean);
+const OPT_COLUMN = process.env.BENCH_VIGIL_OPT !== '0';
 
 /** The node flags the README recommends for a long-running vigil (bin/vigil's header says why). */
 const SHEBANG_FLAGS = ['--max-semi-space-size=1', '--no-memory-reducer'];
 
 interface Systems {
-  /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with VIGIL_FLAGS */
+  /** vigil on Node 20, s6, vigil on Node 24 when available, vigil on Node 20 with the optimizer on */
   all: System[];
   tuned: System | null;
   /** BENCH_VIGIL_ALT=/other/checkout/bin/vigil: a candidate build measured next to this one */
@@ -69,7 +71,7 @@ function systems(): Systems {
   const vigil = vigilSystem('vigil', node20(), SHEBANG_FLAGS);
   const n24 = findNode24();
   const node24 = n24 ? vigilSystem('vigil@node24', n24, SHEBANG_FLAGS) : null;
-  const tuned = VIGIL_FLAGS.length ? vigilSystem('vigil+flags', privateNode(process.execPath, 'node-flags'), VIGIL_FLAGS) : null;
+  const tuned = OPT_COLUMN ? vigilSystem('vigil+opt', privateNode(process.execPath, 'node-opt'), SHEBANG_FLAGS, undefined, { VIGIL_V8_OPT: '1' }) : null;
   const altBin = process.env.BENCH_VIGIL_ALT;
   const alt = altBin ? vigilSystem('vigil-alt', privateNode(process.execPath, 'node-alt'), [], frozenVigil(path.resolve(altBin, '..', '..'), 'vigil-alt-tree')) : null;
   return {
@@ -90,7 +92,7 @@ function altNote(): string[] {
 }
 
 function tunedNote(): string {
-  return `vigil+flags: vigil on Node 20 started as \`node ${VIGIL_FLAGS.join(' ')} bin/vigil svscan\` (--no-opt on the command line rather than set at run time as bin/vigil svscan does; BENCH_VIGIL_FLAGS changes it, empty removes the column).`;
+  return `vigil+opt: vigil on Node 20 with the same flags and VIGIL_V8_OPT=1, so V8's optimizing compiler stays on (vigil svscan turns it off by default); BENCH_VIGIL_OPT=0 removes the column.`;
 }
 
 function execVersion(bin: string): string {
@@ -125,11 +127,12 @@ function rotated<T>(xs: T[], k: number): T[] {
   return [...xs.slice(i), ...xs.slice(0, i)];
 }
 
-interface StartSample { ms: number; mem: Mem; procs: number }
+interface StartSample { ms: number; mem: Mem; procs: number; load: number }
 
-async function startOnce(sys: System, n: number, withMem: boolean): Promise<StartSample> {
-  const dir = freshDir(`start-${sys.name}-${n}`);
+async function startOnce(sys: System, n: number, withMem: boolean, where: 'scan' | 'bench' = 'scan'): Promise<StartSample> {
+  const dir = freshDir(`start-${sys.name}-${n}`, where);
   const services = buildScandir(dir, n, { run: servicePrograms().pause });
+  const load = load1();
   const t0 = process.hrtime.bigint();
   const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
   try {
@@ -142,17 +145,22 @@ async function startOnce(sys: System, n: number, withMem: boolean): Promise<Star
       procs = pids.length;
       mem = memSum(pids);
     }
-    return { ms, mem, procs };
+    return { ms, mem, procs, load };
   } finally {
     await stop(l);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** the start-up targets of issue 12: vigil / s6 at each N */
+const START_TARGET: Record<number, number> = { 10: 2, 100: 1, 1000: 0.5 };
+/** supervision PSS at the largest N, vigil on Node 24 / s6 */
+const PSS_TARGET = 0.25;
+
 async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchTable[]> {
   const cols = S.all.map((s) => s.name);
-  const starts = new Map<string, Map<number, number[]>>();
-  const mems = new Map<string, Map<number, Mem[]>>();
+  const starts = new Map<string, Map<number, Sample[]>>();
+  const mems = new Map<string, Map<number, Array<Mem & { load: number }>>>();
   const procCount = new Map<string, number>();
   for (const s of S.all) {
     starts.set(s.name, new Map());
@@ -168,16 +176,17 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
     }
   }
   for (const n of NS) {
-    const reps = repsFor(n);
-    for (let r = 0; r < reps; r++) {
+    for (let r = 0; r < REPS; r++) {
       for (const sys of rotated(S.all, r)) {
-        progress(`start/memory: ${sys.name} N=${n} run ${r + 1}/${reps}`);
+        progress(`start/memory: ${sys.name} N=${n} run ${r + 1}/${REPS}`);
         try {
           const smp = await startOnce(sys, n, true);
-          (starts.get(sys.name) as Map<number, number[]>).set(n, [...(starts.get(sys.name)?.get(n) || []), smp.ms]);
-          (mems.get(sys.name) as Map<number, Mem[]>).set(n, [...(mems.get(sys.name)?.get(n) || []), smp.mem]);
+          const sm = starts.get(sys.name) as Map<number, Sample[]>;
+          sm.set(n, [...(sm.get(n) || []), { v: smp.ms, load: smp.load }]);
+          const mm = mems.get(sys.name) as Map<number, Array<Mem & { load: number }>>;
+          mm.set(n, [...(mm.get(n) || []), { ...smp.mem, load: smp.load }]);
           procCount.set(`${sys.name}@${n}`, smp.procs);
-          progress(`  → ${fmt(smp.ms)} ms, PSS ${fmt(smp.mem.pss / 1024)} MB in ${smp.procs} supervisor process(es)`);
+          progress(`  → ${fmt(smp.ms)} ms, PSS ${fmt(smp.mem.pss / 1024)} MB in ${smp.procs} supervisor process(es), load ${smp.load.toFixed(2)}`);
         } catch (e) {
           failures.push(`${sys.name} N=${n}: ${(e as Error).message}`);
           progress(`  failed: ${(e as Error).message}`);
@@ -186,23 +195,20 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
     }
   }
   const tables: BenchTable[] = [];
-  const val = (m: Map<string, Map<number, number[]>>, s: string, n: number): number | null => {
-    const xs = m.get(s)?.get(n) || [];
-    return xs.length ? median(xs) : null;
-  };
   if (want.has('start')) {
     const rows: BenchRow[] = NS.map((n) => {
       const values: Record<string, number | null> = {};
-      for (const c of cols) values[c] = val(starts, c, n);
+      for (const c of cols) values[c] = sampleMedian(starts.get(c)?.get(n) || []);
       const row: BenchRow = {
         scenario: `start ${n} services → all up`,
         values,
         unit: 'ms',
-        note: cols.map((c) => `${c} ${spread(starts.get(c)?.get(n) || [])}`).join('; '),
+        note: cols.map((c) => `${c} ${describeSamples(starts.get(c)?.get(n) || [])}`).join('; '),
       };
-      if (n === NS[NS.length - 1] && values.vigil !== null && values.s6 !== null) {
-        row.target = '≤ s6';
-        row.met = (values.vigil as number) <= (values.s6 as number);
+      const k = START_TARGET[n];
+      if (k !== undefined && values.vigil !== null && values.s6 !== null) {
+        row.target = `≤ ${k}× s6`;
+        row.met = (values.vigil as number) <= k * (values.s6 as number);
       }
       return row;
     });
@@ -211,9 +217,9 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
       columns: cols,
       rows,
       notes: [
-        `From spawning the scanner to every supervise/status showing a pid (polled every pending/10 ms, 2–100 ms, so the poller stays light); median of ${NS.map((n) => `${repsFor(n)} run(s) at N=${n}`).join(', ')}, after one warm-up run each; ranges in the note column.`,
-        `Each service's run is ${servicePrograms().kind}, the same file for every system; both scanners get -c ${MAXSVC}.`,
-        'vigil runs on a private copy of the Node binary (see memory); its time includes Node start-up (~60 ms on Node 20).',
+        `From spawning the scanner to every supervise/status showing a pid (polled every pending/10 ms, 2–100 ms, so the poller stays light); median of ${REPS} repetitions at each N, the systems rotated in each, after one warm-up run each; range, count and the load average of any repetition that started above the core count (*) in the note column.`,
+        `Each service's run is ${servicePrograms().kind}, the same file for every system; both scanners get -c ${MAXSVC}. The scan directories are on ${fsTypeOf(scanRoot())}, as /run/service is in a container or a machine booted by s6-linux-init or vigil init (BENCH_SCAN_ROOT changes it; the next table is the same on a disk).`,
+        'vigil runs on a private copy of the Node binary (see memory); its time includes Node start-up (~60 ms on Node 20, ~45 ms on Node 24).',
         ...(S.node24 ? [S.node24Note] : []),
         ...(S.tuned ? [tunedNote()] : []),
         ...altNote(),
@@ -222,17 +228,15 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
     });
   }
   if (want.has('memory')) {
-    const pss = (s: string, n: number): number | null => {
-      const xs = (mems.get(s)?.get(n) || []).map((m) => m.pss);
-      return xs.length ? median(xs) / 1024 : null;
-    };
+    const pssOf = (s: string, n: number): Sample[] => (mems.get(s)?.get(n) || []).map((m) => ({ v: m.pss / 1024, load: m.load }));
     const rows: BenchRow[] = NS.map((n) => {
       const values: Record<string, number | null> = {};
-      for (const c of cols) values[c] = pss(c, n);
-      const row: BenchRow = { scenario: `PSS, ${n} services, idle`, values, unit: 'MB' };
-      if (n === NS[NS.length - 1] && values.vigil !== null && values.s6 !== null) {
-        row.target = '≤ 0.4× s6';
-        row.met = (values.vigil as number) <= 0.4 * (values.s6 as number);
+      for (const c of cols) values[c] = sampleMedian(pssOf(c, n));
+      const row: BenchRow = { scenario: `PSS, ${n} services, idle`, values, unit: 'MB', note: cols.map((c) => `${c} ${describeSamples(pssOf(c, n))}`).join('; ') };
+      const v24 = S.node24 ? values[S.node24.name] : null;
+      if (n === NS[NS.length - 1] && v24 !== null && v24 !== undefined && values.s6 !== null) {
+        row.target = `${S.node24!.name} ≤ ${PSS_TARGET}× s6`;
+        row.met = v24 <= PSS_TARGET * (values.s6 as number);
       }
       return row;
     });
@@ -240,8 +244,8 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
     const [nMid, nMax] = [NS[NS.length - 2], NS[NS.length - 1]];
     const per: Record<string, number | null> = {};
     for (const c of cols) {
-      const a = pss(c, nMid);
-      const b = pss(c, nMax);
+      const a = sampleMedian(pssOf(c, nMid));
+      const b = sampleMedian(pssOf(c, nMax));
       per[c] = a !== null && b !== null ? ((b - a) * 1024) / (nMax - nMid) : null;
     }
     rows.push({
@@ -262,7 +266,7 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
       columns: cols,
       rows,
       notes: [
-        `PSS from /proc/PID/smaps_rollup, ${SETTLE_MS} ms after all services were up, median over the start runs. vigil: its one node process; s6: s6-svscan + every s6-supervise. The services' own processes are excluded.`,
+        `PSS from /proc/PID/smaps_rollup, ${SETTLE_MS} ms after all services were up, median over the ${REPS} start repetitions (ranges in the note column). vigil: its one node process; s6: s6-svscan + every s6-supervise. The services' own processes are excluded.`,
         "vigil runs on a private copy of the node binary, so none of its pages are shared with the bench's own node process (sharing would halve them in PSS): these are lone-process figures. The floor row is a bare idle node process started the same way (private binary copy, same flags).",
         ...NS.slice(-1).flatMap((n) => cols.map((c) => detail(c, n))),
         ...(S.node24 ? [] : [S.node24Note]),
@@ -273,16 +277,52 @@ async function benchStartMemory(S: Systems, want: Set<Scenario>): Promise<BenchT
   return tables;
 }
 
+/** Start N services with the scan directory on the bench root's filesystem (a disk, /tmp), vigil next to s6. */
+async function benchStartDisk(S: Systems): Promise<BenchTable> {
+  const n = NS[NS.length - 1];
+  const sysList = [S.vigil, S.s6, ...(S.node24 ? [S.node24] : [])];
+  const starts: Record<string, Sample[]> = {};
+  const notes: string[] = [];
+  for (const s of sysList) starts[s.name] = [];
+  for (let r = 0; r < REPS; r++) {
+    for (const sys of rotated(sysList, r)) {
+      progress(`start on disk: ${sys.name} N=${n} run ${r + 1}/${REPS}`);
+      try {
+        const smp = await startOnce(sys, n, false, 'bench');
+        starts[sys.name].push({ v: smp.ms, load: smp.load });
+        progress(`  → ${fmt(smp.ms)} ms, load ${smp.load.toFixed(2)}`);
+      } catch (e) {
+        notes.push(`${sys.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const values: Record<string, number | null> = {};
+  for (const s of sysList) values[s.name] = sampleMedian(starts[s.name]);
+  return {
+    title: `Start ${n} services → all up, scan directory on ${fsTypeOf(freshDir('probe'))}`,
+    columns: sysList.map((s) => s.name),
+    rows: [{
+      scenario: `start ${n} services → all up (disk)`, values, unit: 'ms',
+      note: sysList.map((s) => `${s.name} ${describeSamples(starts[s.name])}`).join('; '),
+    }],
+    notes: [
+      'The same measurement as the table above with the scan directory on the bench root\'s filesystem instead of a tmpfs. Every status write is a create + rename over the old file; on ext4 the rename starts the write-back of the new block (auto_da_alloc): s6 spreads those over 1000 processes and both cores, vigil makes them one after the other.',
+      ...notes,
+    ],
+  };
+}
+
 /** PSS (MB) of a bare idle node process for each vigil column (same binary and flags); s6: null. */
 async function nodeFloor(S: Systems): Promise<Record<string, number | null>> {
   const out: Record<string, number | null> = {};
+  const code = 'setTimeout(() => {}, 1e9)';
   for (const sys of S.all) {
     out[sys.name] = null;
     const argv = sys.argv('/', 0);
     const vi = sys.vigilBin ? argv.indexOf(sys.vigilBin) : -1;
     if (vi < 0) continue;
     const dir = freshDir(`floor-${sys.name}`);
-    const l = await launch(`${sys.name}-floor`, [...argv.slice(0, vi), '-e', 'setTimeout(() => {}, 1e9)'], dir);
+    const l = await launch(`${sys.name}-floor`, [...argv.slice(0, vi), '-e', code], dir);
     try {
       await sleep(SETTLE_MS);
       out[sys.name] = memSum([l.rootPid]).pss / 1024;
@@ -298,10 +338,11 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
   const notes: string[] = [];
   const first: Record<string, number | null> = {};
   const steady: Record<string, number | null> = {};
+  const steadyS: Record<string, Sample[]> = {};
   const pssAt: Record<string, number[]> = {};
   try {
     for (const sys of S.all) {
-      const dir = freshDir(`idle-${sys.name}`);
+      const dir = freshDir(`idle-${sys.name}`, 'scan');
       const services = buildScandir(dir, IDLE_N, { run: servicePrograms().pause });
       const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
       launched.push({ sys, l, pids: [] });
@@ -314,15 +355,23 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
       return ctxSwitchesSum(x.pids);
     });
     const c0 = sample();
-    progress(`idle: ${launched.map((x) => x.sys.name).join(', ')} side by side, ${IDLE_N} services each, 2 × ${IDLE_S} s`);
-    await sleep(IDLE_S * 1000);
-    const c1 = sample();
-    await sleep(IDLE_S * 1000);
-    const c2 = sample();
+    progress(`idle: ${launched.map((x) => x.sys.name).join(', ')} side by side, ${IDLE_N} services each, ${IDLE_FIRST_S} s then ${REPS} × ${IDLE_WINDOW_S} s`);
+    await sleep(IDLE_FIRST_S * 1000);
+    let prev = sample();
     launched.forEach((x, i) => {
-      first[x.sys.name] = c1[i] - c0[i];
-      steady[x.sys.name] = c2[i] - c1[i];
-      notes.push(`${x.sys.name}: ${x.pids.length} supervisor process(es) watched; PSS ${pssAt[x.sys.name].map((v) => fmt(v)).join(' → ')} MB at the three samples`);
+      first[x.sys.name] = prev[i] - c0[i];
+      steadyS[x.sys.name] = [];
+    });
+    for (let r = 0; r < REPS; r++) {
+      const load = load1();
+      await sleep(IDLE_WINDOW_S * 1000);
+      const cur = sample();
+      launched.forEach((x, i) => steadyS[x.sys.name].push({ v: cur[i] - prev[i], load }));
+      prev = cur;
+    }
+    launched.forEach((x) => {
+      steady[x.sys.name] = sampleMedian(steadyS[x.sys.name]);
+      notes.push(`${x.sys.name}: ${x.pids.length} supervisor process(es) watched; PSS ${pssAt[x.sys.name].map((v) => fmt(v)).join(' → ')} MB at the samples; steady windows ${steadyS[x.sys.name].map((w) => w.v).join(', ')}`);
     });
   } catch (e) {
     notes.push(`failed: ${(e as Error).message}`);
@@ -334,8 +383,15 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
     title: `Idle wake-ups (context switches of the supervisor processes, ${IDLE_N} services up)`,
     columns: S.all.map((s) => s.name),
     rows: [
-      { scenario: `first ${IDLE_S} s after start-up (+${SETTLE_MS / 1000} s)`, values: first, unit: 'switches', target: '0', met: met(first) },
-      { scenario: `next ${IDLE_S} s (steady state)`, values: steady, unit: 'switches', target: '0', met: met(steady) },
+      { scenario: `first ${IDLE_FIRST_S} s after start-up (+${SETTLE_MS / 1000} s)`, values: first, unit: 'switches', target: '0', met: met(first) },
+      {
+        scenario: `next ${REPS} windows of ${IDLE_WINDOW_S} s (steady state), median`,
+        values: steady,
+        unit: 'switches',
+        target: '0',
+        met: met(steady),
+        note: S.all.map((s) => `${s.name} ${describeSamples(steadyS[s.name] || [])}`).join('; '),
+      },
     ],
     notes: [
       `voluntary + nonvoluntary ctxt_switches from /proc/PID/task/*/status, summed over every thread of every supervisor process; all systems idle side by side, windows starting ${SETTLE_MS} ms after all services were up.`,
@@ -345,60 +401,90 @@ async function benchIdle(S: Systems): Promise<BenchTable> {
   };
 }
 
-async function benchCrash(S: Systems): Promise<BenchTable> {
-  const sysList = [S.vigil, S.s6, ...(S.alt ? [S.alt] : [])];
-  const samples: Record<string, number[]> = {};
-  const notes: string[] = [];
-  for (const sys of sysList) {
-    samples[sys.name] = [];
-    const dir = freshDir(`crash-${sys.name}`);
-    const [svc] = buildScandir(dir, 1, { run: servicePrograms().notifyPause, notificationFd: 3 });
-    const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
-    try {
-      for (let i = 0; i < CRASH_REPS; i++) {
-        const st = await waitForInDir(`${sys.name}: ${svc} up and ready`, path.join(svc, 'supervise'), () => {
-          if (!fs.existsSync(path.join(svc, 'supervise'))) return null;
-          const s = readStatus(svc);
-          return s && s.pid > 0 && s.ready ? s : null;
-        }, 10000).catch(async (e: Error) => {
-          // supervise/ may not exist yet when the watch is set up: fall back to plain polling
-          if (!fs.existsSync(path.join(svc, 'supervise'))) {
-            return waitFor(`${sys.name}: ${svc} up and ready`, () => {
-              const s = readStatus(svc);
-              return s && s.pid > 0 && s.ready ? s : null;
-            }, 10000, 5);
-          }
-          throw e;
-        });
-        await sleep(1100); // ready for more than 1 s: the restart is not throttled (s6's rule)
-        const old = st.pid;
-        const t0 = process.hrtime.bigint();
-        process.kill(old, 'SIGKILL');
-        await waitForInDir(`${sys.name}: a new pid after SIGKILL of ${old}`, path.join(svc, 'supervise'), () => {
-          const s = readStatus(svc);
-          return s && s.pid > 0 && s.pid !== old ? s.pid : 0;
-        }, 5000, 1);
-        samples[sys.name].push(msSince(t0));
-      }
-      progress(`crash: ${sys.name} median ${fmt(median(samples[sys.name]))} ms`);
-    } catch (e) {
-      notes.push(`${sys.name} failed: ${(e as Error).message}`);
-    } finally {
-      await stop(l);
+/** wait until the service is up and ready; returns its status */
+async function readyStatus(name: string, svc: string): Promise<{ pid: number }> {
+  return waitForInDir(`${name}: ${svc} up and ready`, path.join(svc, 'supervise'), () => {
+    if (!fs.existsSync(path.join(svc, 'supervise'))) return null;
+    const s = readStatus(svc);
+    return s && s.pid > 0 && s.ready ? s : null;
+  }, 10000).catch(async (e: Error) => {
+    // supervise/ may not exist yet when the watch is set up: fall back to plain polling
+    if (!fs.existsSync(path.join(svc, 'supervise'))) {
+      return waitFor(`${name}: ${svc} up and ready`, () => {
+        const s = readStatus(svc);
+        return s && s.pid > 0 && s.ready ? s : null;
+      }, 10000, 5);
     }
+    throw e;
+  });
+}
+
+async function benchCrash(S: Systems): Promise<BenchTable> {
+  const sysList = [S.vigil, S.s6, ...(S.node24 ? [S.node24] : []), ...(S.alt ? [S.alt] : [])];
+  const samples: Record<string, Sample[]> = {};
+  const pssAfter: Record<string, number | null> = {};
+  const notes: string[] = [];
+  const running: { sys: System; l: Launched; svc: string }[] = [];
+  try {
+    for (const sys of sysList) {
+      samples[sys.name] = [];
+      pssAfter[sys.name] = null;
+      const dir = freshDir(`crash-${sys.name}`, 'scan');
+      const [svc] = buildScandir(dir, 1, { run: servicePrograms().notifyPause, notificationFd: 3 });
+      running.push({ sys, l: await launch(sys.name, sys.argv(dir, MAXSVC), dir), svc });
+    }
+    // every system runs side by side; each repetition kills one service of each, in rotated order
+    for (let i = 0; i < CRASH_REPS; i++) {
+      for (const x of rotated(running, i)) {
+        try {
+          const st = await readyStatus(x.sys.name, x.svc);
+          await sleep(1100); // ready for more than 1 s: the restart is not throttled (s6's rule)
+          const old = st.pid;
+          const load = load1();
+          const t0 = process.hrtime.bigint();
+          process.kill(old, 'SIGKILL');
+          await waitForInDir(`${x.sys.name}: a new pid after SIGKILL of ${old}`, path.join(x.svc, 'supervise'), () => {
+            const s = readStatus(x.svc);
+            return s && s.pid > 0 && s.pid !== old ? s.pid : 0;
+          }, 5000, 1);
+          samples[x.sys.name].push({ v: msSince(t0), load });
+        } catch (e) {
+          notes.push(`${x.sys.name} repetition ${i + 1} failed: ${(e as Error).message}`);
+        }
+      }
+    }
+    for (const x of running) {
+      progress(`crash: ${x.sys.name} median ${fmt(sampleMedian(samples[x.sys.name]))} ms`);
+      pssAfter[x.sys.name] = memSum(x.sys.supervisorPids(x.l.rootPid)).pss / 1024;
+    }
+  } finally {
+    for (const x of running) await stop(x.l);
   }
   const row = (label: string, f: (xs: number[]) => number, target?: boolean): BenchRow => {
     const values: Record<string, number | null> = {};
-    for (const s of sysList) values[s.name] = samples[s.name].length ? f(samples[s.name]) : null;
-    return { scenario: label, values, unit: 'ms', ...(target && values.vigil !== null && values.s6 !== null ? { target: '≤ s6', met: (values.vigil as number) <= (values.s6 as number) } : {}) };
+    for (const s of sysList) values[s.name] = samples[s.name].length ? f(samples[s.name].map((x) => x.v)) : null;
+    return {
+      scenario: label,
+      values,
+      unit: 'ms',
+      ...(target && values.vigil !== null && values.s6 !== null ? { target: '≤ 1× s6', met: (values.vigil as number) <= (values.s6 as number) } : {}),
+      ...(target ? { note: sysList.map((s) => `${s.name} ${describeSamples(samples[s.name])}`).join('; ') } : {}),
+    };
   };
   return {
-    title: `Crash → restart latency (SIGKILL of a service ready for > 1 s → new pid in supervise/status, ×${CRASH_REPS})`,
+    title: `Crash → restart latency (SIGKILL of a service ready for > 1 s → new pid in supervise/status, ×${CRASH_REPS} interleaved)`,
     columns: sysList.map((s) => s.name),
-    rows: [row('median', median, true), row('p90', (xs) => percentile(xs, 90)), row('max', (xs) => Math.max(...xs))],
+    rows: [
+      row('median', median, true), row('p90', (xs) => percentile(xs, 90)), row('max', (xs) => Math.max(...xs)),
+      {
+        scenario: `supervisor PSS after the ${CRASH_REPS} restarts (1 service)`, values: pssAfter, unit: 'MB',
+        note: 'the one process (vigil) or s6-svscan + s6-supervise after the restarts',
+      },
+    ],
     notes: [
       'The service notifies readiness on fd 3 (notification-fd) and pauses; being ready for more than 1 s, it is restarted at once (s6\'s throttle rule).',
-      'The bench sees the new pid through inotify on supervise/ (status is renamed into place) with a 1 ms poll as fallback.',
+      'All systems run side by side; each repetition kills one service per system, the order rotated. The bench sees the new pid through inotify on supervise/ (status is renamed into place) with a 1 ms poll as fallback.',
+      ...(S.node24 ? [S.node24Note] : []),
       ...altNote(),
       ...notes,
     ],
@@ -412,9 +498,10 @@ function runClient(argv: string[]): void {
 }
 
 async function benchControl(S: Systems): Promise<BenchTable> {
-  const sysList = [S.vigil, S.s6, ...(S.alt ? [S.alt] : [])];
-  const totals: Record<string, number | null> = {};
-  const vigilSvc: Record<string, number | null> = { vigil: null, s6: null };
+  const sysList = [S.vigil, S.s6, ...(S.node24 ? [S.node24] : []), ...(S.alt ? [S.alt] : [])];
+  const blocks: Record<string, Sample[]> = {};
+  const vigilSvc: Record<string, number | null> = {};
+  for (const s of sysList) vigilSvc[s.name] = null;
   const notes: string[] = [];
   const s6svc = which('s6-svc');
   const cycle = (client: string[], svc: string, reps: number): number => {
@@ -425,50 +512,65 @@ async function benchControl(S: Systems): Promise<BenchTable> {
     }
     return msSince(t0);
   };
-  for (const sys of sysList) {
-    const dir = freshDir(`control-${sys.name}`);
-    const [svc] = buildScandir(dir, 1, { run: servicePrograms().pause });
-    const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
-    try {
+  const running: { sys: System; l: Launched; svc: string }[] = [];
+  try {
+    for (const sys of sysList) {
+      blocks[sys.name] = [];
+      const dir = freshDir(`control-${sys.name}`, 'scan');
+      const [svc] = buildScandir(dir, 1, { run: servicePrograms().pause });
+      const l = await launch(sys.name, sys.argv(dir, MAXSVC), dir);
+      running.push({ sys, l, svc });
       await waitAllUp(l, [svc], process.hrtime.bigint(), 10000);
       cycle([s6svc], svc, 3); // warm-up
-      progress(`control: s6-svc against ${sys.name}, ${CONTROL_REPS} cycles`);
-      totals[sys.name] = cycle([s6svc], svc, CONTROL_REPS);
-      if (sys === S.vigil || sys === S.s6) {
+    }
+    progress(`control: s6-svc against ${sysList.map((s) => s.name).join(', ')}: ${REPS} interleaved blocks of ${CONTROL_BLOCK} cycles`);
+    for (let r = 0; r < REPS; r++) {
+      for (const x of rotated(running, r)) {
         try {
-          const client = [process.execPath, frozenVigil(), 'svc'];
-          cycle(client, svc, 1);
-          progress(`control: vigil svc against ${sys.name}, ${VIGIL_SVC_REPS} cycles`);
-          vigilSvc[sys.name] = cycle(client, svc, VIGIL_SVC_REPS) / VIGIL_SVC_REPS;
+          const load = load1();
+          blocks[x.sys.name].push({ v: cycle([s6svc], x.svc, CONTROL_BLOCK) / CONTROL_BLOCK, load });
         } catch (e) {
-          notes.push(`vigil svc against ${sys.name} failed: ${(e as Error).message}`);
+          notes.push(`${x.sys.name} block ${r + 1} failed: ${(e as Error).message}`);
         }
       }
-    } catch (e) {
-      notes.push(`${sys.name} failed: ${(e as Error).message}`);
-    } finally {
-      await stop(l);
     }
+    for (const x of running) {
+      if (x.sys !== S.vigil && x.sys !== S.s6) continue;
+      try {
+        const client = [process.execPath, frozenVigil(), 'svc'];
+        cycle(client, x.svc, 1);
+        progress(`control: vigil svc against ${x.sys.name}, ${VIGIL_SVC_REPS} cycles`);
+        vigilSvc[x.sys.name] = cycle(client, x.svc, VIGIL_SVC_REPS) / VIGIL_SVC_REPS;
+      } catch (e) {
+        notes.push(`vigil svc against ${x.sys.name} failed: ${(e as Error).message}`);
+      }
+    }
+  } catch (e) {
+    notes.push(`failed: ${(e as Error).message}`);
+  } finally {
+    for (const x of running) await stop(x.l);
   }
-  const per = (x: number | null, k: number): number | null => (x === null || x === undefined ? null : x / k);
   const cyc: Record<string, number | null> = {};
   const op: Record<string, number | null> = {};
   for (const s of sysList) {
-    cyc[s.name] = per(totals[s.name] ?? null, CONTROL_REPS);
-    op[s.name] = per(totals[s.name] ?? null, 2 * CONTROL_REPS);
+    cyc[s.name] = sampleMedian(blocks[s.name] || []);
+    op[s.name] = cyc[s.name] === null ? null : (cyc[s.name] as number) / 2;
   }
   const met = cyc.vigil !== null && cyc.s6 !== null ? (cyc.vigil as number) <= (cyc.s6 as number) : undefined;
   return {
-    title: `Control round trip (s6-svc -wd -d, then s6-svc -wu -u, ×${CONTROL_REPS})`,
+    title: `Control round trip (s6-svc -wd -d, then s6-svc -wu -u; ${REPS} interleaved blocks of ${CONTROL_BLOCK} cycles)`,
     columns: sysList.map((s) => s.name),
     rows: [
-      { scenario: `total, ${CONTROL_REPS} down+up cycles (s6-svc)`, values: totals, unit: 'ms', target: '≤ s6', met },
-      { scenario: 'per down+up cycle (s6-svc)', values: cyc, unit: 'ms' },
+      {
+        scenario: 'per down+up cycle (s6-svc), median of the blocks', values: cyc, unit: 'ms', target: '≤ 1× s6', met,
+        note: sysList.map((s) => `${s.name} ${describeSamples(blocks[s.name] || [])}`).join('; '),
+      },
       { scenario: 'per operation (s6-svc)', values: op, unit: 'ms' },
       { scenario: 'per down+up cycle (vigil svc)', values: vigilSvc, unit: 'ms', note: `${VIGIL_SVC_REPS} cycles; each call starts Node` },
     ],
     notes: [
-      "The same client (Debian's s6-svc, with -T 5000) drives both supervisors, so only the supervisor differs; each operation is a fresh s6-svc process waiting on the service's event fifodir.",
+      "The same client (Debian's s6-svc, with -T 5000) drives every supervisor, so only the supervisor differs; each operation is a fresh s6-svc process waiting on the service's event fifodir. All systems run side by side; the blocks are interleaved (order rotated).",
+      ...(S.node24 ? [S.node24Note] : []),
       ...altNote(),
       ...notes,
     ],
@@ -480,10 +582,10 @@ function orphanSpawner(dir: string, marker: string): void {
     `#!/bin/sh\ni=0\nwhile [ $i -lt ${ORPHANS} ]; do (sleep 0.01 &) ; i=$((i+1)); done\n: > ${marker}\nexec ${servicePrograms().pause}\n`);
 }
 
-interface OrphanSample { total: number; drain: number }
+interface OrphanSample { total: number; drain: number; load?: number }
 
 async function orphansOnce(name: string, argvOf: (dir: string) => string[], allowed: Set<string>): Promise<OrphanSample> {
-  const dir = freshDir(`orphans-${name}`);
+  const dir = freshDir(`orphans-${name}`, 'scan');
   const marker = path.join(dir, 'loop-done');
   orphanSpawner(dir, marker);
   const t0 = process.hrtime.bigint();
@@ -523,19 +625,21 @@ async function benchOrphans(S: Systems): Promise<BenchTable> {
     { name: 's6', argv: (d) => S.s6.argv(d, MAXSVC), allowed: new Set(['pause', 's6-supervise']) },
   ];
   const notes: string[] = [];
-  if (hasProgram('tini')) {
+  const hasTini = hasProgram('tini');
+  if (hasTini) {
     cands.push({ name: 'tini', argv: (d) => [which('tini'), '--', path.join(d, 'spawner', 'run')], allowed: new Set(['pause']) });
   } else notes.push('tini: not installed, column omitted.');
   if (!hasProgram('unshare')) {
     return { title: 'Orphans reaped as PID 1', columns: [], rows: [], notes: ['unshare not found: skipped.'] };
   }
-  const res: Record<string, OrphanSample[]> = {};
+  const res: Record<string, Array<OrphanSample & { load: number }>> = {};
   for (const c of cands) res[c.name] = [];
-  for (let r = 0; r < ORPHAN_RUNS; r++) {
+  for (let r = 0; r < REPS; r++) {
     for (const c of rotated(cands, r)) {
-      progress(`orphans: ${c.name} as PID 1, ${ORPHANS} orphans, run ${r + 1}/${ORPHAN_RUNS}`);
+      progress(`orphans: ${c.name} as PID 1, ${ORPHANS} orphans, run ${r + 1}/${REPS}`);
       try {
-        res[c.name].push(await orphansOnce(c.name, c.argv, c.allowed));
+        const load = load1();
+        res[c.name].push({ ...(await orphansOnce(c.name, c.argv, c.allowed)), load });
       } catch (e) {
         notes.push(`${c.name} run ${r + 1} failed: ${(e as Error).message}`);
       }
@@ -550,11 +654,22 @@ async function benchOrphans(S: Systems): Promise<BenchTable> {
     title: `${ORPHANS} orphans reaped as PID 1 (unshare --pid --fork --mount-proc)`,
     columns: cands.map((c) => c.name),
     rows: [
-      { scenario: 'spawn → 0 zombies, only the tree left', values: pick((s) => s.total), unit: 'ms' },
-      { scenario: "spawner's loop done → clean", values: pick((s) => s.drain), unit: 'ms', note: cands.map((c) => `${c.name} ${spread(res[c.name].map((s) => s.drain))}`).join('; ') },
+      {
+        scenario: 'spawn → 0 zombies, only the tree left', values: pick((s) => s.total), unit: 'ms',
+        note: cands.map((c) => `${c.name} ${describeSamples(res[c.name].map((s) => ({ v: s.total, load: s.load })))}`).join('; '),
+      },
+      {
+        scenario: "spawner's loop done → clean", values: pick((s) => s.drain), unit: 'ms', target: `≤ 1× ${hasTini ? 'tini' : 's6'}`,
+        ...(() => {
+          const v = pick((s) => s.drain);
+          const peer = hasTini ? v.tini : v.s6;
+          return v.vigil !== null && peer !== null && peer !== undefined ? { met: (v.vigil as number) <= peer } : {};
+        })(),
+        note: cands.map((c) => `${c.name} ${describeSamples(res[c.name].map((s) => ({ v: s.drain, load: s.load })))}`).join('; '),
+      },
     ],
     notes: [
-      `The scanner (tini: with the spawner as its child) is PID 1; one service runs \`(sleep 0.01 &)\` ${ORPHANS} times from sh, then marks a file and execs a pausing program. The bench walks the namespace's tree from the host (children of every thread) every 5 ms; median of ${ORPHAN_RUNS} run(s).`,
+      `The scanner (tini: with the spawner as its child) is PID 1; one service runs \`(sleep 0.01 &)\` ${ORPHANS} times from sh, then marks a file and execs a pausing program. The bench walks the namespace's tree from the host (children of every thread) every 5 ms; median of ${REPS} runs, the systems rotated in each.`,
       'Most of the total is the shell loop forking 2000 processes, the same for every system; the second row is what the reaper adds after the last orphan was made.',
       ...notes,
     ],
@@ -576,6 +691,7 @@ export async function benchSupervision(only: Scenario[] = []): Promise<BenchTabl
     }
   };
   if (want.has('start') || want.has('memory')) await guard('start/memory', () => benchStartMemory(S, want));
+  if (want.has('start')) await guard('start on disk', () => benchStartDisk(S));
   if (want.has('idle')) await guard('idle', () => benchIdle(S));
   if (want.has('crash')) await guard('crash', () => benchCrash(S));
   if (want.has('control')) await guard('control', () => benchControl(S));

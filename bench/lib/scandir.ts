@@ -15,7 +15,55 @@ export function benchRoot(): string {
   return ROOT;
 }
 
+let SCAN: string | null = null;
+
+/**
+ * Where the scan directories go: a tmpfs, as in production (s6-linux-init, s6-overlay and vigil init keep
+ * the scan directory in /run). BENCH_SCAN_ROOT chooses another place; without it /dev/shm when it is a
+ * tmpfs, else the bench root. Removed by removeBenchRoot().
+ */
+export function scanRoot(): string {
+  if (SCAN) return SCAN;
+  let base = process.env.BENCH_SCAN_ROOT || '';
+  if (!base) {
+    try {
+      const mounts = fs.readFileSync('/proc/mounts', 'utf8');
+      if (/^\S+ \/dev\/shm tmpfs /m.test(mounts)) base = '/dev/shm';
+    } catch {
+      /* no /proc */
+    }
+  }
+  SCAN = base ? fs.mkdtempSync(path.join(base, 'vigil-bench-scan-')) : benchRoot();
+  return SCAN;
+}
+
+/** the filesystem type a path lives on (from /proc/mounts: the longest mount point that contains it) */
+export function fsTypeOf(p: string): string {
+  try {
+    let best = '';
+    let type = '?';
+    for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [, mnt, t] = line.split(' ');
+      if (mnt && (p === mnt || p.startsWith(mnt.endsWith('/') ? mnt : `${mnt}/`)) && mnt.length > best.length) {
+        best = mnt;
+        type = t;
+      }
+    }
+    return `${type} (${best})`;
+  } catch {
+    return '?';
+  }
+}
+
 export function removeBenchRoot(): void {
+  if (SCAN && SCAN !== ROOT) {
+    try {
+      fs.rmSync(SCAN, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+  SCAN = null;
   if (ROOT) {
     try {
       fs.rmSync(ROOT, { recursive: true, force: true });
@@ -27,9 +75,9 @@ export function removeBenchRoot(): void {
 }
 
 let counter = 0;
-/** A fresh directory under the bench root. */
-export function freshDir(label: string): string {
-  const d = path.join(benchRoot(), `${label}-${++counter}`);
+/** A fresh directory under the bench root (where: 'scan' = under scanRoot()). */
+export function freshDir(label: string, where: 'bench' | 'scan' = 'bench'): string {
+  const d = path.join(where === 'scan' ? scanRoot() : benchRoot(), `${label}-${++counter}`);
   fs.mkdirSync(d, { recursive: true });
   return d;
 }

@@ -39,3 +39,37 @@ export function fmt(x: number | null | undefined): string {
 export function msSince(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
+
+/** One repetition's figure and the 1-minute load average when it started. */
+export interface Sample {
+  v: number;
+  load: number;
+}
+
+/** the machine's core count: a repetition started at a higher load average is marked */
+export function cores(): number {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('node:os') as typeof import('node:os')).cpus().length;
+}
+
+/** the 1-minute load average now */
+export function load1(): number {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('node:os') as typeof import('node:os')).loadavg()[0];
+}
+
+export function sampleMedian(s: Sample[]): number | null {
+  return s.length ? median(s.map((x) => x.v)) : null;
+}
+
+/**
+ * "min–max over n" and, when some repetitions started with the load average above the core count, which
+ * ones ("2 of 5 under load > 2: 3.1, 2.6"): such a figure may be inflated by other work on the machine.
+ */
+export function describeSamples(s: Sample[]): string {
+  if (!s.length) return 'n/a';
+  const c = cores();
+  const loaded = s.filter((x) => x.load > c);
+  const base = `${spread(s.map((x) => x.v))} over ${s.length}`;
+  return loaded.length ? `${base}, ${loaded.length} under load > ${c} (${loaded.map((x) => x.load.toFixed(1)).join(', ')})*` : base;
+}

