@@ -75,6 +75,7 @@ export function deps(name: string, names: string[]): Record<string, TreeEntry> {
 
 import { execFile } from 'node:child_process';
 import { Bg, startVigilSvscan, VIGIL } from './svscan';
+import { waitFor } from './wait';
 
 export interface RcTree {
   /** RUNDIR: service/ (the scan directory) and s6-rc/ (the live directory) */
@@ -96,7 +97,7 @@ export async function startRcTree(src: string, extra: string[] = [], env?: NodeJ
   const bg = await startVigilSvscan(scandir, ['--rc', src, ...extra], { env });
   const live = path.join(rundir, 's6-rc');
   const sock = path.join(live, 'rc.sock');
-  for (let i = 0; i < 500 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => fs.existsSync(sock), 10000, `the rc control socket ${sock}`, 10);
   const rc = (args: string[], ms = 30000, e?: NodeJS.ProcessEnv) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [VIGIL, 'rc', ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, VIGIL_RUNDIR: rundir, ...e }, maxBuffer: 16 << 20 },
