@@ -15,7 +15,9 @@
  *   UPTIME     time in the current state (up or down): 3s, 2m05s, 1h02m, 3d4h; — when not supervised
  *   READY      yes/no while up for a service with notification-fd, — otherwise
  *   RESTARTS   deaths recorded in supervise/death_tally (reset when its supervisor starts)
- *   LAST EXIT  how run last died: `exit N` or the signal name (SIGTERM); — if it never died
+ *   LAST EXIT  how run last died: `exit N` or the signal name (SIGTERM); — if it never died; `unknown
+ *              (adopted)` when it was a run adopted from a supervisor that died (not our child: no wait status)
+ *   A run adopted that way shows `(adopted)` after its pid (supervise/vigil-run, src/formats/runrecord.ts).
  * Colours (only when stdout is a terminal and NO_COLOR is not set): green = up (and ready if it notifies),
  * yellow = starting / paused / finishing, red = down but wanted up, or not supervised, dim = down.
  *
@@ -26,13 +28,15 @@
  *   ready (boolean|null: null unless up and notifies), stateSeconds (number|null), restarts (number),
  *   lastExit ({exitcode, signal, signum}: {"exitcode": 3, "signal": null, "signum": null} after an exit,
  *   {"exitcode": null, "signal": "SIGTERM", "signum": 15} after a signal; null if it never died),
- *   error (string|null: why the row is incomplete).
+ *   error (string|null: why the row is incomplete), adopted (boolean: run was adopted from a supervisor that
+ *   died, so its exit status will not be known).
  * Exit codes: 0; 1 if SCANDIR cannot be read; 100 bad usage.
  */
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { readStatus, isUp, SvStatus } from '../formats/status';
 import { decodeDtally, DeathRecord } from '../formats/dtally';
+import { readRunRecord } from '../formats/runrecord';
 import { tainNow, Tain } from '../formats/tai64n';
 import { DEATH_TALLY, DOWN, LOG_SUBDIR, NOTIFICATION_FD, SVSCAN_LOG_SERVICE } from '../formats/paths';
 import { Messages, joinS6, supervisorRunning, writeAllSync } from '../formats/svclient';
@@ -49,7 +53,8 @@ One row per service of scandir (default: $VIGIL_SCANDIR, else /run/service), wit
 STATE is up, starting (not ready yet), paused, finishing, down, or not supervised.
 UPTIME is the time in the current state. RESTARTS counts the deaths recorded since its supervisor started.
   --json   an array of objects (keys: name dir supervised state pid wantUp normallyUp notifies ready
-           stateSeconds restarts lastExit error)
+           stateSeconds restarts lastExit error adopted)
+PID (adopted): run was started by a supervisor that died; its exit status will be unknown.
 Colour only on a terminal, and never when NO_COLOR is set.
 Exit codes: 0 ok, 1 scandir unreadable, 100 bad usage.
 `;
@@ -74,6 +79,7 @@ export interface ServiceRow {
   restarts: number;
   lastExit: LastExit | null;
   error: string | null;
+  adopted: boolean;
 }
 
 
@@ -98,7 +104,7 @@ export function inspectService(name: string, dir: string, now: Tain): ServiceRow
   const row: ServiceRow = {
     name, dir, supervised: false, state: 'unknown', pid: null, wantUp: null,
     normallyUp: !exists(joinS6(dir, DOWN)), notifies: exists(joinS6(dir, NOTIFICATION_FD)), ready: null,
-    stateSeconds: null, restarts: 0, lastExit: null, error: null,
+    stateSeconds: null, restarts: 0, lastExit: null, error: null, adopted: false,
   };
   const tally = readTally(dir);
   row.restarts = tally.length;
@@ -131,12 +137,16 @@ export function inspectService(name: string, dir: string, now: Tain): ServiceRow
   }
   row.wantUp = st.wantUp;
   row.stateSeconds = seconds(now, st.stamp);
+  const rec = readRunRecord(dir);
   if (isUp(st)) {
     row.pid = st.pid;
+    row.adopted = rec !== null && rec.kind === 'adopted' && rec.pid === st.pid;
     if (row.notifies) row.ready = st.ready;
     row.state = st.paused ? 'paused' : row.notifies && !st.ready ? 'starting' : 'up';
   } else {
     row.state = st.finishing ? 'finishing' : 'down';
+    // the last run was adopted: whatever the tally says, its own exit status was never seen
+    if (rec !== null && rec.kind === 'exit-unknown') row.lastExit = { exitcode: null, signal: null, signum: null };
   }
   return row;
 }
@@ -168,6 +178,7 @@ const DASH = '—';
 
 function lastExitText(l: LastExit | null): string {
   if (!l) return DASH;
+  if (l.signal === null && l.exitcode === null) return 'unknown (adopted)';
   return l.signal !== null ? l.signal : `exit ${l.exitcode}`;
 }
 
@@ -197,7 +208,7 @@ export function renderTable(rows: readonly ServiceRow[], colour: boolean): strin
   const cells = rows.map((r) => [
     r.name,
     r.state,
-    r.pid === null ? DASH : String(r.pid),
+    r.pid === null ? DASH : r.adopted ? `${r.pid} (adopted)` : String(r.pid),
     r.stateSeconds === null ? DASH : humanDuration(r.stateSeconds),
     r.ready === null ? DASH : r.ready ? 'yes' : 'no',
     String(r.restarts),
@@ -273,6 +284,6 @@ export function run(argv: string[]): number {
 function inspectFallback(name: string, dir: string): ServiceRow {
   return {
     name, dir, supervised: false, state: 'unknown', pid: null, wantUp: null, normallyUp: true, notifies: false,
-    ready: null, stateSeconds: null, restarts: 0, lastExit: null, error: null,
+    ready: null, stateSeconds: null, restarts: 0, lastExit: null, error: null, adopted: false,
   };
 }

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { native } from '../sys/native';
+import { readProcStat } from '../sys/procstat';
 
 interface ProcEntry { pid: number; ppid: number; state: string }
 
@@ -22,14 +23,8 @@ function readProcs(): ProcEntry[] | null {
   const out: ProcEntry[] = [];
   for (const n of names) {
     if (!/^[0-9]+$/.test(n)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${n}/stat`, 'latin1');
-      const close = st.lastIndexOf(')');
-      const f = st.slice(close + 2).split(' ');
-      out.push({ pid: Number(n), state: f[0], ppid: Number(f[1]) });
-    } catch {
-      /* gone meanwhile */
-    }
+    const st = readProcStat(n);
+    if (st) out.push({ pid: Number(n), state: st.state, ppid: st.ppid }); // else gone meanwhile
   }
   return out;
 }

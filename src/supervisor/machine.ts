@@ -62,9 +62,44 @@
  * - Every status change is persisted, then announced: a client woken by an event byte reads a status file
  *   that already says so. Ending releases the lock before `x` goes out, so a listener that sees `x` also
  *   sees the supervisor gone.
+ *
+ * Adoption (issue 10: a restarted `vigil svscan` never doubles a service). s6 needs none: its s6-supervise
+ * processes outlive a killed scanner. vigil supervises every service from one process, so what survives a
+ * SIGKILL of it is only the services (each is a session leader, so the kill does not reach them). Every
+ * spawn of run is recorded in supervise/vigil-run (pid, start time, boot id: src/formats/runrecord.ts), and
+ * the supervisor that takes the directory next (it holds the lock, so the writer is gone) looks there first:
+ * - the recorded run still runs (same pid, same start time in /proc, same boot, not a zombie) and a pidfd
+ *   could be opened on it: `start` puts the service straight in UP with `adopted` set: no spawn, no second
+ *   copy. The status keeps the previous supervisor's stamps, readiness, pause and wish when its status file
+ *   names the same pid (else: up since now, not ready, want-up from `down`). Events: `s` only (run did not
+ *   start now, so no `u`).
+ * - An adopted run is not our child: no wait status will ever come. Its pidfd becomes readable when it
+ *   exits (the `gone` event); every signal the machine sends it goes through that pidfd
+ *   (pidfd_send_signal: a recycled pid can never be hit), except SIGINT to its process group. Every letter
+ *   and supervisor signal acts as on any run (the same table cells): `d` sends the down-signal and SIGCONT
+ *   and arms timeout-kill, `x` / SIGHUP go to LASTUP, SIGTERM stops it, SIGQUIT ends supervision and leaves
+ *   it running (its record still says adopted: the next supervisor adopts it again).
+ * - `gone`: the death of run as in `chld`, with what is unknown said so: the status's wstat is 0 (s6's
+ *   35-byte status cannot say "unknown"; `s6-svstat` reads a valid file and prints `exitcode 0`), no death
+ *   tally record (it holds a wait status), supervise/vigil-run says `exit-unknown` (`vigil status` prints
+ *   LAST EXIT `unknown (adopted)`), finish gets `-1 0` (no real death gives -1). Then finish, restart and the
+ *   throttle as always; the next run is our own child again.
+ * - it still runs but no pidfd could be had (ENOSYS before Linux 5.3, EPERM under an old seccomp profile,
+ *   EMFILE): reported once and left alone: `foreign` holds it, and every start (the first one, a later `u`)
+ *   looks in /proc first and, while it lives, starts nothing and looks again in 10 s (without a pidfd the
+ *   death of a process that is not our child is no event anywhere; only this degraded case polls).
+ * The log pipe of an adopted pair: the dead supervisor held both ends of the service → logger pipe; the
+ * adopted service still writes into it and the adopted logger still reads from it, so logging goes on. The
+ * new supervisor makes a new pipe that neither of them has. When the service dies, the adopted logger
+ * reads what is left, sees EOF (no writer remains) and exits (vigil log and s6-log both do), and the pair
+ * restarts onto the new pipe: nothing lost. When the logger dies first, its successor reads the new pipe;
+ * the adopted service's next write has no reader: SIGPIPE (or EPIPE if it ignores SIGPIPE), so it dies
+ * and restarts onto the new pipe; what the old pipe held then is lost. A service logged in-supervisor
+ * (`log-dir`) lost its reader with the dead supervisor: the same SIGPIPE, then a restart onto the new pipe.
  */
 import type { SvStatus } from '../formats/status';
 import type { Tain } from '../formats/tai64n';
+import type { RunRecordKind } from '../formats/runrecord';
 import { SVC_LETTER_SIGNALS, SVC_LETTERS } from '../formats/control';
 import { SIGNALS } from '../sys/signals';
 import { wexitstatus, wifexited, wtermsig } from '../sys/waitstatus';
@@ -97,7 +132,23 @@ export interface HeldFds {
   stdio: [number, number, number];
   /** which of those the supervision owns (dup'ed copies, closed when it ends or at `x`) */
   owned: number[];
+  /** a pidfd on the adopted run while it is watched (-1: none) */
+  pidfd: number;
 }
+
+/** A run a previous supervisor of the directory started (supervise/vigil-run): the pid and its start time. */
+export interface LeftRun {
+  pid: number;
+  /** /proc/PID/stat field 22: with the pid it names one process, never a later one that reused the pid */
+  startTime: number;
+}
+
+/** What the executor found left running when it took the directory (given to `start`). */
+export type Found =
+  /** a pidfd is open on it: adopt it; prev = the status file the dead supervisor left (null: unreadable) */
+  | (LeftRun & { adopt: true; prev: SvStatus | null })
+  /** it runs but cannot be watched (why: the pidfd_open error): leave it alone, never start beside it */
+  | (LeftRun & { adopt: false; why: string });
 
 export interface ServiceRecord {
   /** argv[1] of run, last argument of finish (`foo` or `foo/log`) */
@@ -121,6 +172,10 @@ export interface ServiceRecord {
   stdioNull: boolean;
   /** why supervision ended ('' while it runs) */
   ended: '' | 'x' | SupervisorSignal | 'fork';
+  /** run (status.pid in UP / LASTUP) was adopted from a supervisor that died: not our child, watched by pidfd */
+  adopted: boolean;
+  /** a run left by a dead supervisor that could not be adopted: no start while it lives */
+  foreign: LeftRun | null;
   fds: HeldFds;
 }
 
@@ -145,7 +200,9 @@ export type Event =
   | { t: 'spawnFailed'; why: 'exec' | 'fork'; detail: string }
   | { t: 'finishSpawned'; pid: number }
   /** exec failed (missing finish: quiet) = finish "exited 127"; fork failed = `dD` */
-  | { t: 'finishFailed'; why: 'exec' | 'fork'; detail: string; quiet: boolean };
+  | { t: 'finishFailed'; why: 'exec' | 'fork'; detail: string; quiet: boolean }
+  /** the adopted run's pidfd became readable: it has exited (how is unknown: it is not our child) */
+  | { t: 'gone'; pid: number };
 
 export type Effect =
   /** write supervise/status (status.new + rename) with this content */
@@ -156,8 +213,12 @@ export type Effect =
   | { t: 'spawnRun'; notificationFd: number | undefined; lockFd: number | undefined }
   /** spawn ./finish A1 A2 NAME; the result comes back as `finishSpawned` or `finishFailed` */
   | { t: 'spawnFinish'; args: [string, string] }
-  /** kill(pid, sig); a negative pid is a process group */
-  | { t: 'kill'; pid: number; sig: number }
+  /** kill(pid, sig); a negative pid is a process group; pidfd: through the adopted run's pidfd instead */
+  | { t: 'kill'; pid: number; sig: number; pidfd?: true }
+  /** write supervise/vigil-run: run's pid (and, for `own`, its start time, read by the executor) */
+  | { t: 'recordRun'; pid: number; kind: RunRecordKind }
+  /** stop watching and close the adopted run's pidfd */
+  | { t: 'closePidfd' }
   /** append one record to supervise/death_tally, keeping the newest `max` */
   | { t: 'recordDeath'; stamp: Tain; wstat: number; max: number }
   /** create (s6-svc -D/-Q) or remove (-U) the `down` file */
@@ -193,6 +254,8 @@ export interface Query {
   /** wall clock as TAI64N, for the status stamps */
   wall(): Tain;
   readonly config: ServiceConfig;
+  /** that run still runs (its pid has that start time in /proc and is not a zombie) */
+  runAlive(run: LeftRun): boolean;
 }
 
 export interface StepResult {
@@ -231,6 +294,8 @@ export function initialRecord(name: string, dir: string, fds: HeldFds): ServiceR
     notifying: false,
     stdioNull: false,
     ended: '',
+    adopted: false,
+    foreign: null,
     fds,
   };
 }
@@ -238,18 +303,43 @@ export function initialRecord(name: string, dir: string, fds: HeldFds): ServiceR
 /**
  * s6-supervise's start-up (§3.1) once the directory is taken: status with both stamps = now, want-up unless
  * `down` exists, ready; written, then `s`; a deadline of now, so the first timeout starts the service if it
- * is wanted up (s6's `settimeout(0)`).
+ * is wanted up (s6's `settimeout(0)`). The first effect is always the status write.
+ * found: a run the previous supervisor left running (see Adoption in the header): adopted, the service
+ * starts in UP with no deadline; not adoptable, it is reported and kept in `foreign`.
  */
-export function start(rec: ServiceRecord, downFile: boolean, q: Query): StepResult {
+export function start(rec: ServiceRecord, downFile: boolean, q: Query, found: Found | null = null): StepResult {
   const r = draft(rec);
   const fx: Effect[] = [];
   const now = q.wall();
-  r.status.stamp = now;
-  r.status.readyStamp = now;
-  r.status.wantUp = !downFile;
-  r.status.ready = true;
+  const s = r.status;
+  if (found?.adopt) {
+    const prev = found.prev !== null && found.prev.pid === found.pid && !found.prev.finishing ? found.prev : null;
+    r.state = State.UP;
+    r.adopted = true;
+    r.deadline = null;
+    s.pid = found.pid;
+    s.finishing = false;
+    s.stamp = prev ? prev.stamp : now;
+    s.readyStamp = prev ? prev.readyStamp : now;
+    s.ready = prev ? prev.ready : false;
+    s.paused = prev ? prev.paused : false;
+    s.wantUp = prev ? prev.wantUp : !downFile;
+    fx.push({ t: 'persist', status: { ...s } }, { t: 'announce', bytes: 's' }, { t: 'recordRun', pid: found.pid, kind: 'adopted' });
+    return { record: r, effects: fx };
+  }
+  s.stamp = now;
+  s.readyStamp = now;
+  s.wantUp = !downFile;
+  s.ready = true;
   r.deadline = q.now();
-  fx.push({ t: 'persist', status: { ...r.status } }, { t: 'announce', bytes: 's' });
+  fx.push({ t: 'persist', status: { ...s } }, { t: 'announce', bytes: 's' });
+  if (found) {
+    r.foreign = { pid: found.pid, startTime: found.startTime };
+    fx.push({
+      t: 'warn',
+      msg: `run of a previous supervisor (pid ${found.pid}) is still running and cannot be adopted (${found.why}) - not starting a second copy while it runs`,
+    });
+  }
   return { record: r, effects: fx };
 }
 
@@ -276,7 +366,9 @@ class Step {
     this.r.deadline = null;
   }
   kill(sig: number): void {
-    this.fx.push({ t: 'kill', pid: this.r.status.pid, sig });
+    // an adopted run is signalled through its pidfd (its pid is not ours to reap, so it could be recycled)
+    if (this.r.adopted) this.fx.push({ t: 'kill', pid: this.r.status.pid, sig, pidfd: true });
+    else this.fx.push({ t: 'kill', pid: this.r.status.pid, sig });
   }
 }
 
@@ -286,10 +378,15 @@ const nop: Action = () => {};
 function endWith(reason: ServiceRecord['ended']): Action {
   return (m) => {
     const r = m.r;
-    const pids = r.status.pid > 0 && r.state !== State.DOWN ? [r.status.pid] : [];
+    // an adopted run is no child of ours to forget: its pidfd is closed and it runs on, unwatched
+    const pids = r.status.pid > 0 && r.state !== State.DOWN && !r.adopted ? [r.status.pid] : [];
     if (r.notifying) {
       r.notifying = false;
       m.fx.push({ t: 'closeNotify' });
+    }
+    if (r.adopted) {
+      r.adopted = false;
+      m.fx.push({ t: 'closePidfd' });
     }
     r.state = State.ENDED;
     r.ended = reason;
@@ -351,6 +448,15 @@ const wantUP: Action = (m) => {
 
 /** ask for run to be spawned (s6 `trystart`); the outcome arrives as `spawned` / `spawnFailed` */
 const trystart: Action = (m) => {
+  const f = m.r.foreign;
+  if (f !== null) {
+    // the previous supervisor's run that could not be adopted: never a second copy while it runs
+    if (m.q.runAlive(f)) {
+      m.after(EXEC_RETRY_MS);
+      return;
+    }
+    m.r.foreign = null;
+  }
   const cfg = m.q.config;
   const lk = cfg.lockFd();
   const notif = cfg.notificationFd();
@@ -380,11 +486,15 @@ const down_U: Action = (m) => {
   trystart(m);
 };
 
-/** run died (UP or LASTUP): status, death tally, then finish is asked for */
+/**
+ * run died (UP or LASTUP): status, death tally, then finish is asked for. An adopted run (its `gone`):
+ * the status is unknown, so wstat 0, no tally record, vigil-run says exit-unknown, finish gets `-1 0`.
+ */
 function runDied(m: Step, finishState: State.FINISH | State.LASTFINISH): void {
   const r = m.r;
   const w = m.wstat;
-  r.status.wstat = w & 0xffff;
+  const unknown = r.adopted;
+  r.status.wstat = unknown ? 0 : w & 0xffff;
   r.status.paused = false;
   r.status.ready = false;
   r.dying = false;
@@ -393,11 +503,17 @@ function runDied(m: Step, finishState: State.FINISH | State.LASTFINISH): void {
     r.notifying = false;
     m.fx.push({ t: 'closeNotify' });
   }
-  const max = m.q.config.maxDeathTally();
-  if (max > 0) m.fx.push({ t: 'recordDeath', stamp: r.status.stamp, wstat: w, max });
+  if (unknown) {
+    r.adopted = false;
+    m.fx.push({ t: 'closePidfd' }, { t: 'recordRun', pid: r.status.pid, kind: 'exit-unknown' });
+  } else {
+    const max = m.q.config.maxDeathTally();
+    if (max > 0) m.fx.push({ t: 'recordDeath', stamp: r.status.stamp, wstat: w, max });
+  }
   r.state = finishState;
   r.pending = 'finish';
-  m.fx.push({ t: 'spawnFinish', args: wifexited(w) ? [String(wexitstatus(w)), '0'] : ['256', String(wtermsig(w))] });
+  const args: [string, string] = unknown ? ['-1', '0'] : wifexited(w) ? [String(wexitstatus(w)), '0'] : ['256', String(wtermsig(w))];
+  m.fx.push({ t: 'spawnFinish', args });
 }
 const up_z: Action = (m) => runDied(m, State.FINISH);
 const lastup_z: Action = (m) => runDied(m, State.LASTFINISH);
@@ -536,8 +652,12 @@ export function step(rec: ServiceRecord, ev: Event, q: Query): StepResult {
       cell('timeout');
       break;
     case 'exit':
-      // s6 waits for status.pid only: run while up, finish while finishing
-      if (r.pending === null && ev.pid > 0 && ev.pid === r.status.pid && state !== State.DOWN) cell('chld', ev.wstat);
+      // s6 waits for status.pid only: run while up, finish while finishing (an adopted run is no child)
+      if (r.pending === null && ev.pid > 0 && ev.pid === r.status.pid && state !== State.DOWN && !r.adopted) cell('chld', ev.wstat);
+      break;
+    case 'gone':
+      // the adopted run exited: the `chld` cell of UP / LASTUP, its wait status unknown (runDied)
+      if (r.pending === null && r.adopted && ev.pid === r.status.pid && (state === State.UP || state === State.LASTUP)) cell('chld');
       break;
     case 'ctl': {
       const pos = CONTROL_LETTERS.indexOf(String.fromCharCode(ev.c));
@@ -571,6 +691,8 @@ export function step(rec: ServiceRecord, ev: Event, q: Query): StepResult {
       const m = new Step(r, fx, q, 0);
       r.pending = null;
       if (ev.lockWait) m.warn('another instance of the service is already running, child will block');
+      // recorded before anything else: a supervisor killed from here on finds this run and adopts it
+      fx.push({ t: 'recordRun', pid: ev.pid, kind: 'own' });
       r.deadline = null;
       r.nextStart = null;
       r.dying = false;

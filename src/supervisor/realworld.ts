@@ -8,13 +8,16 @@ import * as path from 'node:path';
 import {
   CONTROL_FIFO, DOWN, EVENT_DIR, LOCK_FILE, SERVICE_LOCK, SUPERVISE_DIR,
 } from '../formats/paths';
-import { writeStatus } from '../formats/status';
+import { readStatus, SvStatus, writeStatus } from '../formats/status';
+import { readRunRecord, recordIsAlive, writeRunRecord } from '../formats/runrecord';
+import { readProcStat } from '../sys/procstat';
 import { readDtally, recordFromWstat, truncateDtally, writeDtally } from '../formats/dtally';
 import { ensureFifodir, notifyFifodir } from '../formats/fifodir';
 import {
   readDownSignal, readLockFd, readMaxDeathTally, readNotificationFd, readTimeoutFinish, readTimeoutKill,
 } from '../formats/servicedir';
 import { native } from '../sys/native';
+import { EINVAL, isSysError } from '../sys/errors';
 import { closeQuiet } from '../sys/fds';
 import { NotAFifo, openControlFifo } from '../sys/fifo';
 import { lockFile } from '../sys/lock';
@@ -22,7 +25,7 @@ import { exists as pathExists, isDir } from '../sys/stat';
 import { forget, installReaper, onExit } from '../sys/reaper';
 import { watchReadable } from '../sys/fdwatch';
 import { envList } from '../sys/spawn';
-import type { ServiceConfig } from './machine';
+import type { Found, ServiceConfig } from './machine';
 import { errText, LockedFile, SetupError, SpawnError, SpawnRequest, Sys, World } from './world';
 import { realClock, TimerQueue } from './timers';
 
@@ -166,6 +169,32 @@ function config(dir: string, name: string, warn: (line: string) => void): Servic
   };
 }
 
+/** see Sys.findRun (and Adoption in machine.ts) */
+function findRun(dir: string): { found: Found; pidfd: number } | null {
+  const rec = readRunRecord(dir);
+  if (rec === null || !recordIsAlive(rec)) return null;
+  const left = { pid: rec.pid, startTime: rec.startTime };
+  let fd: number;
+  try {
+    fd = native().pidfdOpen(rec.pid);
+  } catch (e) {
+    if (!recordIsAlive(rec)) return null; // ESRCH: it has just gone
+    return { found: { ...left, adopt: false, why: errText(e) }, pidfd: -1 };
+  }
+  // the pid may have been recycled between the look and the open: now that the pidfd pins one process, look again
+  if (!recordIsAlive(rec)) {
+    closeQuiet(fd);
+    return null;
+  }
+  let prev: SvStatus | null = null;
+  try {
+    prev = readStatus(dir);
+  } catch {
+    /* no status left (or a bad one): the adopted run is described from now on */
+  }
+  return { found: { ...left, adopt: true, prev }, pidfd: fd };
+}
+
 let nullFd = -1;
 
 export const realSys: Sys = {
@@ -212,6 +241,25 @@ export const realSys: Sys = {
     }
   },
   config,
+  findRun,
+  recordRun: (dir, pid, kind) => {
+    let startTime = 0;
+    if (kind !== 'exit-unknown') {
+      const st = readProcStat(pid);
+      if (st === null) return; // already gone: nothing to adopt
+      startTime = st.startTime;
+    }
+    writeRunRecord(dir, { pid, startTime, kind });
+  },
+  runAlive: (run) => recordIsAlive({ ...run, kind: 'own' }),
+  pidfdKill: (pidfd, sig) => {
+    try {
+      native().pidfdSendSignal(pidfd, sig);
+      return 0;
+    } catch (e) {
+      return isSysError(e) ? e.errno : -EINVAL;
+    }
+  },
 };
 
 /** The real world: this Sys, the real clocks, a fresh timer queue (or the one given); installs the reaper. */

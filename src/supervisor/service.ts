@@ -10,7 +10,9 @@
  * straight away (no timer turn: a service ready for a second restarts without waiting for the loop).
  *
  * Per service, when idle: the record, three fds (lock, control, plus its own stdio copies) and one uv_poll
- * on the control fifo. No timer, no stream. `snapshot()` returns the record; `Service.restore()` takes one
+ * on the control fifo. No timer, no stream. While run is a process adopted from a supervisor that died
+ * (machine.ts, Adoption), also its pidfd and a uv_poll on it: the pidfd turns readable once run exits,
+ * which is posted as `gone` (run is not our child: the reaper never sees it). `snapshot()` returns the record; `Service.restore()` takes one
  * back (re-watching its fds, re-arming its deadline, re-registering its pids with the reaper): how a
  * supervisor that re-executes itself would carry its services across execve.
  */
@@ -69,11 +71,12 @@ function describeSpawnError(x: SpawnError): string {
 export class Service {
   private rec: ServiceRecord;
   private ctlWatch: { stop(): void } | null = null;
-  private notifyWatch: { stop(): void } | null = null;
+  /** uv_poll watchers on the readiness pipe and on the adopted run's pidfd (the fds are in rec.fds) */
+  private watches: Record<'notify' | 'pidfd', { stop(): void } | null> = { notify: null, pidfd: null };
   private timer: { when: number; cancelled: boolean } | null = null;
   /** a `timeout` for this deadline is already queued (a due deadline is posted, not timed) */
   private duePosted: number | null = null;
-  /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies) */
+  /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies; an adopted run's pidfd) */
   heldFds = 0;
 
   constructor(private readonly host: Host, opts: ServiceOptions) {
@@ -89,7 +92,7 @@ export class Service {
         }
       }
     }
-    const fds: HeldFds = { lock: -1, control: -1, notify: -1, stdio, owned };
+    const fds: HeldFds = { lock: -1, control: -1, notify: -1, stdio, owned, pidfd: -1 };
     this.rec = initialRecord(opts.name ?? path.basename(opts.dir), opts.dir, fds);
   }
 
@@ -142,7 +145,8 @@ export class Service {
   /**
    * Take the directory (s6-supervise's start-up, §3.1 order): event/, supervise/ (0700), lock (OFD write
    * lock; held → SetupError 100), control fifo (not a fifo → 100), death_tally truncated, `down` checked
-   * once, status written, `s` sent. The first start follows at once if the service is wanted up.
+   * once, status written, `s` sent. The first start follows at once if the service is wanted up. Between the
+   * lock and the status: the run a killed predecessor left running, if any, is looked for and adopted.
    */
   open(): void {
     const sys = this.host.world.sys;
@@ -157,15 +161,24 @@ export class Service {
     this.rec.fds.control = taken.control;
     this.heldFds = 2 + this.rec.fds.owned.length;
     this.ctlWatch = sys.watch(taken.control, () => this.onControlReadable());
+    // the lock is ours, so whoever wrote supervise/vigil-run is gone: is its run still running?
+    const left = sys.findRun(this.rec.dir);
+    if (left && left.pidfd >= 0) {
+      this.watchPidfd(left.pidfd, left.found.pid);
+      // counted for the whole supervision (the Supervisor's fd budget adds and removes heldFds once): an
+      // over-estimate by one once the adopted run is gone, never an under-estimate
+      this.heldFds++;
+    }
     let first;
     try {
-      first = start(this.rec, taken.down, this.query());
+      first = start(this.rec, taken.down, this.query(), left ? left.found : null);
       this.rec = first.record;
       // the first status must land (a supervisor nobody can read is no use): failing here fails the set-up
       sys.writeStatus(this.rec.dir, first.effects[0].t === 'persist' ? first.effects[0].status : this.rec.status);
     } catch (e) {
       this.ctlWatch.stop();
       this.ctlWatch = null;
+      this.closeHeld('pidfd');
       sys.close(taken.control);
       sys.close(taken.lock);
       this.closeOwned();
@@ -181,13 +194,17 @@ export class Service {
    */
   static restore(host: Host, rec: ServiceRecord): Service {
     const svc = Object.create(Service.prototype) as Service;
-    Object.assign(svc, { host, rec: structuredClone(rec), ctlWatch: null, notifyWatch: null, timer: null, heldFds: 2 + rec.fds.owned.length });
+    Object.assign(svc, {
+      host, rec: structuredClone(rec), ctlWatch: null, watches: { notify: null, pidfd: null }, timer: null,
+      heldFds: 2 + rec.fds.owned.length + (rec.fds.pidfd >= 0 ? 1 : 0),
+    });
     const sys = host.world.sys;
     if (rec.state !== State.ENDED) {
       svc.ctlWatch = sys.watch(rec.fds.control, () => svc.onControlReadable());
-      if (rec.fds.notify >= 0) svc.notifyWatch = sys.watch(rec.fds.notify, () => svc.onNotifyReadable());
+      if (rec.fds.notify >= 0) svc.watches.notify = sys.watch(rec.fds.notify, () => svc.onNotifyReadable());
       const pid = rec.status.pid;
-      if (pid > 0 && rec.state !== State.DOWN) sys.onExit(pid, (wstat) => host.post(svc, { t: 'exit', pid, wstat }));
+      if (rec.adopted) svc.watchPidfd(rec.fds.pidfd, pid);
+      else if (pid > 0 && rec.state !== State.DOWN) sys.onExit(pid, (wstat) => host.post(svc, { t: 'exit', pid, wstat }));
       svc.syncDeadline();
     }
     return svc;
@@ -201,7 +218,8 @@ export class Service {
   detach(): void {
     this.ctlWatch?.stop();
     this.ctlWatch = null;
-    this.stopNotifyWatch();
+    this.stopWatch('notify');
+    this.stopWatch('pidfd');
     if (this.timer) this.host.world.timers.cancel(this.timer);
     this.timer = null;
   }
@@ -224,6 +242,7 @@ export class Service {
       now: () => clock.now(),
       wall: () => clock.wall(),
       config: sys.config(this.rec.dir, this.rec.name, (l) => this.host.warn(null, l)),
+      runAlive: (run) => sys.runAlive(run),
     };
   }
 
@@ -281,7 +300,18 @@ export class Service {
       case 'spawnFinish':
         return this.spawnFinish(fx.args);
       case 'kill':
-        if (fx.pid !== 0) sys.kill(fx.pid, fx.sig);
+        if (fx.pidfd && this.rec.fds.pidfd >= 0) sys.pidfdKill(this.rec.fds.pidfd, fx.sig); // ESRCH: gone, `gone` follows
+        else if (fx.pid !== 0) sys.kill(fx.pid, fx.sig);
+        return null;
+      case 'recordRun':
+        try {
+          sys.recordRun(dir, fx.pid, fx.kind);
+        } catch (e) {
+          this.warn(`unable to write supervise/vigil-run: ${errText(e)}`);
+        }
+        return null;
+      case 'closePidfd':
+        this.closeHeld('pidfd');
         return null;
       case 'recordDeath':
         try {
@@ -307,14 +337,15 @@ export class Service {
         return null;
       }
       case 'closeNotify':
-        this.closeNotify();
+        this.closeHeld('notify');
         return null;
       case 'warn':
         this.warn(fx.msg);
         return null;
       case 'release': {
         for (const pid of fx.pids) sys.forget(pid);
-        this.closeNotify();
+        this.closeHeld('notify');
+        this.closeHeld('pidfd');
         if (this.ctlWatch) {
           this.ctlWatch.stop();
           this.ctlWatch = null;
@@ -382,7 +413,7 @@ export class Service {
     if (lock) sys.close(lock.fd);
     if (notifR >= 0) {
       fds.notify = notifR;
-      this.notifyWatch = sys.watch(notifR, () => this.onNotifyReadable());
+      this.watches.notify = sys.watch(notifR, () => this.onNotifyReadable());
     }
     return { t: 'spawned', pid, notify: notifR >= 0, lockWait };
   }
@@ -422,30 +453,41 @@ export class Service {
     const r = this.host.world.sys.read(fd, readBuf);
     if (r > 0) {
       if (readBuf.subarray(0, r).includes(10)) {
-        this.stopNotifyWatch();
+        this.stopWatch('notify');
         this.host.post(this, { t: 'ready' });
       }
     } else if (r === 0 || r !== -EAGAIN) {
-      this.stopNotifyWatch();
+      this.stopWatch('notify');
       this.host.post(this, { t: 'notifyEof' });
     }
   }
 
+  /** the adopted run's pidfd: readable once it has exited (level-triggered: stop at the first wake-up) */
+  private watchPidfd(fd: number, pid: number): void {
+    this.rec.fds.pidfd = fd;
+    this.watches.pidfd = this.host.world.sys.watch(fd, () => {
+      this.stopWatch('pidfd');
+      this.host.post(this, { t: 'gone', pid });
+    });
+  }
+
   // ------------------------------------------------------------------------------------------ helpers
 
-  private stopNotifyWatch(): void {
-    if (this.notifyWatch) {
-      this.notifyWatch.stop();
-      this.notifyWatch = null;
+  private stopWatch(which: 'notify' | 'pidfd'): void {
+    const w = this.watches[which];
+    if (w) {
+      w.stop();
+      this.watches[which] = null;
     }
   }
 
-  private closeNotify(): void {
-    this.stopNotifyWatch();
+  /** stop watching and close the readiness pipe or the adopted run's pidfd */
+  private closeHeld(which: 'notify' | 'pidfd'): void {
+    this.stopWatch(which);
     const fds = this.rec.fds;
-    if (fds.notify >= 0) {
-      this.host.world.sys.close(fds.notify);
-      fds.notify = -1;
+    if (fds[which] >= 0) {
+      this.host.world.sys.close(fds[which]);
+      fds[which] = -1;
     }
   }
 

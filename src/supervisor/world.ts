@@ -7,7 +7,8 @@
  */
 import type { SvStatus } from '../formats/status';
 import type { Tain } from '../formats/tai64n';
-import type { ServiceConfig } from './machine';
+import type { RunRecordKind } from '../formats/runrecord';
+import type { Found, LeftRun, ServiceConfig } from './machine';
 
 export interface Clock {
   /** monotonic milliseconds (CLOCK_MONOTONIC: system-wide, so valid across an execve) */
@@ -105,6 +106,19 @@ export interface Sys {
   downFile(dir: string, present: boolean): void;
   /** the service's config files, read on each call; invalid values warn through warn() */
   config(dir: string, name: string, warn: (line: string) => void): ServiceConfig;
+  /**
+   * What the previous supervisor of dir left running (supervise/vigil-run against /proc), or null. When it
+   * runs, a pidfd (close-on-exec) is opened on it and it is checked again (the pidfd pins one process: a
+   * pid recycled between the two looks is caught): found.adopt with that pidfd, or, when pidfd_open fails,
+   * found.adopt false, pidfd -1. Never throws.
+   */
+  findRun(dir: string): { found: Found; pidfd: number } | null;
+  /** write supervise/vigil-run (`own`/`adopted`: with run's start time from /proc; nothing if run is gone) */
+  recordRun(dir: string, pid: number, kind: RunRecordKind): void;
+  /** that run still runs (same pid and start time, not a zombie, this boot) */
+  runAlive(run: LeftRun): boolean;
+  /** non-throwing pidfd_send_signal(2): 0 or a negative errno */
+  pidfdKill(pidfd: number, sig: number): number;
 }
 
 /** The whole world of a Supervisor. */

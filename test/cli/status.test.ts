@@ -13,7 +13,7 @@ import { SLEEP_RUN, tmpdir } from '../helpers/scandir';
 import { tool, vigil, VIGIL } from '../helpers/svscan';
 import { waitFor, waitStatus } from '../helpers/wait';
 
-const KEYS = ['name', 'dir', 'supervised', 'state', 'pid', 'wantUp', 'normallyUp', 'notifies', 'ready', 'stateSeconds', 'restarts', 'lastExit', 'error'];
+const KEYS = ['name', 'dir', 'supervised', 'state', 'pid', 'wantUp', 'normallyUp', 'notifies', 'ready', 'stateSeconds', 'restarts', 'lastExit', 'error', 'adopted'];
 
 interface Row {
   name: string;

@@ -10,10 +10,15 @@
  *   const svc = w.add(sup, 'a', { finish: false, config: { timeoutKill: 1000 } });
  *   w.advance(1000);                            // fire what is due, in order
  *   w.exit(svc.runPid, 15 /* killed by TERM *\/);
+ *
+ * Adoption: w.leave('/srv/a', { pid: 77 }) makes a process a dead supervisor left running (not a child of
+ * this world: it never "exits" through the reaper), named in that dir's supervise/vigil-run; the next
+ * w.add() of /srv/a finds it. w.gone(77) ends it (its pidfd, if one is watched, turns readable).
  */
 import type { SvStatus } from '../../src/formats/status';
 import { Tain, tainFromUnixMs } from '../../src/formats/tai64n';
-import type { ServiceConfig } from '../../src/supervisor/machine';
+import type { LeftRun, ServiceConfig } from '../../src/supervisor/machine';
+import type { RunRecordKind } from '../../src/formats/runrecord';
 import { Service } from '../../src/supervisor/service';
 import { Supervisor } from '../../src/supervisor/supervisor';
 import { Scheduler, TimerQueue } from '../../src/supervisor/timers';
@@ -43,6 +48,16 @@ export interface FakeDir {
   locked: boolean;
   /** creating or removing ./down fails with this errno name (e.g. 'EROFS') */
   downError?: string;
+  /** supervise/vigil-run as last written (a run left by a dead supervisor: set by leave()) */
+  runRecord: { pid: number; startTime: number; kind: RunRecordKind } | null;
+}
+
+/** a process this world did not spawn (left by a dead supervisor) */
+export interface FakeOther {
+  startTime: number;
+  alive: boolean;
+  /** pidfd_open on it fails with this errno name (e.g. 'ENOSYS') */
+  pidfdError?: string;
 }
 
 type SpawnOutcome = { fail: 'exec' | 'fork' | 'removed'; code?: string } | null;
@@ -97,6 +112,7 @@ export class FakeWorld implements World {
     if (!d) {
       d = {
         config: {}, finish: false, down: false, serviceLockHeld: false, status: null, statusWrites: 0, events: [], tally: [], locked: false,
+        runRecord: null,
       };
       this.dirs.set(path, d);
     }
@@ -113,6 +129,30 @@ export class FakeWorld implements World {
     const d = this.dir(path);
     Object.assign(d, { ...setup, config: { ...d.config, ...(setup.config ?? {}) } });
     return sup.add({ dir: path, name });
+  }
+
+  /** processes not spawned by this world, by pid */
+  readonly others = new Map<number, FakeOther>();
+
+  /**
+   * A dead supervisor of dir left its run running: the process exists (start time 5000 unless given), its
+   * record is in supervise/vigil-run, and (status given) supervise/status is what that supervisor wrote last.
+   */
+  leave(dir: string, o: { pid: number; startTime?: number; pidfdError?: string; status?: SvStatus; recordedStartTime?: number }): void {
+    const startTime = o.startTime ?? 5000;
+    this.others.set(o.pid, { startTime, alive: true, pidfdError: o.pidfdError });
+    const d = this.dir(dir);
+    d.runRecord = { pid: o.pid, startTime: o.recordedStartTime ?? startTime, kind: 'own' };
+    if (o.status) d.status = { ...o.status };
+  }
+
+  /** a process left by a dead supervisor ends: its pidfd (if watched) becomes readable */
+  gone(pid: number): void {
+    const o = this.others.get(pid);
+    if (!o || !o.alive) throw new Error(`fake: no live process ${pid} left by a dead supervisor`);
+    o.alive = false;
+    this.log.push(`gone ${pid}`);
+    for (const [fd, what] of this.open) if (what === `pidfd ${pid}`) this.watchers.get(fd)?.();
   }
 
   /** the next spawn (run or finish) fails this way */
@@ -304,6 +344,31 @@ export class FakeWorld implements World {
         }
         w.dir(dir).down = present;
         w.log.push(present ? 'down+' : 'down-');
+      },
+      findRun(dir) {
+        const rec = w.dir(dir).runRecord;
+        if (!rec || !sys.runAlive(rec)) return null;
+        const o = w.others.get(rec.pid)!;
+        const left = { pid: rec.pid, startTime: rec.startTime };
+        if (o.pidfdError) return { found: { ...left, adopt: false, why: `${o.pidfdError} (pidfd_open)` }, pidfd: -1 };
+        const fd = w.fd(`pidfd ${rec.pid}`);
+        const st = w.dir(dir).status;
+        return { found: { ...left, adopt: true, prev: st ? { ...st } : null }, pidfd: fd };
+      },
+      recordRun(dir, pid, kind) {
+        const startTime = kind === 'exit-unknown' ? 0 : (w.others.get(pid)?.startTime ?? 9000 + pid);
+        w.dir(dir).runRecord = { pid, startTime, kind };
+        w.log.push(`record ${kind} ${pid}`);
+      },
+      runAlive(run: LeftRun) {
+        const o = w.others.get(run.pid);
+        return o !== undefined && o.alive && o.startTime === run.startTime;
+      },
+      pidfdKill(pidfd, sig) {
+        const what = w.open.get(pidfd);
+        if (!what || !what.startsWith('pidfd ')) return -9; // EBADF
+        w.log.push(`pidfd-kill ${what.slice(6)} ${sig}`);
+        return 0;
       },
       config(dir): ServiceConfig {
         const c = () => w.dir(dir).config;

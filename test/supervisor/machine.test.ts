@@ -9,13 +9,18 @@
  * /dev/null, warn, release(pids), ended), then the deadline relative to now (none, 0 = still due, +N ms).
  * Every state starts with want up, a due deadline (so `timeout` is an input there), run pid 101 / finish
  * pid 202, and in UP/LASTUP a kill timer (as after `d` with timeout-kill).
+ *
+ * Then vigil's one addition, adoption (machine.ts header): the UP and LASTUP rows again with run adopted
+ * from a dead supervisor (`chld` is then its pidfd's `gone`, pkill = a signal through the pidfd), and
+ * `start` with a run found left running.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CONTROL_LETTERS, Effect, Event, initialRecord, Query, ServiceRecord, State, step,
+  CONTROL_LETTERS, Effect, Event, Found, initialRecord, LeftRun, Query, ServiceRecord, start, State, step,
 } from '../../src/supervisor/machine';
 import { tainFromUnixMs } from '../../src/formats/tai64n';
+import type { SvStatus } from '../../src/formats/status';
 
 const NOW = 50_000;
 const q: Query = {
@@ -29,10 +34,11 @@ const q: Query = {
     maxDeathTally: () => 100,
     downSignal: () => 15,
   },
+  runAlive: () => false,
 };
 
 function recordIn(state: Exclude<State, State.ENDED>): ServiceRecord {
-  const r = initialRecord('a', '/srv/a', { lock: 3, control: 4, notify: -1, stdio: [0, 1, 2], owned: [] });
+  const r = initialRecord('a', '/srv/a', { lock: 3, control: 4, notify: -1, stdio: [0, 1, 2], owned: [], pidfd: -1 });
   r.state = state;
   r.status.wantUp = true;
   r.deadline = NOW;
@@ -54,7 +60,9 @@ function short(e: Effect): string {
     case 'announce': return `>${e.bytes}`;
     case 'spawnRun': return 'spawn';
     case 'spawnFinish': return `finish(${e.args.join(',')})`;
-    case 'kill': return `kill(${e.pid},${e.sig})`;
+    case 'kill': return `${e.pidfd ? 'p' : ''}kill(${e.pid},${e.sig})`;
+    case 'recordRun': return `rec(${e.kind},${e.pid})`;
+    case 'closePidfd': return 'closeP';
     case 'recordDeath': return 'tally';
     case 'downFile': return e.present ? '+down' : '-down';
     case 'stdioToNull': return 'null';
@@ -65,11 +73,16 @@ function short(e: Effect): string {
   }
 }
 
-function cell(state: Exclude<State, State.ENDED>, input: string): string {
+function cell(state: Exclude<State, State.ENDED>, input: string, adopted = false): string {
   const rec = recordIn(state);
+  if (adopted) {
+    rec.adopted = true;
+    rec.fds.pidfd = 7;
+  }
   const before = JSON.stringify(rec, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
   let ev: Event;
   if (input === 'timeout') ev = { t: 'timeout' };
+  else if (input === 'chld' && adopted) ev = { t: 'gone', pid: rec.status.pid };
   else if (input === 'chld') ev = { t: 'exit', pid: rec.status.pid || 999, wstat: state === State.UP || state === State.LASTUP ? 15 : 0 };
   else if (['term', 'hup', 'quit', 'int'].includes(input)) ev = { t: 'sig', sig: input as 'term' };
   else ev = { t: 'ctl', c: input.charCodeAt(0) };
@@ -177,7 +190,7 @@ test('the results of a spawn: spawned → UP, u; exec failure → 10 s; finish m
   const asked = step(down, { t: 'timeout' }, q).record;
   assert.equal(asked.pending, 'run');
   const up = step(asked, { t: 'spawned', pid: 300, notify: true, lockWait: false }, q);
-  assert.deepEqual(up.effects.map(short), ['P', '>u']);
+  assert.deepEqual(up.effects.map(short), ['rec(own,300)', 'P', '>u'], 'the run is recorded first (a supervisor killed after it adopts it)');
   assert.equal(up.record.state, State.UP);
   assert.equal(up.record.notifying, true);
   assert.equal(up.record.deadline, null);
@@ -194,4 +207,92 @@ test('the results of a spawn: spawned → UP, u; exec failure → 10 s; finish m
   assert.deepEqual(forkfail.effects.map(short), ['warn', 'P', '>dD']);
   // a result nobody asked for is ignored
   assert.deepEqual(step(down, { t: 'spawned', pid: 5, notify: false, lockWait: false }, q).effects, []);
+});
+
+// ------------------------------------------------------------------------------------------------ adoption
+
+/**
+ * The UP and LASTUP rows with run adopted: the same cells as s6's (the expected strings are the rows above,
+ * with every kill of run going through the pidfd), except `chld` (the pidfd's `gone`: no tally, the record
+ * says exit-unknown, finish gets -1 0) and the ends (the pidfd is closed, the pid is not "forgotten": it
+ * was never our child).
+ */
+const ADOPTED_DIFF: Record<'UP' | 'LASTUP', Record<string, string>> = {
+  UP: {
+    chld: 'FINISH+ closeP rec(exit-unknown,101) finish(-1,0) 0',
+    quit: 'ENDED+ closeP release() >x ended none',
+    int: 'ENDED+ kill(-101,2) closeP release() >x ended none', // the group: kill(2) on -pgid (no pidfd for a group)
+  },
+  LASTUP: {
+    chld: 'LASTFINISH+ closeP rec(exit-unknown,101) finish(-1,0) 0',
+    quit: 'ENDED+ closeP release() >x ended none',
+    int: 'ENDED+ kill(-101,2) closeP release() >x ended none',
+  },
+};
+
+for (const st of [State.UP, State.LASTUP] as const) {
+  test(`adopted run, row ${st}: s6's cells, signals through the pidfd, an exit of unknown status`, () => {
+    const wrong: string[] = [];
+    for (const input of INPUTS) {
+      const want = ADOPTED_DIFF[st][input] ?? EXPECTED[st][input].replace(/(^| )kill\(101,/g, '$1pkill(101,');
+      const got = cell(st, input, true);
+      if (got !== want) wrong.push(`${st} (adopted) × ${input}: got "${got}", want "${want}"`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+}
+
+test('adopted: a wait status for its pid is not an input (it is no child of ours); gone counts only for the adopted pid', () => {
+  const rec = recordIn(State.UP);
+  rec.adopted = true;
+  rec.fds.pidfd = 7;
+  assert.deepEqual(step(rec, { t: 'exit', pid: 101, wstat: 0 }, q).effects, []);
+  assert.deepEqual(step(rec, { t: 'gone', pid: 102 }, q).effects, []);
+  // and gone means nothing to a run that is our own child
+  assert.deepEqual(step(recordIn(State.UP), { t: 'gone', pid: 101 }, q).effects, []);
+  for (const st of [State.DOWN, State.FINISH] as const) assert.deepEqual(step(recordIn(st), { t: 'gone', pid: recordIn(st).status.pid }, q).effects, []);
+});
+
+const PREV_STAMP = tainFromUnixMs(1_799_999_000_000);
+function prevStatus(pid: number, o: Partial<SvStatus> = {}): SvStatus {
+  return { stamp: PREV_STAMP, readyStamp: PREV_STAMP, pid, wstat: 0, paused: false, finishing: false, wantUp: true, ready: true, ...o };
+}
+const fresh = () => initialRecord('a', '/srv/a', { lock: 3, control: 4, notify: -1, stdio: [0, 1, 2], owned: [], pidfd: 7 });
+
+test('start with a run left running and a pidfd on it: UP at once, no spawn, no deadline; the dead supervisor\'s status carried on', () => {
+  const found: Found = { pid: 77, startTime: 5000, adopt: true, prev: prevStatus(77, { wantUp: false, paused: true }) };
+  const out = start(fresh(), false, q, found);
+  assert.deepEqual(out.effects.map(short), ['P', '>s', 'rec(adopted,77)'], 'the status first (open writes it), `s`, no `u`: run did not start now');
+  const r = out.record;
+  assert.deepEqual([r.state, r.adopted, r.deadline, r.pending], [State.UP, true, null, null]);
+  // same pid in the status left behind: its stamps, readiness, pause and wish (want down here, despite no ./down)
+  assert.deepEqual(r.status, prevStatus(77, { wantUp: false, paused: true }));
+  // a status naming another pid (or none): up since now, not ready, the wish from ./down
+  for (const prev of [prevStatus(55), null]) {
+    const o = start(fresh(), true, q, { pid: 77, startTime: 5000, adopt: true, prev }).record;
+    assert.deepEqual(o.status, { ...prevStatus(77), stamp: q.wall(), readyStamp: q.wall(), ready: false, wantUp: false });
+  }
+});
+
+test('start with a run left running that cannot be adopted: one warning, DOWN, and no start while it lives (checked every 10 s)', () => {
+  let alive = true;
+  const qa: Query = { ...q, runAlive: (run: LeftRun) => alive && run.pid === 77 && run.startTime === 5000 };
+  const out = start(fresh(), false, qa, { pid: 77, startTime: 5000, adopt: false, why: 'ENOSYS (pidfd_open)' });
+  assert.deepEqual(out.effects.map(short), ['P', '>s', 'warn']);
+  assert.match((out.effects[2] as { msg: string }).msg, /pid 77\) is still running and cannot be adopted \(ENOSYS \(pidfd_open\)\) - not starting a second copy/);
+  assert.deepEqual(out.record.foreign, { pid: 77, startTime: 5000 });
+  assert.equal(out.record.state, State.DOWN);
+  // the first start: it still runs, so nothing; a look again in 10 s (no warning again)
+  const t1 = step(out.record, { t: 'timeout' }, qa);
+  assert.deepEqual(t1.effects, []);
+  assert.equal(t1.record.deadline, NOW + 10000);
+  // an operator's u does not start a second copy either
+  const u = step(t1.record, { t: 'ctl', c: 'u'.charCodeAt(0) }, qa);
+  assert.deepEqual(u.effects.map(short), ['P']);
+  assert.equal(u.record.pending, null);
+  // once it is gone, the next start spawns, and the record forgets it
+  alive = false;
+  const t2 = step({ ...t1.record, deadline: NOW }, { t: 'timeout' }, qa);
+  assert.deepEqual(t2.effects.map(short), ['spawn']);
+  assert.equal(t2.record.foreign, null);
 });
