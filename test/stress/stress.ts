@@ -11,6 +11,8 @@
  *   fuzz      ~290 hostile service directories beside 20 good ones under vigil svscan, 10 runs: good up within
  *             5 s, each bad one said exactly once, peak RSS < 100 MB, SIGTERM obeyed within 1 s
  *             (test/scanner/fuzz.test.ts)
+ *   adopt     1000 services under vigil svscan, the scanner SIGKILLed and started again, 5 runs: every run
+ *             adopted (same pid), 1000 processes (not 2000), none left 5 s after SIGTERM (test/scanner/adopt.test.ts)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +21,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { killStream } from '../helpers/logkill';
 import { orphanBurstRun } from '../helpers/orphans';
 import { fuzzRun } from '../helpers/fuzztree';
+import { adoptRun } from '../helpers/adopt';
 
 interface Case {
   name: string;
@@ -93,6 +96,22 @@ const CASES: Case[] = [
           ` SIGTERM -> exit in ${r.stopMs} ms${why.length ? `  FAIL: ${why.join('; ')}` : ''}`);
       }
       log(`fuzz: ${runs - bad}/${runs} runs clean`);
+      return bad === 0;
+    },
+  },
+  {
+    name: 'adopt',
+    defaultRuns: 5,
+    async run(runs, log) {
+      let bad = 0;
+      for (let i = 1; i <= runs; i++) {
+        const r = await adoptRun(1000);
+        const ok = r.adoptMs >= 0 && r.changed === 0 && r.processes === r.services && r.leftAfterTerm === 0;
+        if (!ok) bad++;
+        log(`adopt run ${i}/${runs}: ${r.services} services, all adopted ${r.adoptMs} ms after the second scanner started,` +
+          ` pid changed: ${r.changed}, processes: ${r.processes}, left after SIGTERM: ${r.leftAfterTerm}${ok ? '' : '  FAIL'}`);
+      }
+      log(`adopt: ${runs - bad}/${runs} runs clean`);
       return bad === 0;
     },
   },
