@@ -51,11 +51,16 @@ export interface Image {
 
 const cacheSh = (...args: string[]) => execFileSync('bash', [CACHE_SH, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 }).trim();
 
+/** Debian bookworm minbase (node:N-slim's bottom layer, no node): a lower dir from test/pkg/cache.sh's cache. */
+export function debianLayer(): string {
+  return cacheSh('debian');
+}
+
 /** The base images this harness knows. */
 function from(ref: string): Image {
   const m = /^node:(\d+)-slim$/.exec(ref);
   if (!m) throw new Error(`FROM ${ref}: only node:N-slim is supported here`);
-  const debian = cacheSh('debian');
+  const debian = debianLayer();
   const node = cacheSh('node-layer', m[1]);
   const nodeVersion = execFileSync(path.join(node, 'usr', 'local', 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim().slice(1);
   return {
@@ -89,6 +94,8 @@ export interface RuncSpec {
   tmpfs?: string[];
   /** read-only bind mounts: host path → container path */
   binds?: Record<string, string>;
+  /** read-write binds: host path → container path (a dir a test reads what happened from) */
+  rwBinds?: Record<string, string>;
 }
 
 let seq = 0;
@@ -109,6 +116,9 @@ export function imageBundle(s: RuncSpec): Bundle {
   }
   for (const [src, dst] of Object.entries(s.binds ?? {})) {
     spec.mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+  }
+  for (const [src, dst] of Object.entries(s.rwBinds ?? {})) {
+    spec.mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', 'rw', 'nosuid', 'nodev'] });
   }
   spec.root = { path: s.rootfs, readonly: s.readonly };
   spec.hostname = 'vigil-image';
