@@ -29,7 +29,10 @@ export const RESTART_MS = 1000;
 
 export interface CatchAllOptions {
   fifo: string;
-  logdir: string;
+  /** the logdir (null: none, the lines only go to `copy`: s6-overlay's S6_LOGGING=0) */
+  logdir: string | null;
+  /** the logdir's stamps, s6-log directives ('t' TAI64N, 'T' ISO 8601; default ['t']) */
+  stamps?: string[];
   /** container: every line is also copied here, unstamped (the container's stdout: docker logs) */
   copy?: (line: Buffer) => void;
   /** the logger is up (the machine's logger-ready) */
@@ -68,7 +71,8 @@ export class CatchAll {
       if (this.fd < 0) this.fd = fs.openSync(this.o.fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
       const copy = this.o.copy;
       this.engine = new LogEngine({
-        script: [...(copy ? ['1'] : []), 't', this.o.logdir],
+        // (init gives a logdir or a copy, at least one)
+        script: [...(copy ? ['1'] : []), ...(this.o.logdir !== null ? [...(this.o.stamps ?? ['t']), this.o.logdir] : [])],
         maxBuffered: SERVICE_MAX_BUFFERED,
         cwd: '/',
         onWarning: (m) => this.o.say(`vigil init: catch-all logger: ${m}`),

@@ -29,7 +29,7 @@ import { isatty } from 'node:tty';
 import { native } from '../sys/native';
 import { spawnProcess, which } from '../sys/spawn';
 import { installReaper, onDrained, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
-import { watchReadable, readAvailable, FdWatch } from '../sys/fdwatch';
+import { watchReadable, readAvailable, FdWatch, awaitEof } from '../sys/fdwatch';
 import { execReplace } from '../sys/exec';
 import { SIGNALS } from '../sys/signals';
 import { describeWaitStatus } from '../sys/waitstatus';
@@ -56,7 +56,7 @@ import { Effect, Event, initialState, MachineConfig, State, step, TimerId } from
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
 import { kernelRunlevel, mountEarly, umountAll } from './mounts';
 import {
-  OVERLAY_SHARE, OverlayConfig, etcDir, imageInternalSources, mergeInternal, overlayConfig, overlayPath, overlayPaths, overlaySources, prepareOverlayRun, settingsText,
+  OVERLAY_SHARE, OverlayConfig, catchAllPlan, etcDir, imageInternalSources, mergeInternal, overlayConfig, overlayPath, overlayPaths, overlaySources, prepareOverlayRun, settingsText,
 } from './overlay';
 import { ROOT } from '../sys/native';
 import { waitStatusToExitCode } from '../sys/waitstatus';
@@ -219,6 +219,25 @@ export class Init {
     const main = process.argv[1] && fs.existsSync(process.argv[1]) ? process.argv[1] : path.join(ROOT, 'bin', 'vigil');
     fs.writeFileSync(overlayPaths(this.rundir).settings, settingsText(ov, { etc: etcDir(ov), scandir: this.scandir, node: process.execPath, main }));
     for (const w of ov.warnings) this.earlySay(`vigil init: warning: ${w}`);
+    if (ov.catchallUser !== null && process.getuid?.() === 0) {
+      this.earlySay(`vigil init: warning: S6_CATCHALL_USER=${ov.catchallUser} is not applied: the catch-all logger is part of vigil init, not a process that could run as another user`);
+    }
+    // S6_WAIT_FOR_CLOSING_FD (s6-linux-init -W): nothing runs until the container manager closes that fd (the
+    // watcher holds the event loop meanwhile); the environment is already dumped, as files, nothing started
+    if (ov.waitClosingFd >= 3) {
+      const fd = ov.waitClosingFd;
+      awaitEof(fd, (err) => {
+        if (err) this.earlySay(`vigil init: warning: S6_WAIT_FOR_CLOSING_FD=${fd}: ${err.message}: not waited for`);
+        this.overlayHook(then);
+      });
+      return;
+    }
+    this.overlayHook(then);
+  }
+
+  /** s6-overlay mode: S6_STAGE2_HOOK (when set), reaped, then `then` */
+  private overlayHook(then: () => void): void {
+    const ov = this.overlay!;
     if (!ov.stage2Hook.length) return then();
     // the hook's output goes to the container's stdio (there is no catch-all logger yet); a signal to PID 1
     // while it runs reaches it, and is acted on once the tree is up
@@ -431,8 +450,9 @@ export class Init {
       // non-blocking sink: a stdout that does not read drops copies (counted, said there), never log lines
       let copy: ((b: Buffer) => void) | undefined;
       const out = this.console.outFd >= 0 ? this.console.outFd : this.console.errFd;
-      // S6_LOGGING=2: the catch-all log only, no copy to the container's stdout
-      if (this.mode === 'container' && out >= 0 && !(this.overlay && this.overlay.logging >= 2)) {
+      // s6-overlay mode: S6_LOGGING and S6_LOGGING_SCRIPT choose the log, the copy and the stamps (overlay.ts)
+      const plan = this.overlay ? catchAllPlan(this.overlay) : { logdir: true, copy: true, stamps: ['t'] };
+      if (this.mode === 'container' && out >= 0 && plan.copy) {
         try {
           const [cfd, fresh] = reopenFdEx(out, true, true);
           const sink = copySink(cfd, 1 << 20, (m) => this.warn(m), !fresh);
@@ -444,7 +464,9 @@ export class Init {
       }
       this.catchAll = new CatchAll({
         fifo: this.fifo,
-        logdir: path.join(this.rundir, 'uncaught-logs'),
+        // no copy to be had (no stdout): the log, whatever S6_LOGGING says, so that the lines go somewhere
+        logdir: plan.logdir || !copy ? path.join(this.rundir, 'uncaught-logs') : null,
+        stamps: plan.stamps,
         copy,
         ready: () => this.dispatch({ type: 'logger-ready' }),
         down: () => this.dispatch({ type: 'logger-down' }),

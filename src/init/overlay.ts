@@ -19,8 +19,16 @@ import { containerEnvDir, presetExitcode } from '../formats/s6overlay';
 export interface OverlayConfig {
   /** S6_KEEP_ENV: everything gets the container's environment (else only PATH, as s6-overlay) */
   keepEnv: boolean;
-  /** S6_LOGGING: 0/1 the catch-all log is copied to the container's stdout, 2 it is not */
+  /** S6_LOGGING: 0 no catch-all log, lines on the container's stdout; 1 the log and the copy; 2 the log only */
   logging: number;
+  /** S6_LOGGING_SCRIPT, split on blanks (null: unset); its `t` and `T` choose the catch-all log's stamps */
+  loggingScript: string[] | null;
+  /** S6_CATCHALL_USER (null: unset): not applicable under vigil (the catch-all logger is inside PID 1) */
+  catchallUser: string | null;
+  /** S6_WAIT_FOR_CLOSING_FD: 3 or more: wait for EOF on that fd before anything runs (0: do not) */
+  waitClosingFd: number;
+  /** S6_FIX_ATTRS_HIDDEN: fix-attrs.d's recursion includes dot entries */
+  fixAttrsHidden: boolean;
   /** S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on with a warning, 2 stop the container with the code */
   behaviour: number;
   /** S6_CMD_WAIT_FOR_SERVICES (legacy services.d waited for before CMD) */
@@ -71,6 +79,10 @@ export function overlayConfig(env: NodeJS.ProcessEnv): OverlayConfig {
   return {
     keepEnv: num('S6_KEEP_ENV', 0) !== 0,
     logging: num('S6_LOGGING', 0),
+    loggingScript: env.S6_LOGGING_SCRIPT === undefined ? null : words(env.S6_LOGGING_SCRIPT),
+    catchallUser: str(env.S6_CATCHALL_USER),
+    waitClosingFd: num('S6_WAIT_FOR_CLOSING_FD', 0),
+    fixAttrsHidden: num('S6_FIX_ATTRS_HIDDEN', 0) !== 0,
     behaviour: num('S6_BEHAVIOUR_IF_STAGE2_FAILS', 0),
     waitForServices: num('S6_CMD_WAIT_FOR_SERVICES', 0),
     waitMaxtime: num('S6_CMD_WAIT_FOR_SERVICES_MAXTIME', 0),
@@ -87,6 +99,20 @@ export function overlayConfig(env: NodeJS.ProcessEnv): OverlayConfig {
     bundledir: str(env.S6_RUNTIME_BUNDLEDIR),
     warnings,
   };
+}
+
+/**
+ * The catch-all logger under S6_LOGGING and S6_LOGGING_SCRIPT (s6-overlay's stage0 turns them into
+ * s6-linux-init-maker's -B / -1 and -t): whether it writes RUNDIR/uncaught-logs, whether it copies each line to
+ * the container's stdout, and the stamps of the log's lines ('t' TAI64N, 'T' ISO 8601, as s6-log's
+ * directives). S6_LOGGING 0: no log, the copy only (s6-overlay's -B: everything on the container's stdio);
+ * 1: both; 2: the log only. The stamps: those S6_LOGGING_SCRIPT names (`t`, `T`, both or none, as stage0's
+ * analyze_logging_script); unset, TAI64N - where s6-overlay's log then has none (its stage0 reads the unset
+ * variable as "no t, no T"): a log line without its time is not worth keeping.
+ */
+export function catchAllPlan(cfg: Pick<OverlayConfig, 'logging' | 'loggingScript'>): { logdir: boolean; copy: boolean; stamps: Array<'t' | 'T'> } {
+  const stamps: Array<'t' | 'T'> = cfg.loggingScript === null ? ['t'] : (['t', 'T'] as const).filter((x) => cfg.loggingScript!.includes(x));
+  return { logdir: cfg.logging >= 1, copy: cfg.logging < 2, stamps };
 }
 
 /** Where vigil's own copies of s6-overlay's service sets and scripts are (the package's share/s6-overlay). */
@@ -218,6 +244,7 @@ export function settingsText(cfg: OverlayConfig, o: { etc: string; scandir: stri
     `s6o_readytime=${cfg.readytime}`,
     `s6o_services_gracetime=${cfg.servicesGracetime}`,
     `s6o_kill_finish_maxtime=${cfg.killFinishMaxtime}`,
+    `s6o_fix_attrs_hidden=${cfg.fixAttrsHidden ? 1 : 0}`,
     `s6o_vigil() { ${q(o.node)} ${q(o.main)} "$@" ; }`,
     '',
   ].join('\n');

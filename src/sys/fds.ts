@@ -53,10 +53,32 @@ export function reopenFdEx(fd: number, write: boolean, nonblock = false): [numbe
   return [d, false];
 }
 
+/** the open flags of fd (and its O_CLOEXEC) as /proc/self/fdinfo shows them */
+function fdFlags(fd: number): number {
+  const octal = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^flags:\s*([0-7]+)/m)?.[1] ?? '0';
+  return parseInt(octal, 8);
+}
+
 /** true if the description behind fd is O_NONBLOCK */
 export function isNonblocking(fd: number): boolean {
-  const octal = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^flags:\s*([0-7]+)/m)?.[1] ?? '0';
-  return (parseInt(octal, 8) & fs.constants.O_NONBLOCK) !== 0;
+  return (fdFlags(fd) & fs.constants.O_NONBLOCK) !== 0;
+}
+
+/**
+ * true if another fd of this process is open for writing on the same pipe or fifo as fd: then it is a writer
+ * itself (libuv's own signal pipe is such a pair) and fd can never read EOF.
+ */
+export function pipeHeldTwice(fd: number): boolean {
+  const me = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  if (!me.startsWith('pipe:')) return false;
+  return fs.readdirSync('/proc/self/fd').some((n) => {
+    if (Number(n) === fd) return false;
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${n}`) === me && (fdFlags(Number(n)) & 3) === fs.constants.O_WRONLY;
+    } catch {
+      return false; // closed meanwhile (the readdir's own fd)
+    }
+  });
 }
 
 /** A pipe for a child: [readFd, writeFd], both close-on-exec; nonblock applies to the read end only. */

@@ -46,6 +46,8 @@ export interface BootOptions {
   inner?: string;
   /** pass neither --basedir nor --rundir (init's defaults, or what it detects) */
   plain?: boolean;
+  /** give init an fd 3: a socket whose other end is child.stdio[3] (a container manager's start barrier) */
+  fd3?: boolean;
 }
 
 export interface Booted {
@@ -85,7 +87,7 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
       ? ['env', `RUNDIR=${rundir}`, `BASEDIR=${basedir}`, 'sh', '-c', `set -e\n${o.inner}\nexec "$@"`, 'inner', ...inner]
       : inner;
   const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--mount', ...wrapped], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: o.fd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(o.env ?? {}) },
     cwd: o.cwd,
   });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  OVERLAY_SHARE, dumpEnv, etcDir, imageInternalSources, looksLikeOverlay, mergeInternal, overlayConfig, overlayPath,
+  OVERLAY_SHARE, catchAllPlan, dumpEnv, etcDir, imageInternalSources, looksLikeOverlay, mergeInternal, overlayConfig, overlayPath,
   overlaySources, settingsText,
 } from '../../src/init/overlay';
 import { readSources } from '../../src/rc/source';
@@ -17,7 +17,7 @@ import { makeTree, removeTree } from '../helpers/scandir';
 test('S6_* defaults as s6-overlay\'s code has them; numbers parsed; garbage named and defaulted', () => {
   const d = overlayConfig({});
   assert.deepEqual({ ...d, warnings: undefined }, {
-    keepEnv: false, logging: 0, behaviour: 0, waitForServices: 0, waitMaxtime: 0, readytime: 50, servicesGracetime: 3000,
+    keepEnv: false, logging: 0, loggingScript: null, catchallUser: null, waitClosingFd: 0, fixAttrsHidden: false, behaviour: 0, waitForServices: 0, waitMaxtime: 0, readytime: 50, servicesGracetime: 3000,
     killGracetime: null, killFinishMaxtime: 0, verbosity: 2, readOnlyRoot: false, syncDisks: false, cmdArg0: [],
     stage2Hook: [], profile: null, bundledir: null, warnings: undefined,
   });
@@ -32,6 +32,23 @@ test('S6_* defaults as s6-overlay\'s code has them; numbers parsed; garbage name
   assert.equal(c.verbosity, 2);
   assert.deepEqual(c.warnings, ['S6_VERBOSITY="loud" is not a number: using 2']);
   assert.equal(etcDir(c, '/r'), '/r/etc/cont-profile.d/dev');
+});
+
+test('S6_LOGGING and S6_LOGGING_SCRIPT: log, copy and stamps of the catch-all logger as s6-overlay\'s stage0 chooses them', () => {
+  const plan = (env: NodeJS.ProcessEnv) => catchAllPlan(overlayConfig(env));
+  // 0 (default): s6-linux-init-maker -B, no catch-all log: the lines go to the container's stdout only
+  assert.deepEqual(plan({}), { logdir: false, copy: true, stamps: ['t'] });
+  assert.deepEqual(plan({ S6_LOGGING: '1' }), { logdir: true, copy: true, stamps: ['t'] });
+  assert.deepEqual(plan({ S6_LOGGING: '2' }), { logdir: true, copy: false, stamps: ['t'] });
+  // the t and T of the script choose TAI64N and ISO 8601 (s6-linux-init-maker -t 1, 2, 3; none: -t 0)
+  assert.deepEqual(plan({ S6_LOGGING: '1', S6_LOGGING_SCRIPT: 'n20 s1000000 T' }).stamps, ['T']);
+  assert.deepEqual(plan({ S6_LOGGING_SCRIPT: 'T t n3' }).stamps, ['t', 'T']);
+  assert.deepEqual(plan({ S6_LOGGING_SCRIPT: 'n20 s1000000' }).stamps, []);
+  assert.deepEqual(plan({ S6_LOGGING_SCRIPT: '' }).stamps, []);
+  const c = overlayConfig({ S6_WAIT_FOR_CLOSING_FD: '4', S6_FIX_ATTRS_HIDDEN: '1', S6_CATCHALL_USER: 'nobody' });
+  assert.equal(c.waitClosingFd, 4);
+  assert.equal(c.fixAttrsHidden, true);
+  assert.equal(c.catchallUser, 'nobody');
 });
 
 test('PATH: /command /usr/bin /bin put in front only when missing, vigil\'s commands right after /command', () => {

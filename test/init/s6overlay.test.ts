@@ -11,6 +11,8 @@ import { bootInit, orderLines, BootOptions } from '../helpers/init-ns';
 import { tmpdir } from '../helpers/scandir';
 import { waitFor } from '../helpers/wait';
 
+const exists = (p: string): boolean => fs.existsSync(p);
+
 /** the image's /etc over the host's, its /run a temp dir the test reads */
 const IMAGE_ROOT = 'mount --bind "$RUNDIR" /run\nmount -t overlay overlay -o "lowerdir=$BASEDIR/etc:/etc" /etc';
 
@@ -51,7 +53,8 @@ function image(extra: Record<string, string> = {}): Record<string, string> {
 const order = orderLines;
 
 async function boot(t: Parameters<typeof bootInit>[0], o: BootOptions): Promise<Awaited<ReturnType<typeof bootInit>>> {
-  return bootInit(t, { plain: true, inner: IMAGE_ROOT, ...o, env: { MYVAR: 'from-docker-run', ...(o.env ?? {}) } });
+  // S6_LOGGING=1 (the catch-all log and the copy) unless a test says otherwise: the tests read the log
+  return bootInit(t, { plain: true, inner: IMAGE_ROOT, ...o, env: { MYVAR: 'from-docker-run', S6_LOGGING: '1', ...(o.env ?? {}) } });
 }
 
 test('an s6-overlay image runs unchanged: cont-init.d, s6-rc.d (user, user2), services.d, CMD in WORKDIR with its exit code, cont-finish.d', { timeout: 60000 }, async (t) => {
@@ -178,4 +181,118 @@ test('with vigil\'s s6-overlay commands: with-contenv in a cont-init script, a f
   const r = await b.exited(30000);
   assert.equal(r.code, 3, b.stderr());
   assert.ok(order(b.rundir).includes('with-contenv MYVAR=from-docker-run'), order(b.rundir).join('\n'));
+});
+
+test('S6_LOGGING: 0 no catch-all log, every line on the container\'s stdout; 1 the log (TAI64N) and stdout; 2 the log only, S6_LOGGING_SCRIPT\'s T stamping it ISO 8601', { timeout: 90000 }, async (t) => {
+  const cmd = ['/bin/sh', '-c', 'exit 0'];
+  const line = 'cont-init: info: running /etc/cont-init.d/10-first';
+  const current = (b: { rundir: string }): string => fs.readFileSync(path.join(b.rundir, 'uncaught-logs', 'current'), 'utf8');
+  const b0 = await boot(t, { tree: image(), cmd, env: { S6_LOGGING: '0' } });
+  assert.equal((await b0.exited(30000)).code, 0, b0.stderr());
+  assert.ok(b0.stdout().split('\n').includes(line), `stdout:\n${b0.stdout()}`);
+  assert.ok(!exists(path.join(b0.rundir, 'uncaught-logs')), 'S6_LOGGING=0 wrote a catch-all log');
+  const b1 = await boot(t, { tree: image(), cmd, env: { S6_LOGGING: '1' } });
+  assert.equal((await b1.exited(30000)).code, 0, b1.stderr());
+  assert.ok(b1.stdout().split('\n').includes(line), `stdout:\n${b1.stdout()}`);
+  assert.match(current(b1), new RegExp(`^@[0-9a-f]{24} ${line}$`, 'm'));
+  const b2 = await boot(t, { tree: image(), cmd, env: { S6_LOGGING: '2', S6_LOGGING_SCRIPT: 'n20 s1000000 T' } });
+  assert.equal((await b2.exited(30000)).code, 0, b2.stderr());
+  assert.ok(!b2.stdout().includes(line), `S6_LOGGING=2 copied to stdout:\n${b2.stdout()}`);
+  assert.match(current(b2), new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{9}  ${line}$`, 'm'));
+});
+
+test('S6_VERBOSITY=0: the legacy directories\' info lines are not said; S6_RUNTIME_PROFILE reads /etc/cont-profile.d/PROFILE instead of /etc', { timeout: 60000 }, async (t) => {
+  const p = 'etc/cont-profile.d/dev';
+  const b = await boot(t, {
+    tree: image({
+      [`${p}/cont-init.d/10-dev!`]: note('profile-cont-init'),
+      [`${p}/s6-overlay/s6-rc.d/init-dev/type`]: 'oneshot\n',
+      [`${p}/s6-overlay/s6-rc.d/init-dev/up`]: '/etc/cont-profile.d/dev/s6-overlay/s6-rc.d/init-dev/run\n',
+      [`${p}/s6-overlay/s6-rc.d/init-dev/run!`]: note('init-dev'),
+      [`${p}/s6-overlay/s6-rc.d/init-dev/dependencies.d/base`]: '',
+      [`${p}/s6-overlay/s6-rc.d/user/contents.d/init-dev`]: '',
+    }),
+    env: { S6_VERBOSITY: '0', S6_RUNTIME_PROFILE: 'dev' },
+    cmd: ['/bin/sh', '-c', 'echo cmd >> /run/order'],
+  });
+  assert.equal((await b.exited(30000)).code, 0, b.stderr());
+  const lines = order(b.rundir);
+  assert.deepEqual(lines, ['profile-cont-init', 'init-dev', 'cmd'], 'the profile\'s cont-init.d and s6-rc.d, not /etc\'s');
+  assert.deepEqual(b.logLines().filter((l) => / info: /.test(l)), [], b.logLines().join('\n'));
+});
+
+test('S6_FIX_ATTRS_HIDDEN: fix-attrs.d\'s recursion skips dot entries, unless it is set', { timeout: 60000 }, async (t) => {
+  const tree = image({ 'etc/fix-attrs.d/01-data': '# data owned by the app\n/run/data true 0:0 0600 0711\n' });
+  const prepare = (rundir: string): void => {
+    fs.mkdirSync(path.join(rundir, 'data', 'sub'), { recursive: true, mode: 0o755 });
+    for (const f of ['a', '.hidden', 'sub/b']) fs.writeFileSync(path.join(rundir, 'data', f), f, { mode: 0o644 });
+  };
+  const mode = (rundir: string, f: string): string => (fs.statSync(path.join(rundir, 'data', f)).mode & 0o777).toString(8);
+  const b = await boot(t, { tree, prepare, cmd: ['true'] });
+  assert.equal((await b.exited(30000)).code, 0, b.stderr());
+  assert.deepEqual(['a', 'sub', 'sub/b', '.hidden'].map((f) => mode(b.rundir, f)), ['600', '711', '600', '644'], b.logLines().join('\n'));
+  assert.ok(b.logLines().includes('fix-attrs: warning: fix-attrs is deprecated, please fix volume permissions in your container manager instead'));
+  const h = await boot(t, { tree, prepare, cmd: ['true'], env: { S6_FIX_ATTRS_HIDDEN: '1' } });
+  assert.equal((await h.exited(30000)).code, 0, h.stderr());
+  assert.deepEqual(['a', 'sub/b', '.hidden'].map((f) => mode(h.rundir, f)), ['600', '600', '600']);
+});
+
+test('S6_SERVICES_GRACETIME and S6_KILL_GRACETIME: a services.d longrun that ignores TERM is named after the first, KILLed after the second', { timeout: 60000 }, async (t) => {
+  const b = await boot(t, {
+    tree: image({ 'etc/services.d/legacy/run!': '#!/bin/sh\ntrap "" TERM\necho "legacy in $(pwd)" >> /run/order\nexec sleep 100000\n' }),
+    env: { S6_SERVICES_GRACETIME: '200', S6_KILL_GRACETIME: '400' },
+    cmd: ['/bin/sh', '-c', 'echo cmd >> /run/order; exec sleep 100000'],
+  });
+  // the legacy service's line comes after its trap: from then on it ignores TERM
+  await waitFor(() => order(b.rundir).includes('cmd') && order(b.rundir).some((l) => l.startsWith('legacy in')), 20000, 'CMD and the legacy service');
+  const t0 = Date.now();
+  b.signal('SIGTERM');
+  const r = await b.exited(20000);
+  const ms = r.at - t0;
+  assert.equal(r.code, 143, b.stderr());
+  assert.ok(b.logLines().some((l) => /^services-down: warning: not down after S6_SERVICES_GRACETIME=200 ms: legacy/.test(l)), b.logLines().join('\n'));
+  assert.equal(order(b.rundir).at(-1), 'cont-finish-99');
+  // both limits were waited out (200 + 400 ms), and neither was the 3 s default
+  t.diagnostic(`TERM → gone in ${ms} ms`);
+  assert.ok(ms >= 600 && ms < 5500, `TERM → gone in ${ms} ms (the defaults would take 3000 + 3000)`);
+});
+
+test('S6_WAIT_FOR_CLOSING_FD=3: nothing runs until the container manager closes fd 3', { timeout: 60000 }, async (t) => {
+  const b = await boot(t, { tree: image(), fd3: true, env: { S6_WAIT_FOR_CLOSING_FD: '3' }, cmd: ['/bin/sh', '-c', 'echo cmd >> /run/order'] });
+  // the environment is dumped before the wait: from then on, nothing may run while fd 3 is open
+  await waitFor(() => exists(path.join(b.rundir, 's6', 'container_environment', 'MYVAR')), 20000, 'the environment dump');
+  await new Promise((r) => setTimeout(r, 300)); // a window in which nothing must happen (absence has no event)
+  assert.deepEqual(order(b.rundir), [], 'something ran while fd 3 was open');
+  (b.child.stdio[3] as import('node:net').Socket).destroy();
+  assert.equal((await b.exited(30000)).code, 0, b.stderr());
+  assert.deepEqual(order(b.rundir).slice(0, 2), ['cont-init-10 MYVAR=', 'cont-init-20']);
+  assert.ok(order(b.rundir).includes('cmd'));
+});
+
+test('a read-only /run (S6_READ_ONLY_ROOT=1): init mounts a tmpfs there and the image runs', { timeout: 60000 }, async (t) => {
+  const out = tmpdir('vigil-s6o-ro-');
+  t.after(() => fs.rmSync(out, { recursive: true, force: true }));
+  const b = await boot(t, {
+    tree: image(),
+    inner: `${IMAGE_ROOT}\nmount -o remount,bind,ro /run`,
+    env: { S6_READ_ONLY_ROOT: '1' },
+    cmd: ['/bin/sh', '-c', `cp /run/order ${out}/order && stat -f -c %T /run > ${out}/fstype; exit 4`],
+  });
+  assert.equal((await b.exited(30000)).code, 4, b.stderr());
+  assert.equal(fs.readFileSync(path.join(out, 'fstype'), 'utf8').trim(), 'tmpfs');
+  assert.ok(fs.readFileSync(path.join(out, 'order'), 'utf8').includes('cont-init-20'));
+  assert.ok(!exists(path.join(b.rundir, 's6')), 'the read-only /run was written');
+});
+
+test('S6_SERVICES_READYTIME: with S6_CMD_WAIT_FOR_SERVICES, CMD waits at least that long after the services.d longruns are started', { timeout: 60000 }, async (t) => {
+  const stamp = (what: string): string => `#!/bin/sh\necho "${what} $(date +%s%3N)" >> /run/order\n`;
+  const b = await boot(t, {
+    tree: image({ 'etc/cont-init.d/20-second!': stamp('cont-init-20') }),
+    env: { S6_CMD_WAIT_FOR_SERVICES: '1', S6_SERVICES_READYTIME: '800' },
+    cmd: ['/bin/sh', '-c', 'echo "cmd $(date +%s%3N)" >> /run/order'],
+  });
+  assert.equal((await b.exited(30000)).code, 0, b.stderr());
+  const when = (w: string): number => Number(order(b.rundir).find((l) => l.startsWith(`${w} `))!.split(' ')[1]);
+  const gap = when('cmd') - when('cont-init-20');
+  assert.ok(gap >= 800, `CMD ${gap} ms after the last cont-init script`);
 });

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../../src/sys/native';
-import { readAvailable, watchReadable } from '../../src/sys/fdwatch';
+import { awaitEof, readAvailable, watchReadable } from '../../src/sys/fdwatch';
 import { EAGAIN } from '../../src/sys/errors';
 import { exitOf, killAll, runCmd } from '../helpers/sys-proc';
 
@@ -135,4 +135,29 @@ test('an exception thrown in a poll callback is an ordinary uncaught exception',
   const uncaught = await runFixture('nocatch');
   assert.equal(uncaught.code, 1, `exit code 1 like any uncaught exception (not an abort): ${uncaught.stderr}`);
   assert.match(uncaught.stderr, /boom-from-poll-callback/);
+});
+
+test('awaitEof: EOF once the other process holding the write end exits (its bytes dropped), fd closed; refused for our own pipe or a file', async () => {
+  const [r, w] = n.pipe(false);
+  // a writer in another process: sh writes a line, then holds the pipe 0.2 s
+  const pid = n.spawn('/bin/sh', ['sh', '-c', 'echo ready; sleep 0.2'], [], [null, w, 2]);
+  live.add(pid);
+  const exited = exitOf(pid);
+  n.close(w);
+  const t0 = Date.now();
+  const err = await nextEvent<Error | null>('EOF', (done) => awaitEof(r, done));
+  assert.equal(err, null);
+  assert.equal(await exited, 0);
+  assert.ok(Date.now() - t0 >= 150, 'returned before the writer was gone');
+  assert.throws(() => fs.fstatSync(r), /EBADF/);
+  // both ends here: the runtime's own kind of pipe, which never reads EOF - refused, left open
+  const [r2, w2] = n.pipe(false);
+  const own = await nextEvent<Error | null>('refusal', (done) => awaitEof(r2, done));
+  assert.match(String(own?.message), /also writes to/);
+  n.close(r2);
+  n.close(w2);
+  const f = fs.openSync(__filename, 'r');
+  const file = await nextEvent<Error | null>('refusal', (done) => awaitEof(f, done));
+  assert.match(String(file?.message), /not a pipe, fifo or socket/);
+  fs.closeSync(f);
 });
