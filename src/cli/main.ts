@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   svwait: { load: () => require('./svwait'), summary: 'wait for services to reach a state (s6-svwait)' },
   svok: { load: () => require('./svok'), summary: 'exit 0 if a service is supervised (s6-svok)' },
   svscanctl: { load: () => require('./svscanctl'), summary: 'send commands to a scanner (s6-svscanctl)' },
+  reexec: { load: () => require('./reexec'), summary: 're-execute a running vigil svscan/init, services kept running' },
   svdt: { load: () => require('./svdt'), summary: "print a service's death tally (s6-svdt)" },
   status: { load: () => require('./status'), summary: 'one row per service of a scan directory' },
   log: { load: () => require('./log'), summary: 'read lines on stdin and log them (s6-log script language)' },

@@ -1,11 +1,22 @@
 /**
  * `vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [DIR]`: s6-svscan's options and behaviour
  * (s6-protocol.md §8), every service supervised inside this one process. See src/scanner/scanner.ts.
+ *
+ * Re-exec (src/supervisor/reexec.ts): on an internal fault (uncaught exception, unhandled rejection) or on
+ * request (`vigil reexec DIR`: the R byte), the scanner and the in-supervisor loggers hand their state over
+ * (src/sys/handover.ts) and the process execs itself; the new image finds $VIGIL_REEXEC_STATE and resumes:
+ * every service keeps running, nothing restarts. A second fault within the repeat window, or a state that
+ * cannot be handed over or read back, does what a fault did before: exec .s6-svscan/crash (exit 111 without).
+ * Not yet with --rc (the service manager's state is not handed over): a fault there crashes as before.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Scanner, ScannerError, execStopScript } from '../scanner/scanner';
-import { InLog } from '../scanner/inlog';
+import { Scanner, ScannerError, ScannerState, execStopScript } from '../scanner/scanner';
+import { InLog, InLogState } from '../scanner/inlog';
+import { decideOnFault, REEXEC_FORMAT } from '../supervisor/reexec';
+import { realClock } from '../supervisor/timers';
+import { reexecSelf, takeHandover } from '../sys/handover';
+import { SVSCAN_DIR } from '../formats/paths';
 import { Manager } from '../rc/manager';
 import { saidOnce } from '../formats/servicedir';
 
@@ -28,7 +39,33 @@ logdir (log-script: s6-log directives, one per line). SIGUSR1 rotates those logd
 Control: DIR/.s6-svscan/control takes s6-svscanctl's letters (z a b h i t q n N).
 Signals: .s6-svscan/SIG<NAME> scripts replace the default action (HUP: h, INT/TERM: t, QUIT: q,
 ABRT: b, ALRM: scan). When stopped, .s6-svscan/finish is exec'd (no arguments).
+Re-exec: 'vigil reexec DIR' (or an internal fault) makes the scanner exec itself again, services kept
+running; a second fault within 30 s execs .s6-svscan/crash instead (exit 111 without one).
 `;
+
+/** what a vigil svscan hands to its next image */
+interface SvscanHandover {
+  v: number;
+  kind: 'svscan';
+  why: 'fault' | 'request';
+  /** monotonic ms of the fault re-execs so far (the repeat window) */
+  faults: number[];
+  scanner: ScannerState;
+  inlog: InLogState;
+}
+
+/** the handed-over state, checked enough to be used (the same command on the same directory) */
+function checkHandover(h: unknown, dir: string): SvscanHandover {
+  const x = h as Partial<SvscanHandover> | null;
+  if (!x || typeof x !== 'object' || x.v !== REEXEC_FORMAT || x.kind !== 'svscan') {
+    throw new Error(`a re-exec state this version does not read (format ${String(x?.v)}, ${String(x?.kind)})`);
+  }
+  if (!x.scanner || !Array.isArray(x.scanner.entries) || !Array.isArray(x.inlog) || !Array.isArray(x.faults)) {
+    throw new Error('a malformed re-exec state');
+  }
+  if (x.scanner.scandir !== path.resolve(dir)) throw new Error(`the re-exec state is for ${x.scanner.scandir}, not ${path.resolve(dir)}`);
+  return x as SvscanHandover;
+}
 
 interface Parsed {
   max?: number;
@@ -125,9 +162,20 @@ export function run(argv: string[]): Promise<number> | number {
     process.stderr.write(`vigil svscan: usage: ${p}\n${HELP}`);
     return 100;
   }
+  // a re-exec of this command: the previous image's state (or null on a normal start)
+  let handed: SvscanHandover | null = null;
+  try {
+    const h = takeHandover();
+    if (h !== null) handed = checkHandover(h, p.dir);
+  } catch (e) {
+    // the services are our children but cannot be taken back: what a fault did before re-exec existed
+    writeErr(`vigil svscan: fatal: unable to resume after a re-exec: ${(e as Error).message}`);
+    execStopScript(path.resolve(p.dir), 'crash');
+  }
   // one bounded line per warning, the same complaint about a service said once (src/formats/servicedir.ts)
   const log = saidOnce((l) => writeErr(l));
   const inlog = new InLog({ log, copyFd: p.logCopy ? 1 : undefined });
+  if (handed) inlog.resume(handed.inlog);
   // the service manager: RUNDIR is the scan directory's parent (RUNDIR/service, RUNDIR/s6-rc)
   const rc = p.rc.length ? new Manager({ sources: p.rc, rundir: path.dirname(path.resolve(p.dir)), log: writeErr }) : null;
   let rcStopping = false;
@@ -162,22 +210,58 @@ export function run(argv: string[]): Promise<number> | number {
     scandir: p.dir,
     rescanMs: p.rescanMs,
     maxServices: p.max,
-    readyFd: p.readyFd,
+    // readiness was written (and its fd closed) by the first image
+    readyFd: handed ? undefined : p.readyFd,
+    resume: handed?.scanner,
+    onReexec: () => {
+      const why = reexec('request');
+      writeErr(`vigil svscan: warning: unable to re-execute: ${why} - carrying on`);
+    },
     consoleFd: p.consoleFd,
     subreaper: p.subreaper,
   });
-  // an internal error nothing else caught: s6-svscan would exec .s6-svscan/crash
-  process.on('uncaughtException', (e) => {
-    process.stderr.write(`vigil svscan: fatal: internal error: ${(e as Error)?.stack ?? e}\n`);
+  let faults = handed?.faults ?? [];
+  /** hand everything over and exec this command again; returns (why not) only when it did not happen */
+  const reexec = (why: 'fault' | 'request'): string => {
+    if (rc) return 're-exec is not supported with --rc yet';
+    let next = faults;
+    if (why === 'fault') {
+      const d = decideOnFault(faults, realClock.now());
+      if (!d.reexec) return d.why;
+      next = d.faults;
+    }
+    try {
+      const s = sc.handover();
+      const l = inlog.handover();
+      const state: SvscanHandover = { v: REEXEC_FORMAT, kind: 'svscan', why, faults: next, scanner: s.state, inlog: l.state };
+      faults = next;
+      reexecSelf(state, [path.join(sc.scandir, SVSCAN_DIR)], [...s.fds, ...l.fds]);
+    } catch (e) {
+      const x = e as NodeJS.ErrnoException;
+      return x.code ? `${x.syscall ?? 'exec'}: ${x.code}` : x.message;
+    }
+  };
+  // an internal error nothing else caught: re-exec (services kept); else, as s6-svscan, exec .s6-svscan/crash
+  const onFault = (what: string, e: unknown) => {
+    writeErr(`vigil svscan: fatal: internal error (${what}): ${(e as Error)?.stack ?? e}`);
+    const why = reexec('fault');
+    writeErr(`vigil svscan: not re-executing: ${why}`);
     execStopScript(sc.scandir, 'crash');
-  });
+  };
+  process.on('uncaughtException', (e) => onFault('uncaught exception', e));
+  process.on('unhandledRejection', (e) => onFault('unhandled rejection', e));
   try {
     if (rc) rc.prepare(sc.scandir);
     sc.start();
   } catch (e) {
     const code = e instanceof ScannerError ? e.exitCode : 111;
     process.stderr.write(`vigil svscan: fatal: ${(e as Error).message}\n`);
+    if (handed) execStopScript(sc.scandir, 'crash');
     return code;
+  }
+  if (handed) {
+    const n = sc.services().reduce((k, s) => k + (s.main ? 1 : 0) + (s.log ? 1 : 0), 0);
+    writeErr(`vigil svscan: re-executed ${handed.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions carried over`);
   }
   if (rc) {
     rc.attach(sc);

@@ -3,10 +3,9 @@
  * DIR/.s6-svscan/control. Works against `vigil svscan` and s6-svscan alike.
  * Exit codes: 0 sent, 100 bad usage / nobody listening / broken .s6-svscan, 111 system error.
  */
-import { Messages, writeControl } from '../formats/svclient';
+import { Messages, writeScannerControl } from '../formats/svclient';
 import { wantsHelp } from '../formats/clientopts';
 import { SVSCANCTL_LETTERS, SVSCANCTL_MAX_COMMANDS } from '../formats/control';
-import { SVSCAN_DIR } from '../formats/paths';
 
 const USAGE = 'vigil svscanctl [ -zabhitqnN ] svscandir';
 
@@ -35,17 +34,8 @@ export function run(argv: string[]): number {
     }
     if (parsed.rest.length === 0) throw msg.usage();
     const dir = parsed.rest[0];
-    const r = writeControl(dir, SVSCAN_DIR, Buffer.from(letters, 'latin1'));
-    switch (r.kind) {
-      case 'sent':
-        return 0;
-      case 'not-listening':
-        throw msg.fatal(100, `: unable to control ${dir}: supervisor not listening`);
-      case 'broken':
-        throw msg.fatalSys(100, `something is wrong with the ${dir}/${SVSCAN_DIR} directory. errno reported`, r.error);
-      default:
-        throw msg.fatalSys(111, `unable to control ${dir}`, r.error);
-    }
+    writeScannerControl(msg, dir, Buffer.from(letters, 'latin1'));
+    return 0;
   } catch (e) {
     return msg.report(e);
   }

@@ -13,6 +13,11 @@ export const SVC_WAIT_LETTERS = 'dDuUrR';
 
 /** s6-svscanctl's letters */
 export const SVSCANCTL_LETTERS = 'zabhitqnN';
+/**
+ * vigil's own byte on .s6-svscan/control (`vigil reexec`): the scanner re-executes itself, keeping every
+ * service running. s6-svscan does not know it (a warning, nothing else), and s6-svscanctl cannot send it.
+ */
+export const SVSCAN_REEXEC = 'R';
 /** s6-svscanctl keeps at most 64 letters */
 export const SVSCANCTL_MAX_COMMANDS = 64;
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { native } from '../sys/native';
 import { strerror } from '../sys/errors';
 import { ParsedOpts, subgetopt } from './clientopts';
-import { CONTROL_FIFO, LOCK_FILE, SUPERVISE_DIR } from './paths';
+import { CONTROL_FIFO, LOCK_FILE, SUPERVISE_DIR, SVSCAN_DIR } from './paths';
 
 /** A fatal error that carries its exit code; the tools print it and return the code. */
 export class Fatal extends Error {
@@ -118,6 +118,24 @@ export function writeControl(dir: string, subdir: string, bytes: Uint8Array): Wr
     return { kind: 'error', error: e };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * s6-svscanctl's write and its messages: the bytes to DIR/.s6-svscan/control in one write, or the Fatal
+ * s6-svscanctl would die with (100 nobody listening or a broken .s6-svscan, 111 system error).
+ */
+export function writeScannerControl(msg: Messages, dir: string, bytes: Uint8Array): void {
+  const r = writeControl(dir, SVSCAN_DIR, bytes);
+  switch (r.kind) {
+    case 'sent':
+      return;
+    case 'not-listening':
+      throw msg.fatal(100, `: unable to control ${dir}: supervisor not listening`);
+    case 'broken':
+      throw msg.fatalSys(100, `something is wrong with the ${dir}/${SVSCAN_DIR} directory. errno reported`, r.error);
+    default:
+      throw msg.fatalSys(111, `unable to control ${dir}`, r.error);
   }
 }
 

@@ -48,6 +48,9 @@ import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BU
 
 export const COPY_MAX_DEFAULT = 1 << 20;
 
+/** the in-supervisor loggers a re-exec carries over (plain data; the pipe by fd number) */
+export type InLogState = Array<{ key: string; name: string; decl: LogDeclaration; r: number; w: number }>;
+
 export interface InLogOptions {
   /** where warning lines go (the scanner's log) */
   log: (line: string) => void;
@@ -234,6 +237,44 @@ export class InLog {
     const p = l.drain().catch((e) => this.warn(`${l.name}: closing the logdir: ${(e as Error).message}`));
     this.closing.add(p);
     void p.then(() => this.closing.delete(p));
+  }
+
+  /**
+   * What a re-exec carries over (the scanner's handover()): per logged service its declaration and the two
+   * pipe fds (kept open across execve), so the next image reads on from the same pipe. Bytes fed but not yet
+   * consumed are settled first where they can be (written bytes leave the pipe); what stays unwritten stays
+   * in the pipe and is read again by the next image. Loggers still draining (services forgotten) are not
+   * carried: their services are gone.
+   */
+  handover(): { state: InLogState; fds: number[] } {
+    const state: InLogState = [];
+    const fds: number[] = [];
+    for (const [key, l] of this.byKey) {
+      try {
+        l.feeder.settle();
+      } catch {
+        /* what is unsettled is read again from the pipe */
+      }
+      state.push({ key, name: l.name, decl: l.decl, r: l.r, w: l.w });
+      fds.push(l.r, l.w);
+    }
+    return { state, fds };
+  }
+
+  /** After a re-exec: take the logged services back (before the scanner's start(), which asks stdoutFor). */
+  resume(state: InLogState): void {
+    for (const s of state) {
+      try {
+        this.byKey.set(s.key, new Logged(s.name, s.decl, s.r, s.w, this));
+      } catch (e) {
+        // the logdir cannot be taken again: as at discovery, the service runs unlogged (its next start gets
+        // the default stdout; the running one sees EPIPE rather than a pipe nobody reads)
+        closeQuiet(s.r);
+        closeQuiet(s.w);
+        const msg = ((e as Error).message || String(e)).split('\n')[0];
+        this.warn(`${s.name}: log-dir ${s.decl.logdir}: ${msg} - running it unlogged after the re-exec`);
+      }
+    }
   }
 
   /** s6-log's SIGALRM for every in-supervisor logdir (or only NAME's); returns how many engines */

@@ -45,7 +45,7 @@ import * as path from 'node:path';
 import { native } from '../sys/native';
 import { closeQuiet } from '../sys/fds';
 import { isSymlink } from '../sys/stat';
-import { drain as reapNow, setSubreaper, reaperStats } from '../sys/reaper';
+import { drain as reapNow, holdReaping, releaseReaping, setSubreaper, reaperStats } from '../sys/reaper';
 import { watchReadable, FdWatch } from '../sys/fdwatch';
 import { NotAFifo, openControlFifo } from '../sys/fifo';
 import { lockFile } from '../sys/lock';
@@ -56,6 +56,10 @@ import {
   LOG_SUBDIR, SVSCAN_CONTROL, SVSCAN_CRASH, SVSCAN_DIR, SVSCAN_FINISH, SVSCAN_LOCK, SVSCAN_LOG_SERVICE,
 } from '../formats/paths';
 import { Supervisor, defaultLog } from '../supervisor/supervisor';
+import { adoptDevnull, devnullFd } from '../supervisor/realworld';
+import { recordFds } from '../supervisor/reexec';
+import type { ServiceRecord } from '../supervisor/machine';
+import { SVSCAN_REEXEC } from '../formats/control';
 import { checkServiceDir, forgetReports, saidOnce } from '../formats/servicedir';
 import { Service, SetupError, SupervisorSignal } from '../supervisor/service';
 import { TimerHandle } from '../supervisor/timers';
@@ -103,6 +107,27 @@ export interface ScannerOptions {
    */
   onDiscover?: (name: string, dir: string, key: string, hasLogSubdir: boolean) => void;
   onForget?: (name: string, dir: string, key: string) => void;
+  /**
+   * The state a previous image of this process handed over (handover(), then execve): start() takes the
+   * scan directory and every service back from it instead of taking them afresh. Reaping is held from the
+   * constructor until the services are restored, so an exit during the exec reaches its service.
+   */
+  resume?: ScannerState;
+  /** `vigil reexec` (the R byte on .s6-svscan/control): the owner re-executes the process (see handover()) */
+  onReexec?: () => void;
+}
+
+/** What a scanner hands to its next image across execve (plain data; fds by number). */
+export interface ScannerState {
+  scandir: string;
+  /** .s6-svscan/lock (the OFD lock stays ours: the description stays open) and the control fifo */
+  lockFd: number;
+  ctlR: number;
+  baselineFds: number;
+  /** the /dev/null fd the services' stdio may name */
+  devnull: number;
+  /** every entry with the records of its live supervisions */
+  entries: Array<{ rec: EntryRecord; main: ServiceRecord | null; log: ServiceRecord | null }>;
 }
 
 export class ScannerError extends Error {
@@ -171,6 +196,9 @@ export class Scanner {
     // every warning of the tree: one bounded line, and the same complaint about a service said once
     this.logLine = saidOnce(opts.log ?? defaultLog);
     this.max = Math.min(90000, Math.max(2, opts.maxServices ?? 500));
+    // a resumed scanner's children may have died during the exec: nobody reaps them before their owners
+    // are back (the Supervisor's world installs the reaper, which reaps at once)
+    if (opts.resume) holdReaping();
     this.supervisor = new Supervisor({ log: this.logLine, onEnded: (svc) => this.onEnded(svc) });
   }
 
@@ -180,6 +208,20 @@ export class Scanner {
 
   /** Take the scan directory and run: .s6-svscan/, lock, control fifo, signals, -d readiness, first scan. */
   start(): void {
+    if (this.opts.resume) {
+      this.resumeFrom(this.opts.resume);
+      return;
+    }
+    this.raiseFdLimit();
+    try {
+      this.baselineFds = fs.readdirSync('/proc/self/fd').length + 4;
+    } catch {
+      /* no /proc: keep the estimate */
+    }
+    this.startInner();
+  }
+
+  private raiseFdLimit(): void {
     try {
       this.fdLimit = raiseNofileLimit().soft;
     } catch (e) {
@@ -190,11 +232,9 @@ export class Scanner {
         /* keep the default */
       }
     }
-    try {
-      this.baselineFds = fs.readdirSync('/proc/self/fd').length + 4;
-    } catch {
-      /* no /proc: keep the estimate */
-    }
+  }
+
+  private startInner(): void {
     if (this.opts.subreaper) setSubreaper(true);
     let st: fs.Stats;
     try {
@@ -232,14 +272,7 @@ export class Scanner {
       const code = e instanceof NotAFifo ? 'ENOENT' : (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       throw new ScannerError(`unable to set up ${SVSCAN_CONTROL}: ${code}`, 111);
     }
-    this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
-    if (this.opts.handleSignals !== false) {
-      for (const sig of SCANNED_SIGNALS) {
-        const h = () => this.signal(sig);
-        this.sigHandlers.push([sig, h]);
-        process.on(sig, h);
-      }
-    }
+    this.listen();
     reapNow();
     if (this.opts.readyFd !== undefined) {
       try {
@@ -253,6 +286,86 @@ export class Scanner {
         /* already closed */
       }
     }
+    this.scan();
+  }
+
+  /** the control fifo and the signals */
+  private listen(): void {
+    this.ctlWatch = watchReadable(this.ctlR, () => this.onControlReadable());
+    if (this.opts.handleSignals !== false) {
+      for (const sig of SCANNED_SIGNALS) {
+        const h = () => this.signal(sig);
+        this.sigHandlers.push([sig, h]);
+        process.on(sig, h);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- re-exec
+
+  /**
+   * Everything this scanner needs to carry on in a new image of the process, and the fds it names (they
+   * must be kept open across execve). The scanner is left as it is (an exec that fails carries on with it).
+   * Throws when there is nothing sane to hand over (the tree is stopping).
+   */
+  handover(): { state: ScannerState; fds: number[] } {
+    if (this.stopping) throw new Error('the tree is stopping');
+    const fds = [this.lockFd, this.ctlR];
+    const entries: ScannerState['entries'] = [];
+    for (const e of this.entries.values()) {
+      const main = e.main && !e.main.done ? e.main.snapshot() : null;
+      const log = e.log && !e.log.done ? e.log.snapshot() : null;
+      for (const r of [main, log]) if (r) fds.push(...recordFds(r));
+      if (e.rec.pipe) fds.push(...e.rec.pipe);
+      entries.push({ rec: structuredClone(e.rec), main, log });
+    }
+    const devnull = devnullFd();
+    for (const fd of [devnull, this.opts.consoleFd, this.opts.serviceStdout, this.opts.serviceStderr]) if (fd !== undefined && fd >= 0) fds.push(fd);
+    const state: ScannerState = {
+      scandir: this.scandir, lockFd: this.lockFd, ctlR: this.ctlR, baselineFds: this.baselineFds, devnull, entries,
+    };
+    return { state, fds: [...new Set(fds)].filter((fd) => fd >= 0) };
+  }
+
+  /**
+   * start() of a re-executed scanner: the lock and the control fifo are still ours (their fds came across
+   * the exec), every entry and supervision is restored from its record (its deadlines re-armed, its fds
+   * re-watched, its pids re-registered), then what died meanwhile is reaped and handled, then a scan (as
+   * s6-svscan does at start: a service added meanwhile is found). -d readiness is not written again.
+   */
+  private resumeFrom(st: ScannerState): void {
+    if (st.scandir !== this.scandir) throw new ScannerError(`the handed-over state is for ${st.scandir}, not ${this.scandir}`, 111);
+    this.raiseFdLimit();
+    this.baselineFds = st.baselineFds;
+    this.lockFd = st.lockFd;
+    this.ctlR = st.ctlR;
+    adoptDevnull(st.devnull);
+    this.listen();
+    const recs: ServiceRecord[] = [];
+    const slots: Array<[Entry, Side]> = [];
+    for (const saved of st.entries) {
+      const e: Entry = { rec: saved.rec, main: null, log: null, mainTimer: null, logTimer: null };
+      this.entries.set(saved.rec.key, e);
+      if (saved.rec.pipe) this.pipes++;
+      for (const side of ['main', 'log'] as const) {
+        const r = saved[side];
+        if (!r) continue;
+        recs.push(r);
+        slots.push([e, side]);
+      }
+    }
+    this.supervisor.restore(recs, (svc, i) => {
+      const [e, side] = slots[i];
+      e[side] = svc;
+      this.owner.set(svc, e);
+    });
+    // a supervision that could not be restored (it had ended) is an ended side for its entry
+    for (const [e, side] of slots) if (e[side] === null) this.feed(e, { t: 'ended', side });
+    for (const e of this.entries.values()) {
+      this.syncTimer(e, 'main');
+      this.syncTimer(e, 'log');
+    }
+    releaseReaping();
     this.scan();
   }
 
@@ -581,6 +694,10 @@ export class Scanner {
       case 'q':
         this.killSupervisors(false, 'term', 'term', 'term');
         this.stop(true);
+        return;
+      case SVSCAN_REEXEC:
+        if (this.opts.onReexec) this.opts.onReexec();
+        else this.warn('received R (re-exec), but this scanner cannot re-execute itself - ignored');
         return;
       default:
         this.warn(`received unknown control command: ${JSON.stringify(c).slice(1, -1)}`);

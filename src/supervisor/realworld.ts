@@ -197,6 +197,16 @@ function findRun(dir: string): { found: Found; pidfd: number } | null {
 
 let nullFd = -1;
 
+/** the /dev/null fd devnull() handed out (-1: none yet), for a re-exec to carry over */
+export function devnullFd(): number {
+  return nullFd;
+}
+
+/** after a re-exec: the /dev/null fd of the previous image (services' stdio may name it) is this one's */
+export function adoptDevnull(fd: number): void {
+  if (fd >= 0 && nullFd < 0) nullFd = fd;
+}
+
 export const realSys: Sys = {
   takeDir,
   watch: (fd, cb) => watchReadable(fd, () => cb()),

@@ -17,7 +17,7 @@
  * (realworld.ts); the unit tests give a fake one.
  */
 import * as fs from 'node:fs';
-import { Event, Host, Service, ServiceOptions, SupervisorSignal } from './service';
+import { Event, Host, Service, ServiceOptions, ServiceRecord, SupervisorSignal } from './service';
 import type { Timers, World } from './world';
 import { realWorld } from './realworld';
 
@@ -82,6 +82,32 @@ export class Supervisor implements Host {
     }
     this.fdsHeld += svc.heldFds;
     return svc;
+  }
+
+  /**
+   * Take services back from records saved by Service.snapshot() in a previous image of this process (a
+   * re-exec): each one's fds are still open here and its pids are still our children (Service.restore).
+   * `each` sees every live service before any event runs (so its owner knows it before an exit that
+   * happened during the exec, or a deadline that passed, is handled); then the queue is drained.
+   */
+  restore(recs: ServiceRecord[], each: (svc: Service, index: number) => void = () => {}): Service[] {
+    const out: Service[] = [];
+    const was = this.draining;
+    this.draining = true;
+    try {
+      recs.forEach((rec, i) => {
+        const svc = Service.restore(this, rec);
+        out.push(svc);
+        if (svc.done) return;
+        this.services.add(svc);
+        this.fdsHeld += svc.heldFds;
+        each(svc, i);
+      });
+    } finally {
+      this.draining = was;
+    }
+    if (!was) this.drain();
+    return out;
   }
 
   /** Queue a control byte string for a service, as if written to its supervise/control. */

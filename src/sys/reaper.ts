@@ -25,6 +25,8 @@ let orphans = 0;
 let reaped = 0;
 let orphanHandler: ((r: ReapResult) => void) | null = null;
 const drainListeners = new Set<() => void>();
+/** reaping is held (a re-exec'd supervisor registering its children's owners): drains are deferred */
+let held = false;
 let errorHandler: (e: unknown, pid: number) => void = (e, pid) => {
   const msg = e instanceof Error ? e.stack ?? e.message : String(e);
   process.stderr.write(`vigil: exit handler for pid ${pid} threw: ${msg}\n`);
@@ -73,6 +75,7 @@ export function forget(pid: number): boolean {
 
 /** Reap everything that is dead now and dispatch it; returns how many were reaped. Each owner runs isolated. */
 export function drain(): number {
+  if (held) return 0;
   const results = native().reap();
   for (const r of results) {
     reaped++;
@@ -105,6 +108,22 @@ export function drain(): number {
     }
   }
   return results.length;
+}
+
+/**
+ * Defer reaping until releaseReaping(): a supervisor that has just re-executed itself holds it while it
+ * registers the owners of the children it carried across execve, so that an exit that happened during the
+ * exec (a zombie waiting for us) is handed to its owner, not counted as an orphan. Hold it only within one
+ * synchronous set-up: the child watcher waits for the next reap, which release() performs.
+ */
+export function holdReaping(): void {
+  held = true;
+}
+
+/** End holdReaping() and reap what died meanwhile (always: the watcher thread may be waiting for it). */
+export function releaseReaping(): number {
+  held = false;
+  return drain();
 }
 
 /**
