@@ -2,7 +2,9 @@
  * `vigil init` — see src/init/README.md (modes, the fifo trick, signals, exit codes) and `vigil init --help`.
  */
 import { INIT_USAGE, parseInitArgs, UsageError } from '../init/options';
-import { Init } from '../init/init';
+import { Init, InitHandover } from '../init/init';
+import { takeHandover } from '../sys/handover';
+import { REEXEC_FORMAT } from '../supervisor/reexec';
 import { looksLikeOverlay } from '../init/overlay';
 import { isDir } from '../sys/stat';
 
@@ -24,8 +26,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   // an s6-overlay image with `vigil init` as its entrypoint: no vigil basedir, the overlay's directories
   if (!o.s6Overlay && !o.basedirGiven && !isDir(o.basedir) && looksLikeOverlay()) o.s6Overlay = true;
+  // a re-exec of this init (src/supervisor/reexec.ts): the previous image's state
+  let handed: InitHandover | Error | null = null;
+  try {
+    const h = takeHandover() as Partial<InitHandover> | null;
+    if (h !== null) {
+      if (typeof h !== 'object' || h.v !== REEXEC_FORMAT || h.kind !== 'init' || !h.machine || !h.scanner || !Array.isArray(h.inlog)) {
+        throw new Error(`a re-exec state this version does not read (format ${String(h?.v)}, ${String(h?.kind)})`);
+      }
+      handed = h as InitHandover;
+    }
+  } catch (e) {
+    handed = e as Error;
+  }
   const init = new Init(o);
-  const code = await init.boot();
+  const code = await init.boot(handed);
   // leave at once: the tree is down, nothing is left to flush but our own console messages (synchronous)
   process.exit(code);
 }

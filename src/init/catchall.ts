@@ -29,6 +29,8 @@ export const RESTART_MS = 1000;
 
 export interface CatchAllOptions {
   fifo: string;
+  /** the fifo's read end, already open (a re-exec of init carries it): not opened again */
+  fd?: number;
   /** the logdir (null: none, the lines only go to `copy`: s6-overlay's S6_LOGGING=0) */
   logdir: string | null;
   /** the logdir's stamps, s6-log directives ('t' TAI64N, 'T' ISO 8601; default ['t']) */
@@ -53,7 +55,14 @@ export class CatchAll {
   /** faults since start (tests, diagnostics) */
   faults = 0;
 
-  constructor(private readonly o: CatchAllOptions) {}
+  constructor(private readonly o: CatchAllOptions) {
+    if (o.fd !== undefined && o.fd >= 0) this.fd = o.fd;
+  }
+
+  /** the fifo's read end (-1 before start() and after close()) */
+  get fifoFd(): number {
+    return this.fd;
+  }
 
   get up(): boolean {
     return this.engine !== null;

@@ -78,6 +78,11 @@ export class ConsoleHolder {
     return new ConsoleHolder(d(0), d(1), d(2));
   }
 
+  /** After a re-exec of init: the holder's dups of the original 0/1/2, carried across the exec by number. */
+  static adopt(inFd: number, outFd: number, errFd: number): ConsoleHolder {
+    return new ConsoleHolder(inFd, outFd, errFd);
+  }
+
   /** Machine mode: /dev/console for everything. */
   static fromDevice(dev: string): ConsoleHolder {
     const sh = native();

@@ -28,16 +28,18 @@ import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { native } from '../sys/native';
 import { spawnProcess, which } from '../sys/spawn';
-import { installReaper, onDrained, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
+import { holdReaping, installReaper, onDrained, onExit, setReaperErrorHandler, setSubreaper } from '../sys/reaper';
 import { watchReadable, readAvailable, FdWatch, awaitEof } from '../sys/fdwatch';
 import { execReplace } from '../sys/exec';
 import { SIGNALS } from '../sys/signals';
 import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
-import { Scanner } from '../scanner/scanner';
+import { Scanner, ScannerState } from '../scanner/scanner';
 import { Manager } from '../rc/manager';
-import { copySink, InLog } from '../scanner/inlog';
+import { copySink, InLog, InLogState } from '../scanner/inlog';
+import { reexecSelf } from '../sys/handover';
+import { decideOnFault, REEXEC_FORMAT } from '../supervisor/reexec';
 import { reopenFdEx } from '../sys/fds';
 import { isDir } from '../sys/stat';
 import { Sink } from '../sys/sink';
@@ -68,6 +70,35 @@ const EXIT_SETTLE_MS = 500;
 
 /** a stage 1 failure with a message for the user (no stack trace) */
 class StageOneError extends Error {}
+
+/**
+ * What a container's init hands to its next image (a re-exec: src/supervisor/reexec.ts). Only a steady
+ * container is handed over (CMD running or the tree running after it, the catch-all logger inside init and
+ * ready, no service manager, no s6-overlay mode, no shutdown under way): everything else falls back to what a
+ * fault did before. fds by number (kept open across the exec); timers as monotonic deadlines.
+ */
+export interface InitHandover {
+  v: number;
+  kind: 'init';
+  why: 'fault' | 'request';
+  faults: number[];
+  machine: State;
+  timers: Array<{ id: TimerId; when: number }>;
+  cmdPid: number;
+  console: [number, number, number];
+  /** the scanner's consoleFd (the catch-all logger service's stderr) */
+  consoleFd: number | null;
+  devnull: number;
+  fifo: string;
+  childFifoFd: number;
+  catchAllFd: number;
+  sd: [number, number];
+  workdir: string;
+  kernelInit: boolean;
+  useProc: boolean;
+  scanner: ScannerState;
+  inlog: InLogState;
+}
 
 export class Init {
   readonly mode: InitMode;
@@ -118,13 +149,18 @@ export class Init {
    * CMD starts there, as with tini, dumb-init and s6-overlay. Stage 2 and the scripts keep /, services their
    * service directory.
    */
-  readonly workdir: string;
+  workdir: string;
   /** --s6-overlay: the S6_* settings (overlay.ts); null in vigil's own mode */
   readonly overlay: OverlayConfig | null;
   /** s6-overlay mode: S6_STAGE2_HOOK's exit code when it failed */
   private hookCode = 0;
   /** s6-overlay mode: CMD exited on its own (before any shutdown): its code is the container's */
   private cmdCode: number | null = null;
+  /** the scanner's consoleFd, the in-supervisor loggers (a re-exec hands them over) */
+  private consoleFd: number | undefined = undefined;
+  private inlog: InLog | null = null;
+  /** monotonic ms of the fault re-execs so far (the repeat window) */
+  private faults: number[] = [];
 
   constructor(private readonly o: InitOptions) {
     this.rundir = path.resolve(o.rundir);
@@ -158,8 +194,11 @@ export class Init {
     this.log(`vigil init: warning: ${m}`);
   }
 
-  /** Runs stage 1 and resolves with the container's exit code (never, in machine mode: reboot(2) ends it). */
-  boot(): Promise<number> {
+  /**
+   * Runs stage 1 and resolves with the container's exit code (never, in machine mode: reboot(2) ends it).
+   * With the state a previous image handed over (a re-exec), takes the running container back instead.
+   */
+  boot(handed: InitHandover | Error | null = null): Promise<number> {
     // PID 1 ends by reboot(2) or by finished(), never because its event loop ran dry: the SIGCHLD listener
     // does not hold the loop (Node's signal handles are unref'd), so while only a script (rc.shutdown.final)
     // runs, nothing else would. One ref'd timer holds it (it would fire once in 24.8 days, doing nothing).
@@ -180,7 +219,18 @@ export class Init {
         this.crash(e);
       }
     };
-    if (this.overlay) {
+    if (handed instanceof Error) {
+      // a re-exec whose state cannot be read: what a fault did before re-exec existed
+      this.console = ConsoleHolder.fromStdio();
+      this.crash(new StageOneError(`unable to resume after a re-exec: ${handed.message}`));
+    } else if (handed) {
+      try {
+        this.resumeFrom(handed);
+      } catch (e) {
+        this.console = this.console ?? ConsoleHolder.fromStdio();
+        this.crash(new StageOneError(`unable to resume after a re-exec: ${(e as Error).stack ?? e}`));
+      }
+    } else if (this.overlay) {
       try {
         this.overlayBoot(go);
       } catch (e) {
@@ -372,6 +422,19 @@ export class Init {
     // the shutdown daemon, inside PID 1
     this.sdRead = fs.openSync(sdFifo, O_RDONLY | O_NONBLOCK);
     this.sdWrite = fs.openSync(sdFifo, O_WRONLY | O_NONBLOCK);
+    this.watchShutdownd();
+
+    this.installSignals();
+
+    // become the scanner
+    // the console the scanner gives the catch-all logger (its stderr; its run makes it stdout too, for the
+    // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
+    this.consoleFd = this.console.freshOut() ?? undefined;
+    this.stage1Tree();
+  }
+
+  /** the shutdown daemon's fifo, read inside PID 1 */
+  private watchShutdownd(): void {
     const sdBuf = Buffer.allocUnsafe(4096);
     this.sdWatch = watchReadable(this.sdRead, () => {
       const got = readAvailable(this.sdRead, sdBuf, 65536);
@@ -381,15 +444,19 @@ export class Init {
         else this.dispatch({ type: 'shutdown', what: r.what, delayMs: r.delayMs, graceMs: r.graceMs });
       }
     });
+  }
 
-    this.installSignals();
+  /** in-supervisor logging (services with log-dir); --log-copy: their lines also go to the console's stdout */
+  private newInLog(): InLog {
+    const consoleFd = this.consoleFd;
+    this.inlog = new InLog({ log: (l) => this.log(l), copyFd: this.o.logCopy && consoleFd !== undefined ? consoleFd : undefined });
+    return this.inlog;
+  }
 
-    // become the scanner
-    // the console the scanner gives the catch-all logger (its stderr; its run makes it stdout too, for the
-    // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
-    const consoleFd = this.console.freshOut() ?? undefined;
-    // in-supervisor logging (services with log-dir); --log-copy: their lines also go to the console's stdout
-    const inlog = new InLog({ log: (l) => this.log(l), copyFd: this.o.logCopy && consoleFd !== undefined ? consoleFd : undefined });
+  /** stage 1, from the service manager on: the tree, then the catch-all logger */
+  private stage1Tree(): void {
+    const consoleFd = this.consoleFd;
+    const inlog = this.newInLog();
     // the service manager (src/rc) over BASEDIR/rc.d: its oneshots write into the catch-all log
     const rcd = path.join(this.basedir, 'rc.d');
     if (this.overlay) {
@@ -412,25 +479,7 @@ export class Init {
     } else if (isDir(rcd)) {
       this.rc = new Manager({ sources: [rcd], rundir: this.rundir, log: (l) => this.log(l), catchallOut: this.childFifoFd, catchallErr: this.childFifoFd });
     }
-    this.scanner = new Scanner({
-      ...(this.rc ? this.rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
-      scandir: this.scandir,
-      consoleFd,
-      handleSignals: false,
-      serviceStdout: this.childFifoFd,
-      serviceStderr: this.childFifoFd,
-      log: (l) => this.log(l),
-      onStopping: () => this.dispatch({ type: 'tree-stopping' }),
-      onStopped: () => {
-        this.rc?.close();
-        // the services are down: drain their in-supervisor logs into the logdirs first
-        const done = (): void => {
-          this.treeDone = true;
-          this.maybeStopped();
-        };
-        inlog.closeAll().then(done, done);
-      },
-    });
+    this.scanner = this.newScanner(inlog);
     if (this.rc) {
       // the longruns' service directories and their symlinks, down, before the scanner's first scan
       try {
@@ -444,36 +493,162 @@ export class Init {
     if (this.rc) this.rc.attach(this.scanner);
 
     this.dispatch({ type: 'start' });
-    if (!this.o.externalLogger) {
-      // the catch-all logger inside init: ready in this same turn (its readiness releases stage 2)
-      // container: every line also to the container's stdout (docker logs), through the bounded
-      // non-blocking sink: a stdout that does not read drops copies (counted, said there), never log lines
-      let copy: ((b: Buffer) => void) | undefined;
-      const out = this.console.outFd >= 0 ? this.console.outFd : this.console.errFd;
-      // s6-overlay mode: S6_LOGGING and S6_LOGGING_SCRIPT choose the log, the copy and the stamps (overlay.ts)
-      const plan = this.overlay ? catchAllPlan(this.overlay) : { logdir: true, copy: true, stamps: ['t'] };
-      if (this.mode === 'container' && out >= 0 && plan.copy) {
-        try {
-          const [cfd, fresh] = reopenFdEx(out, true, true);
-          const sink = copySink(cfd, 1 << 20, (m) => this.warn(m), !fresh);
-          this.copySink = sink;
-          copy = (b) => { sink.write(b); };
-        } catch (e) {
-          this.warn(`unable to copy the catch-all log to stdout: ${(e as Error).message}`);
-        }
+    if (!this.o.externalLogger) this.startCatchAll();
+  }
+
+  /** the scanner over RUNDIR/service, services' output into the catch-all fifo (resume: a handed-over one) */
+  private newScanner(inlog: InLog, resume?: ScannerState): Scanner {
+    return new Scanner({
+      ...(this.rc ? this.rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
+      scandir: this.scandir,
+      consoleFd: this.consoleFd,
+      handleSignals: false,
+      serviceStdout: this.childFifoFd,
+      serviceStderr: this.childFifoFd,
+      log: (l) => this.log(l),
+      resume,
+      onReexec: () => {
+        const why = this.reexec('request');
+        this.warn(`unable to re-execute: ${why} - carrying on`);
+      },
+      onStopping: () => this.dispatch({ type: 'tree-stopping' }),
+      onStopped: () => {
+        this.rc?.close();
+        // the services are down: drain their in-supervisor logs into the logdirs first
+        const done = (): void => {
+          this.treeDone = true;
+          this.maybeStopped();
+        };
+        inlog.closeAll().then(done, done);
+      },
+    });
+  }
+
+  /**
+   * The catch-all logger inside init: ready in this same turn (its readiness releases stage 2). fifoFd: its
+   * read end, already open (a re-exec carries it).
+   */
+  private startCatchAll(fifoFd?: number): void {
+    // container: every line also to the container's stdout (docker logs), through the bounded
+    // non-blocking sink: a stdout that does not read drops copies (counted, said there), never log lines
+    let copy: ((b: Buffer) => void) | undefined;
+    const out = this.console.outFd >= 0 ? this.console.outFd : this.console.errFd;
+    // s6-overlay mode: S6_LOGGING and S6_LOGGING_SCRIPT choose the log, the copy and the stamps (overlay.ts)
+    const plan = this.overlay ? catchAllPlan(this.overlay) : { logdir: true, copy: true, stamps: ['t'] };
+    if (this.mode === 'container' && out >= 0 && plan.copy) {
+      try {
+        const [cfd, fresh] = reopenFdEx(out, true, true);
+        const sink = copySink(cfd, 1 << 20, (m) => this.warn(m), !fresh);
+        this.copySink = sink;
+        copy = (b) => { sink.write(b); };
+      } catch (e) {
+        this.warn(`unable to copy the catch-all log to stdout: ${(e as Error).message}`);
       }
-      this.catchAll = new CatchAll({
-        fifo: this.fifo,
-        // no copy to be had (no stdout): the log, whatever S6_LOGGING says, so that the lines go somewhere
-        logdir: plan.logdir || !copy ? path.join(this.rundir, 'uncaught-logs') : null,
-        stamps: plan.stamps,
-        copy,
-        ready: () => this.dispatch({ type: 'logger-ready' }),
-        down: () => this.dispatch({ type: 'logger-down' }),
-        say: (m) => this.console.say(m),
-      });
-      this.catchAll.start();
     }
+    this.catchAll = new CatchAll({
+      fifo: this.fifo,
+      fd: fifoFd,
+      // no copy to be had (no stdout): the log, whatever S6_LOGGING says, so that the lines go somewhere
+      logdir: plan.logdir || !copy ? path.join(this.rundir, 'uncaught-logs') : null,
+      stamps: plan.stamps,
+      copy,
+      ready: () => this.dispatch({ type: 'logger-ready' }),
+      down: () => this.dispatch({ type: 'logger-down' }),
+      say: (m) => this.console.say(m),
+    });
+    this.catchAll.start();
+  }
+
+  // ------------------------------------------------------------------------------------------ re-exec
+
+  /**
+   * Hand everything over and exec this command again (src/supervisor/reexec.ts): returns (why not) only when
+   * it did not happen. A fault within the repeat window of the last fault re-exec is not re-exec'd.
+   */
+  reexec(why: 'fault' | 'request'): string {
+    let next = this.faults;
+    if (why === 'fault') {
+      const d = decideOnFault(this.faults, this.timers.now());
+      if (!d.reexec) return d.why;
+      next = d.faults;
+    }
+    try {
+      const h = this.handover(why, next);
+      this.faults = next;
+      // CMD's and our own stdio stay as they are; the state says which fd is what
+      reexecSelf(h.state, [path.join(this.rundir, 'vigil')], h.fds);
+    } catch (e) {
+      const x = e as NodeJS.ErrnoException;
+      return x.code ? `${x.syscall ?? 'exec'}: ${x.code}` : x.message;
+    }
+  }
+
+  private handover(why: 'fault' | 'request', faults: number[]): { state: InitHandover; fds: number[] } {
+    const st = this.state;
+    if (this.mode !== 'container') throw new Error('re-exec is not supported in machine mode yet');
+    if (this.overlay || this.rc || this.o.externalLogger) throw new Error('re-exec is not supported with s6-overlay mode, rc.d or --external-logger yet');
+    if (st.phase !== 'cmd' && st.phase !== 'running') throw new Error(`not while init is in its ${st.phase} phase`);
+    if (st.stage3Only !== null || st.logger !== 'ready' || !this.catchAll?.up || !this.scanner || !this.inlog) {
+      throw new Error('not while the catch-all logger is down or a shutdown script runs');
+    }
+    const sc = this.scanner.handover();
+    const il = this.inlog.handover();
+    const timers: InitHandover['timers'] = [];
+    for (const [id, hd] of this.timerHandles) if (!hd.cancelled) timers.push({ id, when: hd.when });
+    const c = this.console;
+    const state: InitHandover = {
+      v: REEXEC_FORMAT, kind: 'init', why, faults, machine: structuredClone(st), timers, cmdPid: this.cmdPid,
+      console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? null, devnull: this.devnull, fifo: this.fifo,
+      childFifoFd: this.childFifoFd, catchAllFd: this.catchAll.fifoFd, sd: [this.sdRead, this.sdWrite],
+      workdir: this.workdir, kernelInit: this.kernelInit, useProc: this.useProc, scanner: sc.state, inlog: il.state,
+    };
+    const fds = [
+      ...sc.fds, ...il.fds, ...state.console, this.devnull, this.childFifoFd, state.catchAllFd, this.sdRead, this.sdWrite,
+      ...(this.consoleFd !== undefined ? [this.consoleFd] : []),
+    ];
+    return { state, fds: fds.filter((fd) => fd >= 0) };
+  }
+
+  /**
+   * boot() of a re-executed init: fds 0-2 are still the catch-all fifo and /dev/null (the fifo trick was
+   * done by the first image), the console holder, the fifos and the tree's fds came across the exec by
+   * number; CMD is still our child. Its pid and the tree's are registered before anything is reaped (an exit
+   * during the exec reaches its owner), the machine's state and timers are taken back as they were, the
+   * catch-all logger reads on from the same fifo.
+   */
+  private resumeFrom(h: InitHandover): void {
+    if (this.devnull >= 0 && this.devnull !== h.devnull) fs.closeSync(this.devnull);
+    this.devnull = h.devnull;
+    this.console = ConsoleHolder.adopt(h.console[0], h.console[1], h.console[2]);
+    this.workdir = h.workdir;
+    this.kernelInit = h.kernelInit;
+    this.useProc = h.useProc;
+    this.faults = h.faults;
+    setReaperErrorHandler((e, pid) => this.warn(`exit handler for pid ${pid} failed: ${(e as Error).message}`));
+    this.fifo = h.fifo;
+    this.logSink = new Sink(2, { max: CONSOLE_MAX });
+    // not engaged: the logger is ready (a later logger-down engages it, as before)
+    this.fallback = new FallbackReader(this.fifo, (b) => this.console.say(b.toString()), 1);
+    this.childFifoFd = h.childFifoFd;
+    [this.sdRead, this.sdWrite] = h.sd;
+    this.watchShutdownd();
+    this.installSignals();
+    this.state = h.machine;
+    // the scanner holds reaping from its construction until its services are back: CMD's owner first
+    holdReaping();
+    if (h.cmdPid > 0) {
+      this.cmdPid = h.cmdPid;
+      onExit(h.cmdPid, (status) => this.onCmdExit(status));
+    }
+    this.consoleFd = h.consoleFd ?? undefined;
+    const inlog = this.newInLog();
+    inlog.resume(h.inlog);
+    this.scanner = this.newScanner(inlog, h.scanner);
+    this.scanner.start();
+    for (const t of h.timers) this.armTimer(t.id, t.when);
+    this.startCatchAll(h.catchAllFd);
+    const n = this.scanner.services().reduce((k, x) => k + (x.main ? 1 : 0) + (x.log ? 1 : 0), 0);
+    this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions carried over${this.cmdPid > 0 ? `, CMD (pid ${this.cmdPid}) kept` : ''}`);
   }
 
   /**
@@ -617,19 +792,22 @@ export class Init {
     return this.state.phase;
   }
 
+  /** the machine's timer `id`, due at monotonic `when` */
+  private armTimer(id: TimerId, when: number): void {
+    this.timers.cancel(this.timerHandles.get(id));
+    this.timerHandles.set(id, this.timers.at(when, () => {
+      this.timerHandles.delete(id);
+      this.dispatch({ type: 'timer', id });
+    }));
+  }
+
   /** The real world: one effect of the machine as system calls. */
   private perform(fx: Effect): void {
     const sh = native();
     switch (fx.do) {
-      case 'timer': {
-        this.timers.cancel(this.timerHandles.get(fx.id));
-        const id = fx.id;
-        this.timerHandles.set(id, this.timers.after(fx.ms, () => {
-          this.timerHandles.delete(id);
-          this.dispatch({ type: 'timer', id });
-        }));
+      case 'timer':
+        this.armTimer(fx.id, this.timers.now() + Math.max(0, fx.ms));
         return;
-      }
       case 'cancel-timer':
         this.timers.cancel(this.timerHandles.get(fx.id));
         this.timerHandles.delete(fx.id);
@@ -841,11 +1019,7 @@ export class Init {
         pgid: 0,
         foreground: tty ? 0 : undefined,
         cwd: this.workdir,
-        onExit: (status) => {
-          this.cmdPid = 0;
-          if (this.overlay && this.state.phase === 'cmd') this.overlayCmdCode(waitStatusToExitCode(status));
-          this.dispatch({ type: 'cmd-exited', status });
-        },
+        onExit: (status) => this.onCmdExit(status),
       });
       if (tty) {
         const fg = native().tcgetpgrp(this.console.inFd);
@@ -865,6 +1039,12 @@ export class Init {
     } finally {
       for (const fd of [i, o, e]) if (fd !== null) fs.closeSync(fd);
     }
+  }
+
+  private onCmdExit(status: number): void {
+    this.cmdPid = 0;
+    if (this.overlay && this.state.phase === 'cmd') this.overlayCmdCode(waitStatusToExitCode(status));
+    this.dispatch({ type: 'cmd-exited', status });
   }
 
   // ----------------------------------------------------------------------------------------- signals
@@ -965,6 +1145,11 @@ export class Init {
     const say = (m: string): void => (this.console ? this.console.say(m) : this.earlySay(m));
     say(`vigil init: fatal: ${msg}`);
     if (this.crashing) return;
+    // a fault in a running container: re-exec, every service and CMD kept (src/supervisor/reexec.ts)
+    if (!(e instanceof StageOneError) && this.mode === 'container') {
+      const why = this.reexec('fault');
+      say(`vigil init: not re-executing: ${why}`);
+    }
     this.crashing = true;
     const sh = native();
     if (this.mode === 'container') {

@@ -48,6 +48,8 @@ export interface BootOptions {
   plain?: boolean;
   /** give init an fd 3: a socket whose other end is child.stdio[3] (a container manager's start barrier) */
   fd3?: boolean;
+  /** node's own options before bin/vigil (e.g. -r a preloaded module) */
+  nodeArgs?: string[];
 }
 
 export interface Booted {
@@ -80,7 +82,7 @@ export async function bootInit(t: TestContext, o: BootOptions): Promise<Booted> 
   if (o.cmd) initArgv.push('--', ...o.cmd);
   const priv = o.uid !== undefined ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--'] : [];
   const t0 = Date.now();
-  const inner = [...priv, process.execPath, ...initArgv];
+  const inner = [...priv, process.execPath, ...(o.nodeArgs ?? []), ...initArgv];
   const wrapped = o.fakeConsole
     ? ['sh', '-c', 'mount --bind "$0" /dev/console && exec "$@"', o.fakeConsole, ...inner]
     : o.inner !== undefined

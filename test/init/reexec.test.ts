@@ -1,0 +1,116 @@
+// vigil init --container re-executes itself instead of dying (issue 10 item 2): an injected fault (a preloaded
+// test module, test/helpers/fault-inject.ts) in PID 1 of a PID namespace with CMD, services logged by s6-log,
+// in the supervisor (log-dir) and by the catch-all logger: nothing restarts, no line is lost, a service
+// SIGKILLed during the exec is reaped and restarted, CMD stays CMD and its exit code is still the container's
+// (also when CMD itself dies during the exec: 128+9); `vigil reexec` does it on request; a second fault within
+// the repeat window ends the container as a fault did before (111).
+import { test, TestContext } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bootInit, VIGIL } from '../helpers/init-ns';
+import { SLEEP_RUN, tmpdir } from '../helpers/scandir';
+import { waitFor, statusOf } from '../helpers/wait';
+import { native } from '../../src/sys/native';
+import { tool } from '../helpers/svscan';
+import { assertContiguous, FAULT_PRELOAD as FAULT, injectFault as fault, lineNumbers as numbers, logdirLines, nsPidOf, WRITER } from '../helpers/reexec';
+
+/** two temp dirs (the fault trigger, CMD's), removed after the test */
+function dirs(t: TestContext): [string, string] {
+  const faults = tmpdir('vigil-fault-');
+  const d = tmpdir('vigil-cmd-');
+  t.after(() => {
+    fs.rmSync(faults, { recursive: true, force: true });
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+  return [faults, d];
+}
+
+/** CMD: writes its pid, then exits with what is written to the fifo D/go */
+function cmdIn(d: string): string[] {
+  native().mkfifo(path.join(d, 'go'), 0o600);
+  return ['sh', '-c', 'echo $$ > "$0/cmdpid"; read x < "$0/go"; exit $x', d];
+}
+
+function release(d: string, code: number): void {
+  const fd = fs.openSync(path.join(d, 'go'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  fs.writeSync(fd, `${code}\n`);
+  fs.closeSync(fd);
+}
+
+test('container: a fault and a vigil reexec keep CMD and every service; lines all logged; CMD\'s code is the container\'s', { timeout: 120000 }, async (t) => {
+  const [faults, d] = dirs(t);
+  const b = await bootInit(t, {
+    tree: {
+      'service/w/run!': WRITER,
+      'service/w/log/run!': '#!/bin/sh\nexec s6-log ./main\n',
+      'service/i/run!': WRITER,
+      'service/i/log-dir': 'logdir\n',
+      'service/u/run!': WRITER,
+      'service/k/run!': SLEEP_RUN,
+      'service/k/finish!': '#!/bin/sh\necho "$1 $2" > finished\n',
+      'service/s/run!': SLEEP_RUN,
+    },
+    nodeArgs: ['-r', FAULT],
+    env: { VIGIL_TEST_FAULT_DIR: faults },
+    cmd: cmdIn(d),
+  });
+  const sd = path.join(b.rundir, 'service');
+  const names = ['w', 'w/log', 'i', 'u', 'k', 's'];
+  await waitFor(() => fs.existsSync(path.join(d, 'cmdpid')) && names.every((n) => (statusOf(path.join(sd, n))?.pid ?? 0) > 0), 20000, 'CMD and every service up');
+  const logs = {
+    w: () => numbers(logdirLines(path.join(sd, 'w', 'log', 'main'))),
+    i: () => numbers(logdirLines(path.join(sd, 'i', 'logdir'))),
+    u: () => numbers(b.logLines()),
+  };
+  await waitFor(() => Object.values(logs).every((f) => f().length >= 5), 20000, 'every writer logged 5 lines');
+  const before = new Map(names.map((n) => [n, statusOf(path.join(sd, n))!.pid]));
+
+  fault(faults, 'throw', [before.get('k')!]);
+  await waitFor(() => b.logLines().some((l) => /re-executed after an internal fault: [0-9]+ supervisions carried over, CMD \(pid [0-9]+\) kept/.test(l)), 15000, 're-exec after the fault');
+  await waitFor(() => fs.existsSync(path.join(sd, 'k', 'finished')) && fs.readFileSync(path.join(sd, 'k', 'finished'), 'utf8') === '256 9\n', 10000, 'k: finish after its SIGKILL');
+  await waitFor(() => {
+    const s = statusOf(path.join(sd, 'k'));
+    return s && s.pid > 0 && s.pid !== before.get('k') && !s.finishing;
+  }, 10000, 'k restarted');
+  for (const n of names) if (n !== 'k') assert.equal(statusOf(path.join(sd, n))!.pid, before.get(n), `${n} kept its pid`);
+  assert.equal(nsPidOf(b.pid1), 1);
+
+  const mid = Object.values(logs).map((f) => Math.max(0, ...f()));
+  const r = await tool(process.execPath, [VIGIL, 'reexec', sd]);
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => b.logLines().some((l) => /re-executed on request: [0-9]+ supervisions carried over/.test(l)), 15000, 're-exec on request');
+  for (const n of names) if (n !== 'k') assert.equal(statusOf(path.join(sd, n))!.pid, before.get(n), `${n} kept its pid across vigil reexec`);
+  await waitFor(() => Object.values(logs).every((f, i) => Math.max(0, ...f()) >= mid[i] + 10), 20000, 'every writer logged 10 more lines');
+
+  release(d, 42);
+  const end = await b.exited(20000);
+  assert.equal(end.code, 42, b.stderr());
+  assertContiguous('w (s6-log)', logs.w(), 15);
+  assertContiguous('i (log-dir)', logs.i(), 15);
+  assertContiguous('u (catch-all)', logs.u(), 15);
+  assert.ok(!b.logLines().some((l) => /not re-executing|unable to re-execute/.test(l)), b.logLines().join('\n'));
+});
+
+test('container: CMD SIGKILLed during the re-exec: the new image reaps it and exits 137', { timeout: 60000 }, async (t) => {
+  const [faults, d] = dirs(t);
+  const b = await bootInit(t, { tree: { 'service/s/run!': SLEEP_RUN }, nodeArgs: ['-r', FAULT], env: { VIGIL_TEST_FAULT_DIR: faults }, cmd: cmdIn(d) });
+  const cmdpid = await waitFor(() => Number(fs.readFileSync(path.join(d, 'cmdpid'), 'utf8').trim()), 20000, 'CMD started');
+  await waitFor(() => (statusOf(path.join(b.rundir, 'service', 's'))?.pid ?? 0) > 0, 10000, 's up');
+  fault(faults, 'throw', [cmdpid]);
+  const end = await b.exited(20000);
+  assert.equal(end.code, 137, b.stderr());
+  assert.ok(b.logLines().some((l) => /re-executed after an internal fault/.test(l)), b.logLines().join('\n'));
+});
+
+test('container: a second fault within the repeat window ends the container with 111, as before', { timeout: 60000 }, async (t) => {
+  const [faults, d] = dirs(t);
+  const b = await bootInit(t, { tree: { 'service/s/run!': SLEEP_RUN }, nodeArgs: ['-r', FAULT], env: { VIGIL_TEST_FAULT_DIR: faults }, cmd: cmdIn(d) });
+  await waitFor(() => fs.existsSync(path.join(d, 'cmdpid')) && (statusOf(path.join(b.rundir, 'service', 's'))?.pid ?? 0) > 0, 20000, 'CMD and s up');
+  fault(faults, 'reject');
+  await waitFor(() => b.logLines().some((l) => /re-executed after an internal fault/.test(l)), 15000, 're-exec after the rejection');
+  fault(faults, 'throw');
+  const end = await b.exited(20000);
+  assert.equal(end.code, 111);
+  assert.match(b.stdout() + b.stderr() + b.logLines().join('\n'), /not re-executing: the previous fault re-exec was [0-9]+ ms ago/);
+});
