@@ -72,10 +72,11 @@ const EXIT_SETTLE_MS = 500;
 class StageOneError extends Error {}
 
 /**
- * What a container's init hands to its next image (a re-exec: src/supervisor/reexec.ts). Only a steady
- * container is handed over (CMD running or the tree running after it, the catch-all logger inside init and
- * ready, no service manager, no s6-overlay mode, no shutdown under way): everything else falls back to what a
- * fault did before. fds by number (kept open across the exec); timers as monotonic deadlines.
+ * What init hands to its next image (a re-exec: src/supervisor/reexec.ts). Only a steady system is handed
+ * over (CMD running or the tree running after it, the catch-all logger inside init and ready, no service
+ * manager, no s6-overlay mode, no shutdown under way): everything else falls back to what a fault did
+ * before. fds by number (kept open across the exec); timers as monotonic deadlines. Both modes: what stage 1
+ * did to the system (mounts, the session, ctrl-alt-del, the keyboard request) outlives the exec.
  */
 export interface InitHandover {
   v: number;
@@ -585,7 +586,6 @@ export class Init {
 
   private handover(why: 'fault' | 'request', faults: number[]): { state: InitHandover; fds: number[] } {
     const st = this.state;
-    if (this.mode !== 'container') throw new Error('re-exec is not supported in machine mode yet');
     if (this.overlay || this.rc || this.o.externalLogger) throw new Error('re-exec is not supported with s6-overlay mode, rc.d or --external-logger yet');
     if (st.phase !== 'cmd' && st.phase !== 'running') throw new Error(`not while init is in its ${st.phase} phase`);
     if (st.stage3Only !== null || st.logger !== 'ready' || !this.catchAll?.up || !this.scanner || !this.inlog) {
@@ -1145,8 +1145,8 @@ export class Init {
     const say = (m: string): void => (this.console ? this.console.say(m) : this.earlySay(m));
     say(`vigil init: fatal: ${msg}`);
     if (this.crashing) return;
-    // a fault in a running container: re-exec, every service and CMD kept (src/supervisor/reexec.ts)
-    if (!(e instanceof StageOneError) && this.mode === 'container') {
+    // a fault in a running system: re-exec, every service and CMD kept (src/supervisor/reexec.ts)
+    if (!(e instanceof StageOneError)) {
       const why = this.reexec('fault');
       say(`vigil init: not re-executing: ${why}`);
     }

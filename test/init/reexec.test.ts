@@ -12,6 +12,7 @@ import { bootInit, VIGIL } from '../helpers/init-ns';
 import { SLEEP_RUN, tmpdir } from '../helpers/scandir';
 import { waitFor, statusOf } from '../helpers/wait';
 import { native } from '../../src/sys/native';
+import { spawnSync } from 'node:child_process';
 import { tool } from '../helpers/svscan';
 import { assertContiguous, FAULT_PRELOAD as FAULT, injectFault as fault, lineNumbers as numbers, logdirLines, nsPidOf, WRITER } from '../helpers/reexec';
 
@@ -113,4 +114,39 @@ test('container: a second fault within the repeat window ends the container with
   const end = await b.exited(20000);
   assert.equal(end.code, 111);
   assert.match(b.stdout() + b.stderr() + b.logLines().join('\n'), /not re-executing: the previous fault re-exec was [0-9]+ ms ago/);
+});
+
+test('machine mode (forced, in a namespace): a fault re-execs PID 1, the services stay, poweroff still works', { timeout: 60000 }, async (t) => {
+  const [faults] = dirs(t);
+  const con = path.join(tmpdir('vigil-con-'), 'console');
+  fs.writeFileSync(con, '');
+  t.after(() => fs.rmSync(path.dirname(con), { recursive: true, force: true }));
+  const b = await bootInit(t, {
+    tree: {
+      'rc.shutdown.final!': '#!/bin/sh\necho "final $1" >> /dev/console\n',
+      'service/s/run!': SLEEP_RUN,
+      'service/k/run!': SLEEP_RUN,
+      'service/k/finish!': '#!/bin/sh\necho "$1 $2" > finished\n',
+    },
+    args: ['--machine', '--grace', '2000'],
+    fakeConsole: con,
+    nodeArgs: ['-r', FAULT],
+    env: { VIGIL_TEST_FAULT_DIR: faults },
+  });
+  // the rundir is a tmpfs inside the namespace: seen through PID 1's root
+  const sd = `/proc/${b.pid1}/root${b.rundir}/service`;
+  const nsLog = `/proc/${b.pid1}/root${b.rundir}/uncaught-logs/current`;
+  await waitFor(() => ['s', 'k'].every((n) => (statusOf(path.join(sd, n))?.pid ?? 0) > 0), 20000, 's and k up');
+  const s0 = statusOf(path.join(sd, 's'))!.pid;
+  fault(faults, 'throw', [statusOf(path.join(sd, 'k'))!.pid]);
+  await waitFor(() => fs.readFileSync(nsLog, 'utf8').includes('re-executed after an internal fault'), 15000, `re-exec after the fault\n${b.stderr()}`);
+  await waitFor(() => fs.existsSync(path.join(sd, 'k', 'finished')), 10000, 'k: finish after its SIGKILL');
+  assert.equal(fs.readFileSync(path.join(sd, 'k', 'finished'), 'utf8'), '256 9\n');
+  assert.equal(statusOf(path.join(sd, 's'))!.pid, s0);
+  assert.equal(nsPidOf(b.pid1), 1);
+  const r0 = spawnSync(process.execPath, [VIGIL, 'poweroff', '--rundir', `/proc/${b.pid1}/root${b.rundir}`], { encoding: 'utf8' });
+  assert.equal(r0.status, 0, r0.stderr);
+  const r = await b.exited(15000);
+  assert.ok(r.signal === 'SIGINT' || r.code === 130, `ended with ${JSON.stringify(r)}\n${b.stderr()}`);
+  assert.match(fs.readFileSync(con, 'utf8'), /final poweroff/);
 });
