@@ -620,6 +620,11 @@ export class Init {
     if (this.devnull >= 0 && this.devnull !== h.devnull) fs.closeSync(this.devnull);
     this.devnull = h.devnull;
     this.console = ConsoleHolder.adopt(h.console[0], h.console[1], h.console[2]);
+    // CMD in the terminal's foreground group: init ignores SIGTTOU/SIGTTIN again (node's start reset them)
+    if (h.cmdPid > 0 && this.console.inFd >= 0 && isatty(this.console.inFd)) {
+      native().ignoreSignal(SIGNALS.TTOU, true);
+      native().ignoreSignal(SIGNALS.TTIN, true);
+    }
     this.workdir = h.workdir;
     this.kernelInit = h.kernelInit;
     this.useProc = h.useProc;
