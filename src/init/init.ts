@@ -638,7 +638,11 @@ export class Init {
     [this.sdRead, this.sdWrite] = h.sd;
     this.watchShutdownd();
     this.installSignals();
+    // the machine as it was, and everything its effects use, before any event can come (an exit during the
+    // exec is handled as soon as the scanner starts, and may start the shutdown at once)
     this.state = h.machine;
+    for (const t of h.timers) this.armTimer(t.id, t.when);
+    this.startCatchAll(h.catchAllFd);
     // the scanner holds reaping from its construction until its services are back: CMD's owner first
     holdReaping();
     if (h.cmdPid > 0) {
@@ -649,11 +653,9 @@ export class Init {
     const inlog = this.newInLog();
     inlog.resume(h.inlog);
     this.scanner = this.newScanner(inlog, h.scanner);
+    const n = h.scanner.entries.reduce((k, x) => k + (x.main ? 1 : 0) + (x.log ? 1 : 0), 0);
+    this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions${h.cmdPid > 0 ? ` and CMD (pid ${h.cmdPid})` : ''} carried over`);
     this.scanner.start();
-    for (const t of h.timers) this.armTimer(t.id, t.when);
-    this.startCatchAll(h.catchAllFd);
-    const n = this.scanner.services().reduce((k, x) => k + (x.main ? 1 : 0) + (x.log ? 1 : 0), 0);
-    this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions carried over${this.cmdPid > 0 ? `, CMD (pid ${this.cmdPid}) kept` : ''}`);
   }
 
   /**
