@@ -46,5 +46,5 @@ export function decideOnFault(faults: readonly number[], now: number, windowMs =
 /** every fd a saved service record names (they must stay open across the exec) */
 export function recordFds(rec: ServiceRecord): number[] {
   const f = rec.fds;
-  return [f.lock, f.control, f.notify, ...f.stdio, ...f.owned].filter((fd) => fd >= 0);
+  return [f.lock, f.control, f.notify, f.pidfd, ...f.stdio, ...f.owned].filter((fd) => fd >= 0);
 }
