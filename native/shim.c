@@ -1163,6 +1163,29 @@ static napi_value Tee(napi_env env, napi_callback_info info) {
   return js_int(env, r < 0 ? -errno : r);
 }
 
+/*
+ * splice(2) from pipe fdIn to fdOut at offset offOut (a regular file; fdOut's own position is left alone),
+ * SPLICE_F_NONBLOCK. Non-throwing: bytes moved, 0 = fdIn empty with no writer left (EOF), or -errno (-EAGAIN:
+ * fdIn empty; -EINVAL: fdIn not a pipe, or fdOut's file system cannot splice). The kernel writes and takes the
+ * same bytes under the pipe's lock, so a SIGKILL never separates "written to the file" from "taken from the
+ * pipe": the logger's spool relies on it (src/logger/spool.ts).
+ */
+static napi_value Splice(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  int32_t in, out, len;
+  int64_t off;
+  CHECK(get_args(env, info, 4, a));
+  if (arg_int32(env, a[0], &in, "fdIn") < 0 || arg_int32(env, a[1], &out, "fdOut") < 0 ||
+      arg_int64(env, a[2], &off, "offOut") < 0 || arg_int32(env, a[3], &len, "len") < 0)
+    return NULL;
+  if (len < 0) len = 0;
+  off_t o = (off_t)off;
+  ssize_t r;
+  do r = splice(in, NULL, out, off < 0 ? NULL : &o, (size_t)len, SPLICE_F_NONBLOCK);
+  while (r < 0 && errno == EINTR);
+  return js_int(env, r < 0 ? -errno : r);
+}
+
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value a[1];
   int32_t fd;
@@ -1752,6 +1775,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"writeDontwait", WriteDontwait},
       {"close", Close},
       {"tee", Tee},
+      {"splice", Splice},
       {"kill", Kill},
       {"lock", Lock},
       {"unlock", Unlock},

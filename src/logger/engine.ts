@@ -48,7 +48,8 @@ import { realtimeNs, tainFromUnixNs, tainPack } from '../formats/tai64n';
 import { ActType, Action, parseScript, Script, SelType, STAMP_ISO, STAMP_TAI } from './script';
 import { Logdir, LogdirFatal, RotState } from './logdir';
 import { OutQueue } from './outqueue';
-import { strerror } from '../sys/errors';
+import { Spool, SpoolMark, SPOOL_MAX_LOGDIRS } from './spool';
+import { EAGAIN, EINVAL, strerror, strerrorNum } from '../sys/errors';
 
 export { ScriptError } from './script';
 export { LogdirFatal } from './logdir';
@@ -118,6 +119,21 @@ export class LogEngine {
   /** no NUL byte in the chunk being fed: only '\n' ends lines */
   private noNul = true;
 
+  /** the spool (spool.ts): input taken from a pipe lives there until its output is in every logdir */
+  private spool: Spool | null = null;
+  /** taking from a pipe through the spool (useSpool() said yes) */
+  private spooling = false;
+  /** spooled input is being written: the spool's header is not yet settled */
+  private held = false;
+  /** bytes at the end of the spool that the engine did not take (a stopped line's last feed) */
+  private spoolLeft = 0;
+  /** the spool's region is still to be fed again (refeed()) */
+  private refeedDue = false;
+  /** feed() is called by feedSpooled() */
+  private fromSpool = false;
+  /** the spool could not be written to: the retry timer */
+  private spoolRetry: NodeJS.Timeout | null = null;
+
   private finishing = false;
   private inputDone = false;
   private closing = false;
@@ -150,15 +166,228 @@ export class LogEngine {
       changed: () => this.poke(),
     };
     this.logdirs = [];
+    let refeed = 0;
     try {
       for (const spec of this.script.logdirs) {
         const ld = new Logdir(spec, host, this.cwd);
-        ld.open();
+        ld.lock();
         this.logdirs.push(ld);
       }
+      refeed = this.repairFromSpool();
+      for (const ld of this.logdirs) ld.recoverOrDie();
     } catch (e) {
       for (const ld of this.logdirs) ld.close();
+      this.spool?.close();
+      this.spool = null;
       throw e;
+    }
+    // fed on first use (useSpool, wantsInput, feed, end, close): the owner's callbacks (onStdout...) may
+    // not be ready while it constructs the engine
+    this.refeedDue = refeed > 0;
+  }
+
+  // ---- the spool (spool.ts; README.md: "A killed logger loses nothing and doubles nothing") -------------
+
+  /**
+   * Start-up, logdirs locked, before their recovery: a spool left with input whose output may be partly
+   * written (a SIGKILL between taking and settling) has every `current` its header names cut back to where that
+   * output began. Returns the bytes to feed again (refeed(), once the logdirs are open).
+   */
+  private repairFromSpool(): number {
+    if (this.logdirs.length === 0 || this.logdirs.length > SPOOL_MAX_LOGDIRS) return 0;
+    const first = this.logdirs[0];
+    let sp: Spool | null;
+    try {
+      sp = Spool.open(first.dir, false);
+    } catch (e) {
+      throw new LogdirFatal(`unable to open ${first.name}/spool: ${strerror(e)}`);
+    }
+    if (!sp) return 0;
+    this.spool = sp;
+    if (sp.damaged) this.warn(`${first.name}/spool: no valid header, its ${sp.size} bytes are ignored`);
+    if (sp.pending === 0) return 0;
+    const marks = sp.header.marks;
+    for (let i = 0; i < marks.length && i < this.logdirs.length; i++) this.logdirs[i].cutBack(marks[i]);
+    return sp.pending;
+  }
+
+  /** feed the spool's region again (start-up after a crash): its output goes to the fresh currents */
+  private refeed(): void {
+    this.refeedDue = false;
+    const sp = this.spool;
+    if (!sp || this.closed) return;
+    // the header names the fresh currents before anything is written to them (the one it named was cut back
+    // and archived: it holds none of the region's output), so a kill during this refeed is repaired as well
+    try {
+      sp.mark(sp.header.start, this.marks());
+    } catch (e) {
+      if (!this.spoolRetry) this.spoolStuck(strerror(e));
+      this.refeedDue = true;
+      return;
+    }
+    const buf = Buffer.allocUnsafe(BIG_READ);
+    this.holdAll(true);
+    let pos = sp.header.start;
+    while (pos < sp.size) {
+      let n = 0;
+      try {
+        n = sp.read(buf, 0, Math.min(BIG_READ, sp.size - pos), pos);
+      } catch (e) {
+        this.warn(`unable to read ${this.logdirs[0].name}/spool: ${strerror(e)} - ${sp.size - pos} bytes of it are not logged`);
+      }
+      if (n <= 0) {
+        sp.size = pos; // what could not be read is given up (the settle below says so)
+        break;
+      }
+      this.feedSpooled(buf, n);
+      pos += n;
+    }
+    this.settle();
+  }
+
+  private holdAll(on: boolean): void {
+    this.held = on;
+    for (const ld of this.logdirs) ld.held = on;
+  }
+
+  private marks(): SpoolMark[] {
+    return this.logdirs.map((ld) => ({ dev: ld.dev, ino: ld.ino, s0: ld.b }));
+  }
+
+  private marksCurrent(): boolean {
+    const m = this.spool!.header.marks;
+    if (m.length !== this.logdirs.length) return false;
+    for (let i = 0; i < m.length; i++) {
+      const ld = this.logdirs[i];
+      if (m[i].s0 !== ld.b || m[i].ino !== ld.ino || m[i].dev !== ld.dev) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Take input from a pipe through the spool (feedFromPipe). false: not possible here (no logdir, too many,
+   * or the spool cannot be created: a warning) — the caller reads the pipe another way.
+   */
+  useSpool(): boolean {
+    if (this.refeedDue) this.refeed();
+    if (this.spooling) return true;
+    if (this.logdirs.length === 0 || this.logdirs.length > SPOOL_MAX_LOGDIRS || this.closed) return false;
+    try {
+      if (!this.spool) this.spool = Spool.open(this.logdirs[0].dir, true)!;
+    } catch (e) {
+      this.warn(`unable to create ${this.logdirs[0].name}/spool: ${strerror(e)}`);
+      return false;
+    }
+    this.spooling = true;
+    // the header is written before the first take (feedFromPipe): a full disk now is retried there
+    return true;
+  }
+
+  /** the spool could not take input here (EINVAL: this file system cannot splice) — stop using it */
+  dropSpool(): void {
+    this.spooling = false;
+  }
+
+  get spoolOn(): boolean {
+    return this.spooling;
+  }
+
+  /**
+   * Move up to len bytes from pipe fd into the spool (one splice(2)), then feed them (buf: scratch of at least
+   * len bytes). Call only when wantsInput(). Returns the bytes taken, 0 at EOF, or a negative errno: -EAGAIN
+   * (empty, or the spool is stuck: a warning and a retry after r ms), -EINVAL (not a pipe, or no splice on this
+   * file system: the caller reads another way).
+   */
+  feedFromPipe(fd: number, len: number, buf: Buffer): number {
+    const sp = this.spool!;
+    try {
+      if (sp.stale || !this.marksCurrent()) sp.mark(sp.size - sp.pending, this.marks());
+    } catch (e) {
+      this.spoolStuck(strerror(e));
+      return -EAGAIN;
+    }
+    const r = sp.take(fd, len);
+    if (r <= 0) {
+      if (r < 0 && r !== -EAGAIN && r !== -EINVAL) {
+        this.spoolStuck(strerrorNum(-r));
+        return -EAGAIN;
+      }
+      return r;
+    }
+    this.holdAll(true);
+    const got = sp.read(buf, 0, r, sp.size - r);
+    if (got !== r) throw new Error(`vigil: internal error: spooled ${r} bytes, read back ${got}`);
+    this.feedSpooled(buf, r);
+    this.settle();
+    return r;
+  }
+
+  private feedSpooled(buf: Buffer, n: number): void {
+    this.fromSpool = true;
+    try {
+      const took = this.feed(buf, 0, n);
+      this.spoolLeft += n - took;
+    } finally {
+      this.fromSpool = false;
+    }
+  }
+
+  /**
+   * Input that does not come through the spool (a file, a socket, the peek fallback) while the spool still
+   * holds a partial line (fed again at start-up): from now on that line lives in memory only, as it would
+   * have without a spool — the spool lets it go, so that a later start cannot feed it a second time.
+   */
+  private releaseSpool(): void {
+    const sp = this.spool!;
+    try {
+      sp.mark(sp.size, this.marks());
+    } catch (e) {
+      this.warn(`unable to write to ${this.logdirs[0].name}/spool: ${strerror(e)}`);
+    }
+  }
+
+  private spoolStuck(why: string): void {
+    this.warn(`unable to write to ${this.logdirs[0].name}/spool: ${why}`);
+    if (this.spoolRetry) return;
+    this.spoolRetry = setTimeout(() => {
+      this.spoolRetry = null;
+      this.poke();
+    }, this.logdirs[0].spec.retryMs);
+  }
+
+  /**
+   * Every logdir has written the spooled input's output: the header says so (the region now starts at the
+   * partial line, or past what a stopped engine did not take), then the rotations that waited run, then the
+   * header names the currents they opened.
+   */
+  private settle(): void {
+    if (!this.held || !this.logdirsWritten()) return;
+    const sp = this.spool!;
+    const start = sp.size - this.partLen - this.spoolLeft;
+    try {
+      sp.mark(start, this.marks());
+    } catch (e) {
+      this.spoolStuck(strerror(e));
+      return;
+    }
+    this.holdAll(false);
+    this.rotateDue();
+    try {
+      sp.compactIfBig(this.marks());
+      if (!this.marksCurrent()) sp.mark(sp.header.start, this.marks());
+    } catch (e) {
+      this.warn(`unable to write to ${this.logdirs[0].name}/spool: ${strerror(e)}`);
+    }
+  }
+
+  /** the input ended (or the engine closes): a partial line the spool still holds is dropped, as s6-log drops it */
+  private dropTail(): void {
+    const sp = this.spool;
+    if (!sp || this.held || this.partLen !== 0 || this.spoolLeft !== 0 || sp.pending === 0 || this.closed) return;
+    try {
+      sp.mark(sp.size, this.marks());
+    } catch (e) {
+      this.warn(`unable to write to ${this.logdirs[0].name}/spool: ${strerror(e)}`);
     }
   }
 
@@ -243,6 +472,11 @@ export class LogEngine {
    * a write and the consumption of its input.
    */
   commit(): void {
+    this.rotateDue();
+    this.poke();
+  }
+
+  private rotateDue(): void {
     for (const ld of this.logdirs) {
       if (!ld.rotationDue) continue;
       try {
@@ -251,7 +485,6 @@ export class LogEngine {
         this.warn(`unexpected error in logdir ${ld.name}: ${strerror(e)}`);
       }
     }
-    this.poke();
   }
 
   /** See commit(). Set by a peeking feeder. */
@@ -261,6 +494,7 @@ export class LogEngine {
 
   /** Should the caller read more input now? */
   wantsInput(): boolean {
+    if (this.refeedDue) this.refeed();
     if (this.inputDone || this.closed) return false;
     const ok = this.canTake();
     if (!ok) this.wasBlocked = true;
@@ -270,6 +504,8 @@ export class LogEngine {
   /** nothing unwritten in any logdir, and stdout within its bound (empty with -b, under the cap without) */
   private canTake(): boolean {
     if (!this.logdirsWritten()) return false;
+    if (this.held || this.spoolRetry) return false;
+    if (this.spooling) for (const ld of this.logdirs) if (!ld.currentFixed()) return false;
     const n = this.buffered();
     return this.blocking ? n === 0 : n < this.maxBuffered;
   }
@@ -280,8 +516,10 @@ export class LogEngine {
    * reference to `chunk`.
    */
   feed(chunk: Uint8Array, start = 0, end = chunk.length): number {
+    if (this.refeedDue && !this.fromSpool) this.refeed();
     if (this.inputDone || this.closed) return 0;
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.spool && !this.fromSpool && !this.held && this.spool.pending > 0) this.releaseSpool();
     if (this.finishing) return this.feedLast(buf, start, end);
     let off = start;
     const z = buf.indexOf(0, start);
@@ -407,6 +645,7 @@ export class LogEngine {
 
   /** SIGTERM (unless -p) or SIGHUP: finish the line being read, then take no more input. */
   stop(): void {
+    if (this.refeedDue) this.refeed();
     if (this.inputDone) return;
     if (this.partLen === 0) this.inputDone = true;
     else this.finishing = true;
@@ -415,6 +654,7 @@ export class LogEngine {
 
   /** EOF on the input. A partial line is dropped, unless stop() asked to finish it (then it is logged). */
   end(): void {
+    if (this.refeedDue) this.refeed();
     if (this.inputDone) return;
     if (this.finishing) {
       this.lastLine();
@@ -423,6 +663,7 @@ export class LogEngine {
     this.partLen = 0;
     this.inputDone = true;
     this.poke();
+    this.dropTail();
   }
 
   /** SIGALRM: rotate every writable logdir whose current is not empty. */
@@ -573,6 +814,7 @@ export class LogEngine {
   /** Re-try what can be retried now (the stdout sink drained, a timer fired...), then report drain/finish. */
   poke(): void {
     if (this.closed) return;
+    if (this.held) this.settle();
     if (this.wasBlocked && !this.inputDone) {
       if (this.canTake()) {
         this.wasBlocked = false;
@@ -587,6 +829,7 @@ export class LogEngine {
    * then fsync and chmod 0744 each current and release the locks. Resolves when done.
    */
   close(): Promise<void> {
+    if (this.refeedDue) this.refeed();
     if (!this.inputDone) {
       this.partLen = 0;
       this.inputDone = true;
@@ -595,6 +838,8 @@ export class LogEngine {
     this.closing = true;
     const p = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     this.flushAll();
+    if (this.held) this.settle();
+    this.dropTail();
     this.tryFinish();
     return p;
   }
@@ -602,6 +847,10 @@ export class LogEngine {
   private tryFinish(): void {
     if (this.closed) return;
     if (this.opts.stdoutPending && this.opts.stdoutPending() > 0) return;
+    if (this.held) {
+      this.settle();
+      if (this.held) return;
+    }
     for (const ld of this.logdirs) {
       if (ld.state < RotState.SyncEnd && !ld.idle()) {
         if (!ld.waiting) ld.flush();
@@ -612,15 +861,24 @@ export class LogEngine {
     for (const ld of this.logdirs) if (!ld.finalize()) all = false;
     if (!all) return;
     for (const ld of this.logdirs) ld.close();
+    this.closeSpool();
     this.closed = true;
     const w = this.closeWaiters;
     this.closeWaiters = [];
     for (const f of w) f();
   }
 
+  private closeSpool(): void {
+    if (this.spoolRetry) { clearTimeout(this.spoolRetry); this.spoolRetry = null; }
+    this.spool?.close();
+    this.spool = null;
+    this.spooling = false;
+  }
+
   /** Give up now: no finalize, queued data dropped, locks released. */
   abandon(): void {
     for (const ld of this.logdirs) ld.close();
+    this.closeSpool();
     this.closed = true;
     this.inputDone = true;
     const w = this.closeWaiters;

@@ -2,34 +2,29 @@
  * PipeFeeder: reads a non-blocking pipe/fifo fd into a LogEngine — the reading half of `vigil log`, and the
  * piece the supervisor uses for logging inside its own process (the service's stdout pipe → the engine).
  *
- * Peek, write, then take (pipes and fifos): a logger that read() bytes and is SIGKILLed before it wrote them
- * loses them — s6-log's window is one 8191-byte read. Here the bytes stay in the pipe (which the supervisor
- * holds, so it outlives the logger) until their lines are in every logdir:
- *   1. tee(2) copies up to READ_QUANTUM bytes from the front of the pipe to a private scratch pipe, without
- *      consuming them, and they are read from there;
- *   2. the complete lines among them (up to the last '\n' or NUL) are fed to the engine, which writes them to
- *      the logdirs at once (synchronous writes);
- *   3. once every logdir's queue is empty, exactly the bytes the engine took are consumed from the pipe
- *      (read into scratch) — then the next peek. Nothing more is peeked while bytes are unwritten, so the
- *      pipe is the only buffer (a full disk: the pipe fills and the writer blocks).
- *   A rotation that falls due after a write waits until those bytes are consumed (engine.commit()), so the
- *   fsync of a rotation never sits between a write and its consumption.
- *   What a SIGKILL can cost: a line whose bytes were written but not yet consumed is written again by the
- *   next logger (the window is the write(2) calls of one chunk ≤ 8191 bytes and the read(2) that consumes
- *   it); bytes of a line with no separator yet, when the pipe holds nothing else, are taken into memory as
- *   s6-log does (else poll would report the pipe readable forever) and are lost if the logger dies before
- *   the line ends. Complete lines are never lost.
- * - Other inputs (a socket, a tty: tee(2) refuses them) are read() directly, 8191 bytes at a time, each read
- *   written before the next (s6-log's window).
+ * Three ways to take input, tried in this order (README.md: "A killed logger loses nothing and doubles nothing"):
+ * - spool (pipes and fifos, a logdir in the script): splice(2) moves up to one read's worth of bytes from the
+ *   pipe to the end of the first logdir's `spool` file — taken from the pipe and on file in one system call —
+ *   then they are fed to the engine, which writes their lines to every logdir and only then records in the
+ *   spool's header that they are applied (src/logger/spool.ts, LogEngine.feedFromPipe). A SIGKILL anywhere
+ *   loses nothing (the bytes are in the pipe or in the spool) and doubles nothing (the next logger cuts each
+ *   `current` back to where the unapplied bytes' output began, then writes them again). A partial line is in
+ *   the spool too. After stop() with a half-read line, the pipe is peeked (tee(2)) so that only the bytes up
+ *   to the end of that line are taken: the rest stays in the pipe for the next reader (as s6-log).
+ * - peek (the spool cannot be used: no logdir, or a file system that cannot splice): tee(2) copies up to
+ *   READ_QUANTUM bytes from the front of the pipe without consuming them, the complete lines among them are
+ *   written, and only then are those bytes read out of the pipe. Window: a kill between the write and the
+ *   read doubles one chunk; a line with no separator while the pipe holds nothing else is taken into memory
+ *   (and lost by a kill before it ends) — s6-log's window.
+ * - read (a socket, a tty: neither splice nor tee works): read(2) 8191 bytes at a time, each read written
+ *   before the next (s6-log's window).
  * - One uv_poll watcher on the fd while the engine wants input; none while it applies back-pressure
- *   (wantsInput() false, or bytes unwritten → the watcher is stopped, the pipe fills, the writer blocks) —
- *   call resume() from the engine's onDrain. Idle = no timer, no wake-up.
+ *   (wantsInput() false: output unwritten, spool unsettled → the watcher is stopped, the pipe fills, the
+ *   writer blocks) — call resume() from the engine's onDrain. Idle = no timer, no wake-up.
  * - At most `maxReadsPerWake` chunks per wake-up so one chatty service cannot starve the loop.
- * - After engine.stop() with a half-read line, bytes are taken up to the end of that line only, so the bytes
- *   after it stay in the pipe for the next reader (as s6-log).
  * - EOF (every writer gone): engine.end(), then onDone('eof'). The fd is not closed here (its owner closes it).
  * - drain(): the end without waiting for EOF (a supervisor closing a logger): what is unwritten is settled,
- *   what the pipe holds now is read and written, then the engine ends.
+ *   what the pipe holds now is taken (the same way) and written, then the engine ends.
  */
 import { native } from '../sys/native';
 import { watchFd, FdWatch, POLL_READABLE } from '../sys/fdwatch';
@@ -88,17 +83,22 @@ export class PipeFeeder {
   private eof = false;
   private doneCalled = false;
   private scheduled = false;
-  /** peek mode: true while tee(2) works on this fd */
-  private peeking: boolean;
-  /** bytes fed to the engine (written or being written) and still in the pipe */
+  /** how input is taken (see the header): spool → peek → read, falling back on EINVAL */
+  private mode: 'spool' | 'peek' | 'read';
+  /** peek mode: bytes fed to the engine (written or being written) and still in the pipe */
   private unconsumed = 0;
   /** drain(): resolve once the fd is read out and the engine ended */
   private drained: (() => void) | null = null;
 
   constructor(readonly fd: number, readonly engine: LogEngine, private readonly opts: PipeFeederOptions = {}) {
     if (!opts.keepFlags) native().setNonblock(fd, true);
-    this.peeking = opts.peek !== false;
-    if (this.peeking) engine.deferRotations = true;
+    this.mode = opts.peek === false ? 'read' : engine.useSpool() ? 'spool' : 'peek';
+    if (this.mode === 'peek') engine.deferRotations = true;
+  }
+
+  /** how input is taken now (tests, diagnostics) */
+  get how(): 'spool' | 'peek' | 'read' {
+    return this.mode;
   }
 
   /** Start (or restart after back-pressure): take what is there, then watch. */
@@ -112,7 +112,7 @@ export class PipeFeeder {
   }
 
   /**
-   * The end, without waiting for EOF: stop watching, read what the fd holds now (honouring the engine's
+   * The end, without waiting for EOF: stop watching, take what the fd holds now (honouring the engine's
    * back-pressure: the engine's onDrain must call resume()), then end the engine. Resolves once ended; the
    * caller then closes the engine. A writer still holding the fd open cannot make it hang.
    */
@@ -128,18 +128,14 @@ export class PipeFeeder {
   private drainStep(): void {
     const done = this.drained;
     if (!done) return;
-    const n = native();
-    const buf = scratchBuf();
     // bytes already peeked and fed are taken out of the pipe once written, never read a second time
     if (!this.settle()) return; // onDrain → resume() brings us back
     for (;;) {
       if (this.engine.inputClosed) break;
       if (!this.engine.wantsInput()) return; // onDrain → resume() brings us back
-      const r = n.read(this.fd, buf, 0, this.engine.readSize());
-      if (r > 0) {
-        this.engine.feed(buf, 0, r);
-        continue;
-      }
+      const r = this.take();
+      if (r > 0) continue;
+      if (r === -EAGAIN && !this.engine.wantsInput()) return; // the spool is stuck: its retry brings us back
       break; // EAGAIN: empty; 0: no writer left; error: nothing more to get
     }
     this.drained = null;
@@ -174,7 +170,7 @@ export class PipeFeeder {
     return this.watch !== null;
   }
 
-  /** bytes fed to the engine whose consumption from the pipe waits for their write (0 when all is settled) */
+  /** peek mode: bytes fed to the engine whose consumption from the pipe waits for their write (0 when settled) */
   get pendingBytes(): number {
     return this.unconsumed;
   }
@@ -199,8 +195,8 @@ export class PipeFeeder {
   }
 
   /**
-   * The engine wrote what it took: take those bytes out of the pipe. false: still unwritten (the engine then
-   * calls onDrain once they are). An owner that reads the pipe itself after stop() calls this first.
+   * Peek mode: the engine wrote what it took: take those bytes out of the pipe. false: still unwritten (the
+   * engine then calls onDrain once they are). Spool mode: nothing to do here (the engine settles its spool).
    */
   settle(): boolean {
     if (this.unconsumed === 0) return true;
@@ -216,9 +212,77 @@ export class PipeFeeder {
     return true;
   }
 
-  private pump(): void {
+  /**
+   * Take one chunk of input the current way and feed it. Returns the bytes taken (> 0), 0 at EOF, or a
+   * negative errno (-EAGAIN: nothing there now, or the spool is stuck).
+   */
+  private take(): number {
     const n = native();
     const buf = scratchBuf();
+    for (;;) {
+      if (this.mode === 'spool') {
+        let want = this.engine.readSize();
+        if (this.engine.finishingLine) {
+          // after stop(): take only up to the end of the line being finished
+          want = this.lineEnd();
+          if (want <= 0) return want;
+        }
+        const r = this.engine.feedFromPipe(this.fd, want, buf);
+        if (r === -EINVAL) {
+          this.engine.dropSpool(); // not a pipe, or no splice on the logdir's file system
+          this.mode = 'peek';
+          this.engine.deferRotations = true;
+          continue;
+        }
+        return r;
+      }
+      if (this.mode === 'peek') {
+        const [pr, pw] = peekPipeFds();
+        const r = n.tee(this.fd, pw, READ_QUANTUM);
+        if (r === -EINVAL) {
+          this.mode = 'read'; // not a pipe: plain reads
+          this.engine.deferRotations = false;
+          continue;
+        }
+        if (r <= 0) return r;
+        const got = n.read(pr, buf, 0, r);
+        if (got !== r) throw new Error(`vigil: internal error: peeked ${r} bytes, read back ${got}`);
+        let take = this.engine.finishingLine ? r : completeLines(buf, r);
+        if (take === 0) {
+          // no separator in what the pipe holds: s6-log's partial line, taken into memory — if the pipe
+          // holds more than one peek, the line is longer than a peek and must be taken as well
+          take = r;
+          const c = n.read(this.fd, buf, 0, take); // consume first: these bytes live in memory from now
+          if (c !== take) throw new Error(`vigil: internal error: peeked ${take} bytes, consumed ${c}`);
+          this.engine.feed(buf, 0, take);
+          return take;
+        }
+        this.unconsumed = this.engine.feed(buf, 0, take);
+        if (!this.settle()) return take; // written later: the next take waits for settle()
+        return take;
+      }
+      const r = n.read(this.fd, buf, 0, Math.min(READ_QUANTUM, this.engine.readSize()));
+      if (r > 0) this.engine.feed(buf, 0, r);
+      return r;
+    }
+  }
+
+  /** spool mode after stop(): bytes up to and including the first separator at the front of the pipe (all of them if none) */
+  private lineEnd(): number {
+    const n = native();
+    const [pr, pw] = peekPipeFds();
+    const r = n.tee(this.fd, pw, READ_QUANTUM);
+    if (r <= 0) return r;
+    const buf = scratchBuf();
+    const got = n.read(pr, buf, 0, r);
+    if (got !== r) throw new Error(`vigil: internal error: peeked ${r} bytes, read back ${got}`);
+    const nl = buf.subarray(0, r).indexOf(NL);
+    const nul = buf.subarray(0, r).indexOf(0);
+    const sep = nl === -1 ? nul : nul === -1 ? nl : Math.min(nl, nul);
+    return sep === -1 ? r : sep + 1;
+  }
+
+  private pump(): void {
     const max = this.opts.maxReadsPerWake ?? 16;
     for (let reads = 0; ; reads++) {
       if (this.stopped) { this.unwatch(); return; }
@@ -233,41 +297,10 @@ export class PipeFeeder {
         }
         return;
       }
-      // peeking: the engine takes a stopped line's bytes only up to its end (feed's result), so no 1-byte reads
-      const want = this.peeking ? READ_QUANTUM : Math.min(READ_QUANTUM, this.engine.readSize());
-      let r: number;
-      if (this.peeking) {
-        const [pr, pw] = peekPipeFds();
-        r = n.tee(this.fd, pw, want);
-        if (r === -EINVAL) {
-          this.peeking = false; // not a pipe: plain reads
-          this.engine.deferRotations = false;
-          continue;
-        }
-        if (r > 0) {
-          const got = n.read(pr, buf, 0, r);
-          if (got !== r) throw new Error(`vigil: internal error: peeked ${r} bytes, read back ${got}`);
-          let take = this.engine.finishingLine ? r : completeLines(buf, r);
-          if (take === 0) {
-            // no separator in what the pipe holds: s6-log's partial line, taken into memory — if the pipe
-            // holds more than one peek, the line is longer than a peek and must be taken as well
-            take = r;
-            const c = n.read(this.fd, buf, 0, take); // consume first: these bytes live in memory from now
-            if (c !== take) throw new Error(`vigil: internal error: peeked ${take} bytes, consumed ${c}`);
-            this.engine.feed(buf, 0, take);
-            continue;
-          }
-          this.unconsumed = this.engine.feed(buf, 0, take);
-          continue;
-        }
-      } else {
-        r = n.read(this.fd, buf, 0, want);
-        if (r > 0) {
-          this.engine.feed(buf, 0, r);
-          continue;
-        }
-      }
+      const r = this.take();
+      if (r > 0) continue;
       if (r === -EAGAIN) {
+        if (!this.engine.wantsInput()) { this.unwatch(); return; } // the spool is stuck: its retry → onDrain
         this.watchInput();
         return;
       }

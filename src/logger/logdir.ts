@@ -99,6 +99,15 @@ export class Logdir {
   lockFd = -1;
   /** bytes in current */
   b = 0;
+  /** current's identity (the spool's marks name it) */
+  dev = 0n;
+  ino = 0n;
+  /**
+   * Set by the engine while the output of spooled input is being written (spool.ts): no rotation may switch
+   * `current` then (the spool's header says where in this current that output starts); one that falls due
+   * waits (rotationDue) until the engine has settled the spool.
+   */
+  held = false;
   state: RotState = RotState.Writable;
   pid = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -125,6 +134,12 @@ export class Logdir {
 
   /** mkdir, lock, recover, open current. Throws LogdirFatal naming the step. */
   open(): void {
+    this.lock();
+    this.recoverOrDie();
+  }
+
+  /** mkdir, open and lock `lock`. Throws LogdirFatal naming the step. */
+  lock(): void {
     const fatal = (what: string, e: unknown): never => {
       throw new LogdirFatal(`unable to ${what}: ${strerror(e)}`);
     };
@@ -149,6 +164,35 @@ export class Logdir {
       this.closeLock();
       throw new LogdirFatal(`unable to lock ${this.msgName('lock')}: Resource temporarily unavailable`);
     }
+  }
+
+  /**
+   * Start-up repair for the spool (before recovery): if `current` is the file the mark names and is longer
+   * than s0, cut it back to s0 — what lies past s0 is output of input the spool still holds, written again
+   * from there. Returns the bytes cut. Throws LogdirFatal.
+   */
+  cutBack(m: { dev: bigint; ino: bigint; s0: number }): number {
+    let st: fs.BigIntStats;
+    try {
+      st = fs.statSync(this.cur, { bigint: true });
+    } catch (e) {
+      if (enoent(e)) return 0;
+      throw new LogdirFatal(`unable to stat ${this.msgName('current')}: ${strerror(e)}`);
+    }
+    if (st.dev !== m.dev || st.ino !== m.ino || st.size <= BigInt(m.s0)) return 0;
+    try {
+      fs.truncateSync(this.cur, m.s0);
+    } catch (e) {
+      throw new LogdirFatal(`unable to truncate ${this.msgName('current')} to ${m.s0} bytes: ${strerror(e)}`);
+    }
+    return Number(st.size) - m.s0;
+  }
+
+  /** after lock(): recovery, then current opened. Throws LogdirFatal naming the step. */
+  recoverOrDie(): void {
+    const fatal = (what: string, e: unknown): never => {
+      throw new LogdirFatal(`unable to ${what}: ${strerror(e)}`);
+    };
     try {
       this.recover();
     } catch (e) {
@@ -195,7 +239,10 @@ export class Logdir {
     try {
       this.fd = fs.openSync(this.cur, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o666);
       fs.fchmodSync(this.fd, 0o644);
-      this.b = st ? fs.fstatSync(this.fd).size : 0;
+      const fst = fs.fstatSync(this.fd, { bigint: true });
+      this.b = st ? Number(fst.size) : 0;
+      this.dev = fst.dev;
+      this.ino = fst.ino;
     } catch (e) {
       throw new LogdirFatal(`unable to open ${this.msgName('current')}: ${strerror(e)}`);
     }
@@ -311,10 +358,16 @@ export class Logdir {
           } catch (e) {
             return this.fail(`unable to open ${this.msgName('current')}`, e);
           }
-          try { fs.fchmodSync(fd, 0o644); } catch (e) {
+          let fst: fs.BigIntStats;
+          try {
+            fs.fchmodSync(fd, 0o644);
+            fst = fs.fstatSync(fd, { bigint: true });
+          } catch (e) {
             fs.closeSync(fd);
             return this.fail(`unable to fchmod ${this.msgName('current')} to 0644`, e);
           }
+          this.dev = fst.dev;
+          this.ino = fst.ino;
           try { fs.closeSync(this.fd); } catch { /* the old fd is gone either way */ }
           this.fd = fd;
           this.b = 0;
@@ -437,8 +490,21 @@ export class Logdir {
     this.host.changed();
   }
 
-  /** SIGALRM: rotate now if writable and current is not empty. */
+  /**
+   * `current` is settled: writable, or a rotation past the switch to the new current (a processor may still
+   * run) — and no rotation due. The spool's marks may name it.
+   */
+  currentFixed(): boolean {
+    if (this.rotationDue) return false;
+    return this.state === RotState.Writable || (this.state > RotState.NewCurrent && this.state < RotState.SyncEnd);
+  }
+
+  /** SIGALRM: rotate now if writable and current is not empty (while held: once the engine settles). */
   forceRotate(): void {
+    if (this.held) {
+      if (this.state === RotState.Writable && this.b > 0) this.rotationDue = true;
+      return;
+    }
     if (this.state === RotState.Writable && this.b > 0 && !this.timer) {
       this.rotationDue = false;
       this.state = RotState.Start;
@@ -454,24 +520,28 @@ export class Logdir {
     if (this.timer) return false;
     const q = this.q;
     const { s, tolerance } = this.spec;
-    if (this.rotationDue && this.state === RotState.Writable) {
+    const held = this.held;
+    if (this.rotationDue && this.state === RotState.Writable && !held) {
       this.rotationDue = false;
       this.state = RotState.Start;
     }
     for (;;) {
       if (this.state !== RotState.Writable && !this.rotator()) return false;
       if (q.end === q.start) return true;
-      if (this.b >= s) {
+      if (this.b >= s && !held) {
         this.state = RotState.Start;
         if (!this.rotator()) return false;
       }
-      // write up to the first mark where a rotation becomes due, else everything
+      // write up to the first mark where a rotation becomes due, else everything (held: everything, the
+      // rotation waits for the engine's settle)
       let segEnd = q.end;
       const m = q.marks;
-      for (let k = 0; k < m.length; k++) {
-        if (this.b + (m[k] - q.start) + tolerance >= s) {
-          segEnd = m[k];
-          break;
+      if (!held) {
+        for (let k = 0; k < m.length; k++) {
+          if (this.b + (m[k] - q.start) + tolerance >= s) {
+            segEnd = m[k];
+            break;
+          }
         }
       }
       let r: number;
@@ -485,9 +555,10 @@ export class Logdir {
       this.b += r;
       q.consumed(r);
       if (this.b + tolerance >= s && lastByte === 10) {
-        if (this.deferRotation && q.end === q.start) {
+        if (held || (this.deferRotation && q.end === q.start)) {
           this.rotationDue = true;
-          return true;
+          if (q.end === q.start) return true;
+          continue;
         }
         this.state = RotState.Start;
         if (!this.rotator()) return false;

@@ -14,8 +14,10 @@
  *   pipe or already in the logdir, and nobody ever sees EOF or EPIPE.
  * - One uv_poll watcher per logged service, only while its engine wants input; an idle logged service costs
  *   the engine (≈4.9 kB heap), two pipe fds and the logdir's lock + current fds — no timer, no wake-up.
- * - Peek, write, take (src/logger/feeder.ts): bytes leave the pipe only once written, so a re-exec of the
- *   supervisor (or its death) between two chunks leaves every unwritten byte in the pipe.
+ * - Taken through the spool (src/logger/feeder.ts, spool.ts): bytes leave the pipe only into the logdir's
+ *   spool file (one splice), and are marked applied only once written, so a re-exec of the supervisor (or its
+ *   death) at any instant leaves every byte in the pipe or in the spool, and the next engine writes what is
+ *   not known to be written again after cutting `current` back — nothing lost, nothing doubled.
  * - A stuck logdir (disk full, EIO): the engine stops reading at once, so the pipe fills and the service
  *   blocks in write(2): back-pressure, not loss, not growth.
  *   The warning (one line, naming the service) comes from the engine, which retries every `r` ms.
@@ -41,7 +43,7 @@ import * as path from 'node:path';
 import { native } from '../sys/native';
 import { closeQuiet, reopenFdEx } from '../sys/fds';
 import { Sink } from '../sys/sink';
-import { LogEngine, BIG_READ } from '../logger/engine';
+import { LogEngine } from '../logger/engine';
 import { PipeFeeder } from '../logger/feeder';
 import { mkdirParents } from '../sys/mkdir';
 import { LogDeclaration, LogDeclarationError, readLogDeclaration, SERVICE_MAX_BUFFERED } from '../logger/declaration';
@@ -79,7 +81,6 @@ function needOptimizer(): void {
 class Logged {
   readonly engine: LogEngine;
   readonly feeder: PipeFeeder;
-  private draining: (() => void) | null = null;
   private closing: Promise<void> | null = null;
 
   constructor(readonly name: string, readonly decl: LogDeclaration, readonly r: number, readonly w: number, owner: InLog) {
@@ -99,7 +100,7 @@ class Logged {
       onAlert: (d) => owner.warn(`${name}: alert: ${d.toString('utf8').replace(/\n$/, '')}`),
       // the copy never pushes back: a slow stdout drops copies, never logdir lines
       onStdout: copy ? (d) => (copy.write(d), true) : undefined,
-      onDrain: () => (this.draining ? this.drainStep() : this.feeder.resume()),
+      onDrain: () => this.feeder.resume(),
     });
     try {
       this.feeder = new PipeFeeder(r, this.engine, {
@@ -112,50 +113,18 @@ class Logged {
     this.feeder.resume();
   }
 
-  /** read what the pipe holds now, write it all, close the logdir cleanly, close the pipe */
+  /**
+   * take what the pipe holds now (the feeder's way: through the spool), write it all, close the logdir
+   * cleanly, close the pipe
+   */
   drain(): Promise<void> {
     if (this.closing) return this.closing;
-    this.feeder.stop();
-    this.closing = new Promise<void>((resolve) => {
-      this.draining = () => {
-        this.engine.close().then(() => {
-          closeQuiet(this.r);
-          closeQuiet(this.w);
-          resolve();
-        });
-      };
-      this.drainStep();
+    this.closing = this.feeder.drain().then(() => this.engine.close()).then(() => {
+      closeQuiet(this.r);
+      closeQuiet(this.w);
     });
     return this.closing;
   }
-
-  private drainStep(): void {
-    const done = this.draining;
-    if (!done) return;
-    const n = native();
-    const buf = scratch();
-    // bytes the feeder peeked and fed are taken out of the pipe once written, never read a second time
-    if (!this.feeder.settle()) return; // onDrain brings us back
-    for (;;) {
-      if (this.engine.inputClosed) break;
-      if (!this.engine.wantsInput()) return; // onDrain brings us back
-      const r = n.read(this.r, buf, 0, this.engine.readSize());
-      if (r > 0) {
-        this.engine.feed(buf, 0, r);
-        continue;
-      }
-      break; // EAGAIN: empty; 0: no writer left; error: nothing more to get
-    }
-    this.draining = () => {};
-    this.engine.end();
-    done();
-  }
-}
-
-let scratchBuf: Buffer | null = null;
-function scratch(): Buffer {
-  if (!scratchBuf) scratchBuf = Buffer.allocUnsafe(BIG_READ);
-  return scratchBuf;
 }
 
 export class InLog {

@@ -109,6 +109,12 @@ export interface NativeShim {
    * -22 EINVAL: not pipes).
    */
   tee(fdIn: number, fdOut: number, len: number): number;
+  /**
+   * splice(2) with SPLICE_F_NONBLOCK from pipe fdIn to fdOut at offset offOut (-1: fdOut's position). The bytes
+   * written are exactly the bytes taken, in one system call (a SIGKILL cannot fall between). Non-throwing: bytes
+   * moved, 0 at EOF, or a negative errno (-11 EAGAIN: fdIn empty; -22 EINVAL: not a pipe, or no splice there).
+   */
+  splice(fdIn: number, fdOut: number, offOut: number, len: number): number;
   /** non-throwing kill(2): 0 or negative errno */
   kill(pid: number, sig: number): number;
   /**

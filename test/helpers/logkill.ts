@@ -32,6 +32,8 @@ export interface KillStreamOptions {
   script?: string[];
   /** upper bound for the whole run (default: 4 × the stream's length + 60 s) */
   deadlineMs?: number;
+  /** [node, vigil] to run `vigil log` with (default: this node, this checkout's bin/vigil) — the bench's frozen copy */
+  vigil?: [string, string];
 }
 
 export interface KillStreamResult {
@@ -49,8 +51,8 @@ export interface KillStreamResult {
   ms: number;
 }
 
-function loggerCmd(kind: LoggerKind, script: string[]): [string, string[]] {
-  return kind === 's6' ? ['/usr/bin/s6-log', ['--', ...script]] : [process.execPath, [VIGIL, 'log', '--', ...script]];
+function loggerCmd(kind: LoggerKind, script: string[], vigil: [string, string] = [process.execPath, VIGIL]): [string, string[]] {
+  return kind === 's6' ? ['/usr/bin/s6-log', ['--', ...script]] : [vigil[0], [vigil[1], 'log', '--', ...script]];
 }
 
 function listDir(d: string): string[] {
@@ -167,7 +169,7 @@ export async function killStream(o: KillStreamOptions): Promise<KillStreamResult
   fs.closeSync(wfd);
   let writerDone = false;
   const writerExit = new Promise<number | null>((resolve) => writer.once('exit', (c) => { writerDone = true; resolve(c); }));
-  const [cmd, argv] = loggerCmd(o.kind, script);
+  const [cmd, argv] = loggerCmd(o.kind, script, o.vigil);
   let logger: ChildProcess | null = null;
   const startLogger = (): ChildProcess => spawn(cmd, argv, { cwd: o.dir, stdio: [holder, 'ignore', 'inherit'] });
   let kills = 0;

@@ -63,9 +63,13 @@ export interface FileSnap {
   content: string;
 }
 
-/** Every file of a logdir in name order (archive names masked, order kept), with mode and masked content. */
+/**
+ * Every file of a logdir in name order (archive names masked, order kept), with mode and masked content — but
+ * `spool`, vigil's own file (src/logger/spool.ts: its input on the way in; s6-log has none), so that vigil's
+ * logdir and s6-log's compare file for file.
+ */
 export function snapLogdir(dir: string): FileSnap[] {
-  const names = fs.readdirSync(dir).sort();
+  const names = fs.readdirSync(dir).filter((n) => n !== 'spool').sort();
   return names.map((n) => {
     const p = path.join(dir, n);
     const st = fs.statSync(p);
