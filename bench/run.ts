@@ -3,7 +3,7 @@
  * Tables go to stdout (one per scenario, then all of them again as markdown for the README); progress to
  * stderr. Figures only: nothing here passes or fails, and none of it is part of `npm test`.
  *
- * FILTER: a group (supervision, boot, logging, node, rc) or a supervision scenario (start, memory, idle, crash, control,
+ * FILTER: a group (supervision, boot, logging, node, rc, reliability) or a supervision scenario (start, memory, idle, crash, control,
  * orphans); several may be given. No filter: everything.
  * Environment: BENCH_QUICK=1 small N and few repetitions (smoke test); BENCH_MD=FILE also writes the markdown
  * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_OPT=0
@@ -19,7 +19,7 @@ import { installCleanup, progress } from './lib/sup';
 import { removeBenchRoot } from './lib/scandir';
 import { SCENARIOS, Scenario, benchSupervision } from './supervision';
 
-const GROUPS = ['supervision', 'boot', 'logging', 'node', 'rc'] as const;
+const GROUPS = ['supervision', 'boot', 'logging', 'node', 'rc', 'reliability'] as const;
 
 function machine(): string {
   const cpus = os.cpus();
@@ -103,6 +103,10 @@ async function main(): Promise<void> {
   if (run('rc')) {
     progress('rc: the service manager');
     emit(await optional('./rc', 'benchRc'));
+  }
+  if (run('reliability')) {
+    progress('reliability: logger SIGKILLs');
+    emit(await optional('./reliability', 'benchReliability'));
   }
   const footer = `ended ${new Date().toISOString()}, load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`;
   progress(footer);
