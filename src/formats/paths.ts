@@ -13,7 +13,6 @@ export const DEATH_TALLY_NEW = 'supervise/death_tally.new';
 export const SERVICE_LOCK = 'supervise/service-lock';
 /** vigil's own: which process run became (pid, start time), so a restarted scanner adopts it (runrecord.ts) */
 export const RUN_RECORD = 'supervise/vigil-run';
-export const RUN_RECORD_NEW = 'supervise/vigil-run.new';
 
 export const RUN = 'run';
 export const FINISH = 'finish';

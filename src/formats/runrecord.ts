@@ -4,7 +4,10 @@
  * instead of starting a second copy (s6 needs no such file: its s6-supervise processes outlive the scanner;
  * vigil supervises every service from one process, so what survives a SIGKILL is only the services).
  *
- * One line, written (status.new-style: .new + rename) right after each spawn of run:
+ * One line, padded with spaces to RECORD_SIZE bytes, written in place right after each spawn of run (one
+ * pwrite at offset 0 over the previous record of the same size: a SIGKILL cannot split a write of one page
+ * to a regular file, and only a supervisor whose predecessor is dead reads it to adopt. A .new + rename as
+ * for status costs ~0.4 ms per start on ext4, where renaming over a file starts its write-back):
  *   "PID STARTTIME BOOTID own"      run started by this supervisor
  *   "PID STARTTIME BOOTID adopted"  run started by a supervisor that died; watched here through a pidfd
  *   "PID 0 BOOTID exit-unknown"     that adopted run has exited: not our child, its wait status was never seen
@@ -16,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RUN_RECORD, RUN_RECORD_NEW } from './paths';
+import { RUN_RECORD } from './paths';
 import { readProcStat } from '../sys/procstat';
 
 export type RunRecordKind = 'own' | 'adopted' | 'exit-unknown';
@@ -44,13 +47,24 @@ export function bootId(): string {
   return boot;
 }
 
+/** every record is exactly this long: the longest line (10 + 20 + 36 + 12 bytes and 3 spaces) fits with room */
+export const RECORD_SIZE = 128;
+
 export function writeRunRecord(dir: string, r: RunRecord): void {
-  const tmp = path.join(dir, RUN_RECORD_NEW);
-  fs.writeFileSync(tmp, `${r.pid} ${r.startTime} ${r.bootId ?? bootId()} ${r.kind}\n`, { mode: 0o644 });
-  fs.renameSync(tmp, path.join(dir, RUN_RECORD));
+  const line = `${r.pid} ${r.startTime} ${r.bootId ?? bootId()} ${r.kind}`;
+  const rec = Buffer.from(line.padEnd(RECORD_SIZE - 1, ' ') + '\n', 'latin1');
+  const c = fs.constants;
+  // O_NONBLOCK: a fifo put there fails (ENXIO) instead of blocking the loop
+  const fd = fs.openSync(path.join(dir, RUN_RECORD), c.O_WRONLY | c.O_CREAT | c.O_NOFOLLOW | c.O_NONBLOCK, 0o644);
+  try {
+    fs.writeSync(fd, rec, 0, rec.length, 0);
+    if (fs.fstatSync(fd).size > RECORD_SIZE) fs.ftruncateSync(fd, RECORD_SIZE); // something longer was there
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-/** the record, or null when there is none or it is not one of ours (at most 128 bytes are read) */
+/** the record, or null when there is none or it is not one of ours (at most RECORD_SIZE + 1 bytes are read) */
 export function readRunRecord(dir: string): RunRecord | null {
   let fd: number;
   try {
@@ -60,9 +74,10 @@ export function readRunRecord(dir: string): RunRecord | null {
   }
   try {
     if (!fs.fstatSync(fd).isFile()) return null;
-    const b = Buffer.alloc(128);
+    const b = Buffer.alloc(RECORD_SIZE + 1);
     const n = fs.readSync(fd, b, 0, b.length, 0);
-    const m = /^(\d{1,10}) (\d{1,20}) ([0-9a-f-]{1,40}) (own|adopted|exit-unknown)\n$/.exec(b.subarray(0, n).toString('latin1'));
+    if (n !== RECORD_SIZE) return null;
+    const m = /^(\d{1,10}) (\d{1,20}) ([0-9a-f-]{1,40}) (own|adopted|exit-unknown) *\n$/.exec(b.subarray(0, n).toString('latin1'));
     if (!m) return null;
     const pid = Number(m[1]);
     const startTime = Number(m[2]);

@@ -13,13 +13,23 @@ export interface ProcStat {
   startTime: number;
 }
 
-/** null if the process is gone (or /proc unreadable) */
+/** one line of at most ~700 bytes (comm is at most 64 bytes); read in one read(2) */
+const buf = Buffer.allocUnsafe(2048);
+
+/**
+ * null if the process is gone (or /proc unreadable). open + one read + close into a fixed buffer (not
+ * readFileSync, which adds an fstat and a read to EOF): this runs once per spawn of run (runrecord.ts).
+ */
 export function readProcStat(pid: number | string): ProcStat | null {
   let st: string;
+  let fd = -1;
   try {
-    st = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    fd = fs.openSync(`/proc/${pid}/stat`, 'r');
+    st = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0));
   } catch {
     return null;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
   }
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const startTime = Number(f[19]);
