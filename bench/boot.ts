@@ -15,6 +15,10 @@
  * Every service is `sh` that writes "svc-N" to an event fifo and execs `sleep`; rc.init writes "stage2-done".
  * The clock starts just before spawning unshare and stops when the bench reads the event line.
  *
+ * s6-overlay images (issue 9, item 6; `npm run bench -- s6-overlay` runs only these): one image tree of 10
+ * longruns, 3 cont-init.d scripts and CMD, booted by `vigil init` and by a real s6-overlay 3.1.5.0 built by
+ * bench/s6-overlay.sh (rows say "s6-overlay: not available (why)" when it cannot be built), see s6OverlayRows.
+ *
  * QEMU boot (TCG, test/boot/): QEMU spawn → the guest's "stage2 done" marker on the serial console, median
  * of VIGIL_BENCH_QEMU_RUNS (default 5; 1 with BENCH_QUICK=1). VIGIL_BENCH_NO_QEMU=1 leaves QEMU out.
  */
@@ -26,6 +30,7 @@ import * as path from 'node:path';
 import { bootQemu, prepareBoot, tail } from '../test/boot/qemu';
 import { findNode24 } from './lib/sup';
 import { Bundle, CREPO, makeBundle, runcKill } from '../test/runc/bundle';
+import { debianLayer } from '../test/pkg/image';
 
 export interface Row {
   scenario: string;
@@ -134,6 +139,21 @@ function pm2Runtime(): string | null {
   return bin;
 }
 
+/** Each line the event fifo brings, with the ms since t0 at which its chunk arrived; then after(ms) per chunk. */
+function eventLines(sock: net.Socket, t0: number, onLine: (line: string, now: number) => void, after: (now: number) => void): void {
+  let buf = '';
+  sock.on('data', (d: Buffer) => {
+    const now = performance.now() - t0;
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl).trim(), now);
+      buf = buf.slice(nl + 1);
+    }
+    after(now);
+  });
+}
+
 type Runtime = 'unshare' | 'runc';
 
 /**
@@ -213,7 +233,6 @@ export async function containerBoot(sys: System, runtime: Runtime = 'unshare', t
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
     await new Promise<void>((resolve, reject) => {
-      let buf = '';
       const timer = setTimeout(() => reject(new Error(`${sys}/${runtime}: not booted within ${timeoutMs} ms (seen: ${[...seen].join(' ') || 'nothing'})\n${stderr.slice(-2000)}`)), timeoutMs);
       const check = (): void => {
         const services = [...seen].filter((x) => x.startsWith('svc-')).length;
@@ -223,18 +242,10 @@ export async function containerBoot(sys: System, runtime: Runtime = 'unshare', t
           resolve();
         }
       };
-      sock.on('data', (d: Buffer) => {
-        const now = performance.now() - t0;
-        buf += d.toString();
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === 'stage2-done' && stage2 === null) stage2 = now;
-          seen.add(line);
-        }
-        check();
-      });
+      eventLines(sock, t0, (line, now) => {
+        if (line === 'stage2-done' && stage2 === null) stage2 = now;
+        seen.add(line);
+      }, check);
       child.on('close', (code) => { clearTimeout(timer); reject(new Error(`${sys}/${runtime}: exited (${code}) before booting\n${stderr.slice(-2000)}`)); });
     });
     // memory of the whole container once everything is up (unshare: every process under unshare)
@@ -384,12 +395,174 @@ async function qemuRows(runs: number, notes: string[]): Promise<Row[]> {
   ];
 }
 
+// ------------------------------------------------------------------------------- s6-overlay images
+
+/**
+ * The issue's s6-overlay bench: one image tree (10 s6-rc longruns in `user`, 3 cont-init.d scripts, CMD), booted
+ * by a real s6-overlay 3.1.5.0 (`/init`, built by bench/s6-overlay.sh) and by `vigil init` (which finds
+ * /etc/s6-overlay itself), interleaved. Each boot: `unshare --pid --fork --mount`, the root an overlay of
+ * [the tree, s6-overlay's files | vigil's mount points, Debian minbase (test/pkg/cache.sh)], /dev, /proc, a
+ * tmpfs /run, then `chroot` and exec of the entrypoint as PID 1. Clock: spawn of unshare → CMD's line on the
+ * event fifo (and → all 10 longruns' lines); then `docker stop`: TERM to PID 1 → unshare has exited.
+ */
+type OverlaySys = 'vigil' | 's6-overlay';
+interface OverlaySample { cmd: number; allUp: number; stop: number }
+
+/** the image's own tree: the 10 longruns, the 3 cont-init.d scripts, the mount points */
+function overlayImageTree(dir: string): void {
+  const rc = path.join(dir, 'etc', 's6-overlay', 's6-rc.d');
+  for (let i = 1; i <= NSERVICES; i++) {
+    write(path.join(rc, `svc${i}`, 'type'), 'longrun\n');
+    write(path.join(rc, `svc${i}`, 'run'), `#!/bin/sh\necho svc-${i} > /out/events\nexec sleep 100000\n`, 0o755);
+    write(path.join(rc, `svc${i}`, 'dependencies.d', 'base'), '');
+    write(path.join(rc, 'user', 'contents.d', `svc${i}`), '');
+  }
+  write(path.join(rc, 'user', 'type'), 'bundle\n');
+  for (let i = 1; i <= 3; i++) write(path.join(dir, 'etc', 'cont-init.d', `0${i}-init`), `#!/bin/sh\necho "cont-init ${i}"\n`, 0o755);
+  for (const d of ['out', 'vigil']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  write(path.join(dir, 'usr', 'local', 'bin', 'node'), '');
+  execFileSync('chmod', ['-R', 'a+rX', dir]);
+}
+
+/** bench/s6-overlay.sh's tree, or why there is none */
+function s6OverlayTree(): { dir: string | null; why: string } {
+  try {
+    const dir = execFileSync('bash', [path.join(REPO, 'bench', 's6-overlay.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_800_000 }).trim();
+    return { dir, why: '' };
+  } catch (e) {
+    const err = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n');
+    return { dir: null, why: err[err.length - 1] };
+  }
+}
+
+async function overlayBoot(sys: OverlaySys, lowers: string[], timeoutMs = 20000): Promise<OverlaySample> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `vigil-bench-s6o-${sys}-`));
+  fs.chmodSync(work, 0o755);
+  const merged = path.join(work, 'root');
+  const out = path.join(work, 'out');
+  fs.mkdirSync(merged);
+  fs.mkdirSync(out);
+  const ev = path.join(out, 'events');
+  execFileSync('mkfifo', ['-m', '0666', ev]);
+  const cmd = ['/bin/sh', '-c', 'echo cmd > /out/events; exec sleep 100000'];
+  const entry = sys === 'vigil' ? ['/usr/local/bin/node', '/vigil/bin/vigil', 'init', '--', ...cmd] : ['/init', ...cmd];
+  const binds = sys === 'vigil' ? `mount --bind -o ro "${REPO}" "$M/vigil"; mount --bind "${NODE}" "$M/usr/local/bin/node"\n` : '';
+  const script = `set -e
+M=$1; shift
+mount -t overlay overlay -o "lowerdir=${lowers.join(':')}" "$M"
+mount --rbind /dev "$M/dev"
+mount -t proc proc "$M/proc"
+mount -t tmpfs -o mode=0755 tmpfs "$M/run"
+mount --bind "${out}" "$M/out"
+${binds}exec chroot "$M" "$@"`;
+  const fd = fs.openSync(ev, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  const sock = new net.Socket({ fd, readable: true, writable: false });
+  const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
+  const t0 = performance.now();
+  const child = spawn('unshare', ['--pid', '--fork', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', merged, ...entry],
+    { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const closed = new Promise<number>((r) => child.once('close', () => r(performance.now() - t0)));
+  try {
+    let cmdAt = -1;
+    let allUp = -1;
+    await new Promise<void>((resolve, reject) => {
+      const seen = new Set<string>();
+      const timer = setTimeout(() => reject(new Error(`${sys}: CMD and ${NSERVICES} services not up within ${timeoutMs} ms (seen: ${[...seen].join(' ') || 'nothing'})\n${stderr.slice(-2000)}`)), timeoutMs);
+      eventLines(sock, t0, (line, now) => {
+        if (line === 'cmd' && cmdAt < 0) cmdAt = now;
+        seen.add(line);
+        // the 10 longruns' own lines: when the last of them arrived
+        if (allUp < 0 && [...seen].filter((x) => x.startsWith('svc-')).length === NSERVICES) allUp = now;
+      }, () => {
+        if (cmdAt >= 0 && allUp >= 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void closed.then(() => { clearTimeout(timer); reject(new Error(`${sys}: exited before CMD and the services were up\n${stderr.slice(-2000)}`)); });
+    });
+    const pid1 = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    const t1 = performance.now();
+    process.kill(pid1, 'SIGTERM');
+    const gone = await Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), 15000))]);
+    if (gone === null) throw new Error(`${sys}: still running 15 s after TERM`);
+    return { cmd: cmdAt, allUp, stop: gone - (t1 - t0) };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) await stopNamespace(child);
+    sock.destroy();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The s6-overlay rows: vigil and s6-overlay on the same image tree, interleaved, a warm-up each. */
+export async function s6OverlayRows(runs: number, notes: string[]): Promise<Row[]> {
+  const so = s6OverlayTree();
+  if (!so.dir) {
+    notes.push(`s6-overlay: not available (${so.why})`);
+    progress(`s6-overlay: not available (${so.why})`);
+  }
+  let debian: string;
+  try {
+    debian = debianLayer();
+  } catch (e) {
+    notes.push(`s6-overlay image rows skipped: no Debian minbase layer (${(e as Error).message.split('\n')[0]})`);
+    return [];
+  }
+  const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-s6o-tree-'));
+  try {
+    overlayImageTree(tree);
+    const layers: Record<OverlaySys, string[]> = { vigil: [tree, debian], 's6-overlay': so.dir ? [tree, so.dir, debian] : [] };
+    const systems: OverlaySys[] = so.dir ? ['vigil', 's6-overlay'] : ['vigil'];
+    const res: Record<OverlaySys, OverlaySample[]> = { vigil: [], 's6-overlay': [] };
+    const failed: Partial<Record<OverlaySys, string>> = {};
+    for (let i = -1; i < runs; i++) {
+      for (const sys of systems) {
+        if (failed[sys]) continue;
+        try {
+          const smp = await overlayBoot(sys, layers[sys]);
+          if (i >= 0) res[sys].push(smp);
+          progress(`s6-overlay image, ${sys} run ${i + 1}/${runs}: CMD ${r1(smp.cmd)} ms, ${NSERVICES} up ${r1(smp.allUp)} ms, TERM → gone ${r1(smp.stop)} ms (load ${os.loadavg()[0].toFixed(2)})`);
+        } catch (e) {
+          failed[sys] = (e as Error).message;
+          progress(`s6-overlay image, ${sys} failed: ${(e as Error).message}`);
+          notes.push(`s6-overlay image, ${sys}: failed: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+    const vals = (sys: OverlaySys, k: keyof OverlaySample): number[] => res[sys].map((x) => x[k]);
+    const med = (sys: OverlaySys, k: keyof OverlaySample): number | null => (res[sys].length ? r1(median(vals(sys, k))) : null);
+    const note = (k: keyof OverlaySample): string => {
+      const v = med('vigil', k);
+      const s = med('s6-overlay', k);
+      return `median of ${runs}; range vigil ${spread(vals('vigil', k))}${s !== null ? `, s6-overlay ${spread(vals('s6-overlay', k))}; vigil/s6-overlay ${v !== null ? (v / s).toFixed(2) : '-'}×` : ''}; load ${os.loadavg()[0].toFixed(2)}`;
+    };
+    const what = `s6-overlay image (${NSERVICES} longruns, 3 cont-init.d, CMD; s6 column: s6-overlay ${so.dir ? '3.1.5.0' : 'not available'})`;
+    return [
+      { scenario: `${what}: start → CMD started`, vigil: med('vigil', 'cmd'), s6: med('s6-overlay', 'cmd'), other: null, unit: 'ms', note: note('cmd') },
+      { scenario: `${what}: start → ${NSERVICES} longruns running`, vigil: med('vigil', 'allUp'), s6: med('s6-overlay', 'allUp'), other: null, unit: 'ms', note: note('allUp') },
+      { scenario: `${what}: docker stop (TERM to PID 1) → gone`, vigil: med('vigil', 'stop'), s6: med('s6-overlay', 'stop'), other: null, unit: 'ms', note: note('stop') },
+    ];
+  } finally {
+    fs.rmSync(tree, { recursive: true, force: true });
+  }
+}
+
+/** `npm run bench -- s6-overlay`: the s6-overlay image rows alone */
+export async function benchS6Overlay(): Promise<Table> {
+  const notes: string[] = [];
+  const runs = process.env.BENCH_QUICK === '1' ? 3 : Math.max(5, Number(process.env.VIGIL_BENCH_RUNS || 7));
+  const rows = await s6OverlayRows(runs, notes);
+  return { title: 'Boot: an s6-overlay image, vigil init next to s6-overlay', rows, notes };
+}
+
 export async function benchBoot(): Promise<Table> {
   const notes: string[] = [];
   const quick = process.env.BENCH_QUICK === '1';
   const runs = quick ? 3 : Math.max(5, Number(process.env.VIGIL_BENCH_RUNS || 7));
   const qruns = quick ? 1 : Math.max(1, Number(process.env.VIGIL_BENCH_QEMU_RUNS || 5));
-  const rows = [...await containerRows(runs, notes)];
+  const rows = [...await containerRows(runs, notes), ...await s6OverlayRows(runs, notes)];
   if (process.env.VIGIL_BENCH_NO_QEMU) notes.push('QEMU boot skipped (VIGIL_BENCH_NO_QEMU)');
   else rows.push(...await qemuRows(qruns, notes));
   return { title: 'Boot', otherLabel: 'pm2-runtime', rows, notes };

@@ -3,7 +3,7 @@
  * Tables go to stdout (one per scenario, then all of them again as markdown for the README); progress to
  * stderr. Figures only: nothing here passes or fails, and none of it is part of `npm test`.
  *
- * FILTER: a group (supervision, boot, logging, node, rc, reliability) or a supervision scenario (start, memory, idle, crash, control,
+ * FILTER: a group (supervision, boot, s6-overlay (boot's s6-overlay image rows alone), logging, node, rc, reliability) or a supervision scenario (start, memory, idle, crash, control,
  * orphans); several may be given. No filter: everything.
  * Environment: BENCH_QUICK=1 small N and few repetitions (smoke test); BENCH_MD=FILE also writes the markdown
  * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_OPT=0
@@ -19,7 +19,7 @@ import { installCleanup, progress } from './lib/sup';
 import { removeBenchRoot } from './lib/scandir';
 import { SCENARIOS, Scenario, benchSupervision } from './supervision';
 
-const GROUPS = ['supervision', 'boot', 'logging', 'node', 'rc', 'reliability'] as const;
+const GROUPS = ['supervision', 'boot', 's6-overlay', 'logging', 'node', 'rc', 'reliability'] as const;
 
 function machine(): string {
   const cpus = os.cpus();
@@ -91,6 +91,10 @@ async function main(): Promise<void> {
   if (run('boot')) {
     progress('boot: container and QEMU boot');
     emit(await optional('./boot', 'benchBoot'));
+  }
+  if (groups.has('s6-overlay') && !run('boot')) {
+    progress('s6-overlay: an s6-overlay image, vigil init next to s6-overlay');
+    emit(await optional('./boot', 'benchS6Overlay'));
   }
   if (run('logging')) {
     progress('logging');
