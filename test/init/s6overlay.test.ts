@@ -296,3 +296,16 @@ test('S6_SERVICES_READYTIME: with S6_CMD_WAIT_FOR_SERVICES, CMD waits at least t
   const gap = when('cmd') - when('cont-init-20');
   assert.ok(gap >= 800, `CMD ${gap} ms after the last cont-init script`);
 });
+
+test('S6_SYNC_DISKS=1: init calls sync(2) before the container exits; by default it does not (strace)', { timeout: 60000 }, async (t) => {
+  const out = tmpdir('vigil-s6o-sync-');
+  t.after(() => fs.rmSync(out, { recursive: true, force: true }));
+  const traced = async (name: string, env: Record<string, string>): Promise<string> => {
+    // strace runs init (and everything under it), so init is not PID 1 here: its sync is the same code
+    const b = await boot(t, { tree: image(), env, cmd: ['true'], inner: `${IMAGE_ROOT}\nexec strace -qq -f -e trace=sync -o ${out}/${name} "$@"` });
+    assert.equal((await b.exited(30000)).code, 0, b.stderr());
+    return fs.readFileSync(path.join(out, name), 'utf8');
+  };
+  assert.match(await traced('on', { S6_SYNC_DISKS: '1' }), /sync\(\)\s+= 0/);
+  assert.doesNotMatch(await traced('off', {}), /sync\(\)/);
+});
