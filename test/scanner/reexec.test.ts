@@ -9,7 +9,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTree, removeTree, SLEEP_RUN, tmpdir } from '../helpers/scandir';
-import { startBg, tool, VIGIL, waitListening, Bg } from '../helpers/svscan';
+import { startBg, startVigilSvscan, tool, VIGIL, waitListening, Bg } from '../helpers/svscan';
+import { killAll, procsIn } from '../helpers/adopt';
+import { readRunRecord } from '../../src/formats/runrecord';
 import { waitFor, statusOf } from '../helpers/wait';
 import { cleanup, exitOf } from '../helpers/pid1ns';
 import { assertContiguous, FAULT_PRELOAD as FAULT, injectFault as fault, lineNumbers, logdirLines, nsPidOf, WRITER } from '../helpers/reexec';
@@ -153,4 +155,34 @@ test('a second fault within the repeat window runs .s6-svscan/crash (an unhandle
   assert.equal(fs.readFileSync(path.join(sd, 'crash-ran'), 'utf8'), 'crashed\n');
   assert.match(bg.stderr(), /not re-executing: the previous fault re-exec was [0-9]+ ms ago \(less than 30000 ms\)/);
   assert.equal(count(bg.stderr(), /re-executed/g), 1);
+});
+
+test('a run adopted from a SIGKILLed scanner stays watched across a re-exec (its pidfd is carried): its exit is seen', { timeout: 60000 }, async () => {
+  const sd = makeTree({ 'a/run!': SLEEP_RUN, 'b/run!': SLEEP_RUN });
+  cleanup.push(() => {
+    killAll(procsIn(sd));
+    removeTree(sd);
+  });
+  const first = await startVigilSvscan(sd);
+  await waitFor(() => (statusOf(path.join(sd, 'a'))?.pid ?? 0) > 0 && (statusOf(path.join(sd, 'b'))?.pid ?? 0) > 0, 10000, 'a and b up');
+  const a0 = statusOf(path.join(sd, 'a'))!.pid;
+  const b0 = statusOf(path.join(sd, 'b'))!.pid;
+  process.kill(first.pid, 'SIGKILL');
+  await first.exited;
+  const second = await startVigilSvscan(sd);
+  cleanup.push(() => second.kill());
+  await waitFor(() => ['a', 'b'].every((n) => readRunRecord(path.join(sd, n))?.kind === 'adopted'), 10000, 'a and b adopted');
+  const r = await tool(process.execPath, [VIGIL, 'reexec', sd]);
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => /re-executed on request: 2 supervisions carried over/.test(second.stderr()), 15000, 're-exec on request');
+  assert.equal(statusOf(path.join(sd, 'a'))!.pid, a0);
+  // the adopted a dies: the new image hears it through the carried pidfd, and starts a again (once)
+  process.kill(a0, 'SIGKILL');
+  await waitFor(() => {
+    const st = statusOf(path.join(sd, 'a'));
+    return st && st.pid > 0 && st.pid !== a0 && !st.finishing;
+  }, 10000, 'a restarted by the re-executed scanner');
+  assert.equal(statusOf(path.join(sd, 'b'))!.pid, b0);
+  assert.equal(procsIn(sd).length, 2, 'one process per service');
+  assert.doesNotMatch(second.stderr(), /unable to re-execute|not re-executing/);
 });
