@@ -120,6 +120,15 @@ export class CatchAll {
     }, RESTART_MS);
   }
 
+  /** Before a re-exec: current marked cleanly closed when idle, so the next image's logger appends to it. */
+  markClean(): void {
+    try {
+      this.engine?.markClean();
+    } catch {
+      /* the next logger archives it as unfinished, as s6-log does */
+    }
+  }
+
   /** The end: read out what the fifo holds, write it, close the logdir cleanly, close the fifo. */
   async close(): Promise<void> {
     this.closed = true;

@@ -593,6 +593,7 @@ export class Init {
     }
     const sc = this.scanner.handover();
     const il = this.inlog.handover();
+    this.catchAll.markClean();
     const timers: InitHandover['timers'] = [];
     for (const [id, hd] of this.timerHandles) if (!hd.cancelled) timers.push({ id, when: hd.when });
     const c = this.console;

@@ -875,6 +875,13 @@ export class LogEngine {
     this.spooling = false;
   }
 
+  /** Before a re-exec hands this engine's logdirs over: each idle one marked cleanly closed (Logdir.markClean). */
+  markClean(): boolean {
+    let all = true;
+    for (const ld of this.logdirs) if (!ld.markClean()) all = false;
+    return all;
+  }
+
   /** Give up now: no finalize, queued data dropped, locks released. */
   abandon(): void {
     for (const ld of this.logdirs) ld.close();

@@ -307,6 +307,25 @@ export class Logdir {
     return this.q.end === this.q.start && this.state === RotState.Writable && !this.rotationDue;
   }
 
+  /**
+   * A re-exec of the supervisor is about to hand this logdir to its next image: when nothing is pending (no
+   * data queued, no rotation, no retry timer), current is made what a clean close leaves (fsync, 0744), so
+   * the next image's engine appends to it instead of archiving it as unfinished (@….u): twenty re-execs would
+   * otherwise make twenty archives and push older logs out of the `n` budget. Nothing else changes: the
+   * logdir stays usable here (an exec that fails carries on; current then stays 0744 until the next rotation,
+   * which at worst makes a later crash look like a clean close: its lines stay in current). false: not now.
+   */
+  markClean(): boolean {
+    if (this.timer || !this.idle() || this.fd < 0) return false;
+    try {
+      fs.fsyncSync(this.fd);
+      fs.fchmodSync(this.fd, 0o744);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** A write filled current and emptied the queue: the rotation waits for the engine's commit() (or the next flush). */
   rotationDue = false;
   /** set by the engine for a peeking feeder (see LogEngine.commit) */

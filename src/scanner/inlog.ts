@@ -212,7 +212,8 @@ export class InLog {
    * What a re-exec carries over (the scanner's handover()): per logged service its declaration and the two
    * pipe fds (kept open across execve), so the next image reads on from the same pipe. Bytes fed but not yet
    * consumed are settled first where they can be (written bytes leave the pipe); what stays unwritten stays
-   * in the pipe and is read again by the next image. Loggers still draining (services forgotten) are not
+   * in the pipe and is read again by the next image. Each idle logdir's current is marked cleanly closed, so
+   * the next image appends to it. Loggers still draining (services forgotten) are not
    * carried: their services are gone.
    */
   handover(): { state: InLogState; fds: number[] } {
@@ -221,8 +222,10 @@ export class InLog {
     for (const [key, l] of this.byKey) {
       try {
         l.feeder.settle();
+        // current closed as cleanly as at a stop: the next image appends to it (no archive per re-exec)
+        l.engine.markClean();
       } catch {
-        /* what is unsettled is read again from the pipe */
+        /* what is unsettled is read again from the pipe; an unclean current is archived as s6-log does */
       }
       state.push({ key, name: l.name, decl: l.decl, r: l.r, w: l.w });
       fds.push(l.r, l.w);

@@ -1,10 +1,14 @@
 /**
  * Shared by the re-exec tests (test/scanner/reexec.test.ts, test/init/reexec.test.ts): the preloaded fault
- * injector's path and trigger, a numbered-line writer service, and the check that a log holds 1..N.
+ * injector's path and trigger, a numbered-line writer service, the check that a log holds 1..N, and the
+ * repeated run of `npm run stress -- reexec`.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeTree, removeTree, tmpdir } from './scandir';
+import { startBg, tool, VIGIL, waitListening } from './svscan';
+import { statusOf, waitFor } from './wait';
 
 /** `node -r FAULT_PRELOAD ...`: test/helpers/fault-inject.ts, compiled */
 export const FAULT_PRELOAD = path.join(__dirname, 'fault-inject.js');
@@ -56,4 +60,77 @@ export function assertContiguous(what: string, got: number[], atLeast: number): 
 export function nsPidOf(hostPid: number): number {
   const st = fs.readFileSync(`/proc/${hostPid}/status`, 'utf8');
   return Number(/^NSpid:\s+(.*)$/m.exec(st)![1].trim().split(/\s+/).pop());
+}
+
+export interface ReexecRunResult {
+  services: number;
+  /** re-execs done (the first after a fault, the others on request) */
+  reexecs: number;
+  /** ms from each trigger until the new image said it had taken every supervision back */
+  ms: number[];
+  /** services whose pid changed over all the re-execs (must be 0) */
+  restarted: number;
+  /** logged writers whose logdir is not exactly 1..N at the end (must be 0) */
+  badLogs: number;
+  /** anything that went wrong (empty when clean) */
+  errors: string[];
+}
+
+/**
+ * `npm run stress -- reexec`: n services under vigil svscan (10 of them writing numbered lines logged inside
+ * the supervisor), one fault then times-1 `vigil reexec` in a row; pids, logs and timings checked.
+ */
+export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
+  const tree: Record<string, string> = {};
+  const writers: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `s${String(i).padStart(3, '0')}`;
+    if (i < 10) {
+      tree[`${name}/run!`] = WRITER;
+      tree[`${name}/log-dir`] = 'logdir\n';
+      writers.push(name);
+    } else tree[`${name}/run!`] = '#!/bin/sh\nexec sleep 1000000\n';
+  }
+  const sd = makeTree(tree);
+  const faults = tmpdir('vigil-fault-');
+  const out: ReexecRunResult = { services: n, reexecs: 0, ms: [], restarted: 0, badLogs: 0, errors: [] };
+  const bg = startBg(process.execPath, ['-r', FAULT_PRELOAD, VIGIL, 'svscan', `-c${n + 10}`, sd], { env: { ...process.env, VIGIL_TEST_FAULT_DIR: faults } });
+  try {
+    await waitListening(sd, bg, 10000);
+    const names = Object.keys(tree).map((k) => k.split('/')[0]).filter((v, i, a) => a.indexOf(v) === i);
+    await waitFor(() => names.every((s) => (statusOf(path.join(sd, s))?.pid ?? 0) > 0), 60000, `${n} services up`, 50);
+    const before = new Map(names.map((s) => [s, statusOf(path.join(sd, s))!.pid]));
+    const done = () => (bg.stderr().match(/re-executed (after an internal fault|on request): [0-9]+ supervisions carried over/g) ?? []).length;
+    for (let i = 1; i <= times; i++) {
+      const t0 = Date.now();
+      if (i === 1) injectFault(faults, 'throw');
+      else {
+        const r = await tool(process.execPath, [VIGIL, 'reexec', sd]);
+        if (r.code !== 0) out.errors.push(`vigil reexec exited ${r.code}: ${r.stderr.trim()}`);
+      }
+      await waitFor(() => done() >= i, 20000, `re-exec ${i}`, 5);
+      out.ms.push(Date.now() - t0);
+      out.reexecs = i;
+    }
+    out.restarted = names.filter((s) => statusOf(path.join(sd, s))?.pid !== before.get(s)).length;
+    const r = await tool(process.execPath, [VIGIL, 'svscanctl', '-t', sd]);
+    if (r.code !== 0) out.errors.push(`svscanctl -t exited ${r.code}`);
+    await waitFor(() => bg.hasExited(), 20000, 'the scanner exited');
+    for (const w of writers) {
+      const got = lineNumbers(logdirLines(path.join(sd, w, 'logdir')));
+      const at = got.findIndex((v, i) => v !== i + 1);
+      if (got.length === 0 || at >= 0) {
+        out.badLogs++;
+        out.errors.push(`${w}: ${got.length} lines, line ${at + 1} is ${got[at]} (then ${got.slice(at + 1, at + 4).join(' ')})`);
+      }
+    }
+    if (/not re-executing|unable to re-execute/.test(bg.stderr())) out.errors.push('a re-exec was refused');
+  } catch (e) {
+    out.errors.push((e as Error).message);
+  } finally {
+    bg.kill();
+    removeTree(sd);
+    removeTree(faults);
+  }
+  return out;
 }

@@ -27,10 +27,7 @@ function dirs(t: TestContext): [string, string] {
   return [faults, d];
 }
 
-/**
- * the catch-all log, archives included: the logger of a re-exec'd init finds a `current` it did not close and
- * archives it (@….u), as s6-log does at start
- */
+/** the catch-all log, archives included (a current the previous image could not close cleanly is archived) */
 const caught = (b: { rundir: string }): string[] => logdirLines(path.join(b.rundir, 'uncaught-logs'));
 
 /** CMD: writes its pid, then exits with what is written to the fifo D/go */
@@ -96,6 +93,10 @@ test('container: a fault and a vigil reexec keep CMD and every service; lines al
   assertContiguous('w (s6-log)', logs.w(), 15);
   assertContiguous('i (log-dir)', logs.i(), 15);
   assertContiguous('u (catch-all)', logs.u(), 15);
+  // handed over closed cleanly: appended to, not archived as unfinished at each re-exec
+  for (const d of [path.join(b.rundir, 'uncaught-logs'), path.join(sd, 'i', 'logdir')]) {
+    assert.deepEqual(fs.readdirSync(d).filter((f) => f.startsWith('@')), [], `${d}: no archive`);
+  }
   assert.ok(!caught(b).some((l) => /not re-executing|unable to re-execute/.test(l)), caught(b).join('\n'));
 });
 

@@ -116,6 +116,8 @@ test('100 services as PID 1: a fault and a vigil reexec restart nothing, lose no
   assert.equal((await tool(process.execPath, [VIGIL, 'svscanctl', '-t', sd])).code, 0);
   await exitOf(bg, 30000);
   for (const n of writers) assertContiguous(n, linesOf(logdirOf(n)), 15);
+  // the in-supervisor logdirs were handed over closed cleanly: appended to, not archived as unfinished
+  for (const n of inproc) assert.deepEqual(fs.readdirSync(logdirOf(n)).filter((f) => f.startsWith('@')), [], `${n}: no archive`);
   assert.equal(count(bg.stderr(), /re-executed/g), 2);
   assert.doesNotMatch(bg.stderr(), /not re-executing|unable to re-execute/);
 });

@@ -13,6 +13,8 @@
  *             (test/scanner/fuzz.test.ts)
  *   adopt     1000 services under vigil svscan, the scanner SIGKILLed and started again, 5 runs: every run
  *             adopted (same pid), 1000 processes (not 2000), none left 5 s after SIGTERM (test/scanner/adopt.test.ts)
+ *   reexec    100 services under vigil svscan (10 logged inside it), one fault then 19 vigil reexec in a row, 5
+ *             runs: 0 restarts, every logdir exactly 1..N, the time of each re-exec (test/scanner/reexec.test.ts)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +24,7 @@ import { killStream } from '../helpers/logkill';
 import { orphanBurstRun } from '../helpers/orphans';
 import { fuzzRun } from '../helpers/fuzztree';
 import { adoptRun } from '../helpers/adopt';
+import { reexecRun } from '../helpers/reexec';
 
 interface Case {
   name: string;
@@ -112,6 +115,24 @@ const CASES: Case[] = [
           ` pid changed: ${r.changed}, processes: ${r.processes}, left after SIGTERM: ${r.leftAfterTerm}${ok ? '' : '  FAIL'}`);
       }
       log(`adopt: ${runs - bad}/${runs} runs clean`);
+      return bad === 0;
+    },
+  },
+  {
+    name: 'reexec',
+    defaultRuns: 5,
+    async run(runs, log) {
+      let bad = 0;
+      for (let i = 1; i <= runs; i++) {
+        const r = await reexecRun(100, 20);
+        const ok = r.reexecs === 20 && r.restarted === 0 && r.badLogs === 0 && r.errors.length === 0;
+        if (!ok) bad++;
+        const ms = [...r.ms].sort((a, b) => a - b);
+        const med = ms.length ? ms[ms.length >> 1] : -1;
+        log(`reexec run ${i}/${runs}: ${r.services} services, ${r.reexecs} re-execs (median ${med} ms, ${ms[0] ?? -1}-${ms[ms.length - 1] ?? -1} ms),` +
+          ` restarted: ${r.restarted}, logdirs not 1..N: ${r.badLogs}${ok ? '' : `  FAIL ${r.errors.join('; ')}`}`);
+      }
+      log(`reexec: ${runs - bad}/${runs} runs clean`);
       return bad === 0;
     },
   },
