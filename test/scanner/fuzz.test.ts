@@ -4,7 +4,8 @@
 // run missing / not executable / a directory / a fifo / garbage, dangling and looping service symlinks,
 // names with a newline, control bytes and 250 bytes — beside 20 good services. The good ones are up within
 // 5 s, every bad one is reported in exactly one line (of bounded length, naming it), the scanner stays
-// under 100 MB RSS and stops within 1 s of SIGTERM. The stress script repeats it (npm run stress -- fuzz).
+// under 100 MB RSS and stops within 1 s of SIGTERM. The tree is on a tmpfs (/dev/shm), as a scan directory is in
+// production (see fuzzRun). The stress script repeats it (npm run stress -- fuzz).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { fuzzRun } from '../helpers/fuzztree';
