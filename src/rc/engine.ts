@@ -104,7 +104,7 @@ export interface Rec {
   limitBy: string;
 }
 
-interface ChangePhase {
+export interface ChangePhase {
   kind: 'change';
   up: boolean;
   /** selection, already closed if it is to be */
@@ -114,7 +114,7 @@ interface ChangePhase {
   stopOnFail: boolean;
 }
 
-interface SwapPhase {
+export interface SwapPhase {
   kind: 'swap';
   graph: Graph;
   /** names to select (closed up) in the next phase, once the new graph is in place */
@@ -124,9 +124,9 @@ interface SwapPhase {
   edited: string[];
 }
 
-type Phase = ChangePhase | SwapPhase;
+export type Phase = ChangePhase | SwapPhase;
 
-interface Job {
+export interface Job {
   id: number;
   ev: Extract<EngineEvent, { t: 'change' | 'restart' | 'reload' | 'shutdown' }>;
   verbosity: number;
