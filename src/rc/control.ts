@@ -20,6 +20,20 @@ import { encode, MAX_REQUEST, parseRequest, Request } from './protocol';
 /** bytes an unread client may have waiting before it is dropped */
 const CONN_MAX_PENDING = 1 << 20;
 
+/** a connection as handed to the next image of the process (a re-exec): fds by number, bytes in base64 */
+export interface ConnState {
+  fd: number;
+  pid: number;
+  fds: number[];
+  /** read and not yet handled (after the request: a cancel line in the making) */
+  buf: string;
+  gotRequest: boolean;
+  /** its answer was given: what is held goes out, then it closes */
+  exited: boolean;
+  /** written and not yet taken by the client */
+  held: string;
+}
+
 export class Conn {
   /** the client's fds 0, 1, 2 as received (owned here; closed with the connection) */
   fds: number[] = [];
@@ -29,21 +43,47 @@ export class Conn {
   private buf = Buffer.alloc(0);
   private gotRequest = false;
   closed = false;
+  /** the answer's last line was sent */
+  private exited = false;
   /** the client asked to cancel (SIGINT/SIGTERM) */
   onCancel: (() => void) | null = null;
   /** the client went away before its answer */
   onGone: (() => void) | null = null;
 
-  constructor(readonly fd: number, private readonly server: ControlServer) {
-    let pid = 0;
-    try {
-      pid = native().peerCred(fd)[0];
-    } catch {
-      /* not a unix socket peer: pid 0 */
+  constructor(readonly fd: number, private readonly server: ControlServer, saved?: ConnState) {
+    let pid = saved?.pid ?? 0;
+    if (!saved) {
+      try {
+        pid = native().peerCred(fd)[0];
+      } catch {
+        /* not a unix socket peer: pid 0 */
+      }
     }
     this.pid = pid;
     this.sink = new Sink(native().dupCloexec(fd, 3), { max: CONN_MAX_PENDING, onError: () => this.close() });
+    this.watch = null;
+    if (saved) {
+      this.fds = [...saved.fds];
+      this.buf = Buffer.from(saved.buf, 'base64');
+      this.gotRequest = saved.gotRequest;
+      const held = Buffer.from(saved.held, 'base64');
+      if (held.length) this.sink.write(held);
+      if (saved.exited) {
+        this.exited = true;
+        const done = () => this.close();
+        this.sink.settle(5000).then(done, done);
+        return;
+      }
+    }
     this.watch = watchReadable(fd, () => this.readable());
+  }
+
+  /** what the next image needs to carry this connection on (the fds it names stay open across the exec) */
+  save(): ConnState {
+    return {
+      fd: this.fd, pid: this.pid, fds: [...this.fds], buf: this.buf.toString('base64'), gotRequest: this.gotRequest,
+      exited: this.exited, held: this.sink.held().toString('base64'),
+    };
   }
 
   /** who: "pid 1234 (vigil)" for log lines */
@@ -135,6 +175,7 @@ export class Conn {
   exit(code: number): void {
     if (this.closed) return;
     this.send({ t: 'exit', code });
+    this.exited = true;
     this.stopReading();
     this.closeFds();
     const done = () => this.close();
@@ -186,6 +227,24 @@ export class ControlServer {
     this.fd = native().unixListen(this.path, 128);
     fs.chmodSync(this.path, 0o600);
     this.watch = watchReadable(this.fd, () => this.acceptAll());
+  }
+
+  /**
+   * A re-exec: carry on with the listening socket and the connections the previous image handed over (a
+   * client that connects during the exec waits in the backlog; one waiting for its answer still gets it).
+   * Returns the connections in the order given.
+   */
+  adopt(fd: number, saved: ConnState[]): Conn[] {
+    this.fd = fd;
+    this.watch = watchReadable(this.fd, () => this.acceptAll());
+    const out = saved.map((c) => new Conn(c.fd, this, c));
+    for (const c of out) if (!c.closed) this.conns.add(c);
+    return out;
+  }
+
+  /** the listening fd and the open connections, for a re-exec (nothing is closed here) */
+  handover(): { fd: number; conns: Conn[] } {
+    return { fd: this.fd, conns: [...this.conns].filter((c) => !c.closed) };
   }
 
   private acceptAll(): void {

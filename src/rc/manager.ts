@@ -31,7 +31,9 @@ import { Scanner } from '../scanner/scanner';
 import { Graph, buildGraph, closure, resolveNames, selectedNames, selection } from './graph';
 import { readSources, Problem } from './source';
 import { createState, Effect, EngineEvent, EngineState, rcState, step } from './engine';
-import { ControlServer, Conn } from './control';
+import { ControlServer, Conn, ConnState } from './control';
+import { onExit } from '../sys/reaper';
+import { decodeEngine, decodeEvent, encodeEngine, encodeEvent, EngineJ } from './reexec';
 import { livePaths, Request } from './protocol';
 import {
   buildServicedir, linkService, listServicedirs, makeLive, removeServicedir, setDownFile, unlinkService,
@@ -63,6 +65,40 @@ interface JobSink {
   conn: Conn | null;
   prefix: string;
   resolve?: (r: JobResult) => void;
+  /** an in-process job: who asked (a re-exec hands the job over by this name, and the new image re-attaches it) */
+  tag?: string;
+  /** its client went away (its messages go nowhere) */
+  gone?: boolean;
+}
+
+/**
+ * What the service manager hands to the next image of its process (a re-exec: src/supervisor/reexec.ts),
+ * JSON-safe, fds by number (they stay open across the exec). The engine's state as it is (the graph in force,
+ * every record, the job in flight with its phases and counters: engine state is plain data), the oneshots
+ * running (their pids: our children across execve; an exit during the exec waits as a zombie and is handed to
+ * the engine once the new image reaps), the engine's timers as monotonic deadlines, the pipelines' pipes, the
+ * control socket and each client connection with what it had not yet been sent. Supervisions are not here: they
+ * are the scanner's records (scanner.ts handover), found again by name.
+ */
+export interface ManagerState {
+  sources: string[];
+  untypedBundles?: string[];
+  scandir: string;
+  lockFd: number;
+  loadProblems: Problem[];
+  engine: EngineJ;
+  queue: unknown[];
+  nextJob: number;
+  /** conn: an index into conns; null: in process (tag) or gone */
+  jobs: Array<{ id: number; conn: number | null; prefix: string; tag?: string; gone?: boolean }>;
+  pids: Array<[string, number]>;
+  pipes: Array<[string, [number, number]]>;
+  conflicts: string[];
+  toRemove: string[];
+  timers: Array<[string, number]>;
+  /** the listening socket (-1: none) and its connections */
+  server: number;
+  conns: ConnState[];
 }
 
 export interface StatusRow {
@@ -118,6 +154,10 @@ export class Manager {
   private lockFd = -1;
   private unlisten: (() => void) | null = null;
   private devnull = -1;
+  /** a resumed manager: events wait here until resumed() (the scanner has taken its supervisions back) */
+  private holding = false;
+  /** the handed-over state, until attach() takes the socket, the connections and the timers */
+  private handed: ManagerState | null = null;
 
   constructor(private readonly opts: ManagerOptions) {
     this.live = path.join(path.resolve(opts.rundir), 's6-rc');
@@ -245,6 +285,20 @@ export class Manager {
     this.timers = scanner.supervisor.timers;
     const sup = scanner.supervisor;
     for (const svc of sup.services) if (this.isOurs(svc)) this.services.set(svc.name, svc);
+    if (this.handed) return this.reattach(this.handed);
+    this.listen();
+    this.server = new ControlServer(livePaths(this.live).socket, (c, r) => this.request(c, r), this.logLine);
+    try {
+      this.server.start();
+    } catch (e) {
+      this.log('warning', `unable to open the control socket ${livePaths(this.live).socket}: ${strerror(e)} - vigil rc cannot reach this tree`);
+      this.server = null;
+    }
+  }
+
+  /** the supervisor's events about our longruns, as engine events */
+  private listen(): void {
+    const sup = this.scanner!.supervisor;
     this.unlisten = sup.addEventListener((svc, events) => {
       if (events.includes('x') && this.toRemove.has(svc.name) && svc.dir === path.join(this.scandir, svc.name)) {
         this.toRemove.delete(svc.name);
@@ -256,13 +310,84 @@ export class Manager {
       const rest = events.replace(/s/g, '');
       if (rest) this.post({ t: 'sv', now: this.timers.now(), svc: svc.name, events: rest });
     });
-    this.server = new ControlServer(livePaths(this.live).socket, (c, r) => this.request(c, r), this.logLine);
-    try {
-      this.server.start();
-    } catch (e) {
-      this.log('warning', `unable to open the control socket ${livePaths(this.live).socket}: ${strerror(e)} - vigil rc cannot reach this tree`);
-      this.server = null;
+  }
+
+  // ------------------------------------------------------------------------------------------- re-exec
+
+  /**
+   * Everything the next image needs to carry on exactly where this one is (ManagerState), and the fds it
+   * names. Nothing here changes: an exec that fails carries on with this manager as it is.
+   */
+  handover(): { state: ManagerState; fds: number[] } {
+    const srv = this.server ? this.server.handover() : { fd: -1, conns: [] as Conn[] };
+    const connIndex = new Map(srv.conns.map((c, i) => [c, i]));
+    const jobs: ManagerState['jobs'] = [];
+    for (const [id, sink] of this.jobs) {
+      const ci = sink.conn ? connIndex.get(sink.conn) : undefined;
+      jobs.push({ id, conn: ci ?? null, prefix: sink.prefix, tag: sink.tag, gone: sink.gone || (sink.conn !== null && ci === undefined) });
     }
+    const timers: Array<[string, number]> = [];
+    for (const [k, h] of this.timerHandles) if (!h.cancelled) timers.push([k, h.when]);
+    const conns = srv.conns.map((c) => c.save());
+    const state: ManagerState = {
+      sources: this.opts.sources, untypedBundles: this.opts.untypedBundles, scandir: this.scandir, lockFd: this.lockFd,
+      loadProblems: this.loadProblems, engine: encodeEngine(this.st), queue: this.queue.map(encodeEvent), nextJob: this.nextJob, jobs,
+      pids: [...this.pids], pipes: [...this.pipes], conflicts: [...this.conflicts], toRemove: [...this.toRemove], timers,
+      server: srv.fd, conns,
+    };
+    const fds = [this.lockFd, srv.fd, ...[...this.pipes.values()].flat(), ...conns.flatMap((c) => [c.fd, ...c.fds])];
+    return { state, fds: fds.filter((fd) => fd >= 0) };
+  }
+
+  /**
+   * prepare() of a re-executed process: the state the previous image handed over, taken back before the
+   * scanner resumes (the reaper is held: a oneshot that exited during the exec is handed to the engine once
+   * the new image reaps). An in-process job is given back to whoever re-attaches its tag (init: `up`,
+   * `shutdown`); one nobody re-attaches answers into the log. Then attach(scanner), scanner.start(), resumed().
+   */
+  resume(h: ManagerState, reattach: (tag: string) => ((r: JobResult) => void) | undefined = () => undefined): void {
+    this.scandir = h.scandir;
+    this.lockFd = h.lockFd;
+    this.loadProblems = h.loadProblems;
+    this.st = decodeEngine(h.engine);
+    for (const n of h.conflicts) this.conflicts.add(n);
+    for (const n of h.toRemove) this.toRemove.add(n);
+    for (const [n, p] of h.pipes) this.pipes.set(n, p);
+    this.nextJob = h.nextJob;
+    for (const j of h.jobs) this.jobs.set(j.id, { conn: null, prefix: j.prefix, tag: j.tag, gone: j.gone, resolve: j.tag ? reattach(j.tag) : undefined });
+    this.holding = true;
+    this.queue.push(...h.queue.map(decodeEvent));
+    for (const [name, pid] of h.pids) this.watchOneshot(name, pid);
+    this.handed = h;
+  }
+
+  /** attach() of a resumed manager: its socket and connections, its timers, the supervisor's events */
+  private reattach(h: ManagerState): void {
+    this.handed = null;
+    this.listen();
+    if (h.server >= 0) {
+      this.server = new ControlServer(livePaths(this.live).socket, (c, r) => this.request(c, r), this.logLine);
+      const conns = this.server.adopt(h.server, h.conns);
+      for (const j of h.jobs) {
+        if (j.conn === null) continue;
+        const conn = conns[j.conn];
+        const sink = this.jobs.get(j.id);
+        if (!sink || !conn) continue;
+        sink.conn = conn;
+        conn.onCancel = () => this.post({ t: 'cancel', now: this.timers.now(), reason: `vigil rc (pid ${conn.pid}) was interrupted`, job: j.id });
+      }
+    }
+    for (const [key, at] of h.timers) this.arm(key, at);
+  }
+
+  /**
+   * The scanner has taken its supervisions back (and reaped what died during the exec): our longruns are
+   * known again, and the events that waited (exits of oneshots, supervisor events) are handled, in order.
+   */
+  resumed(): void {
+    for (const svc of this.scanner?.supervisor.services ?? []) if (this.isOurs(svc) && !svc.done) this.services.set(svc.name, svc);
+    this.holding = false;
+    this.drainQueue();
   }
 
   /** a longrun of ours: its name is a longrun here and its directory is our symlink */
@@ -274,8 +399,8 @@ export class Manager {
   // ------------------------------------------------------------------------------------- in-process API
 
   /** Bring NAME (e.g. the bundle `default`) up; resolves with the exit code s6-rc would give and what failed. */
-  up(name: string, opts: { timeout?: number; verbosity?: number } = {}): Promise<JobResult> {
-    return this.inProcess((job) => ({
+  up(name: string, opts: { timeout?: number; verbosity?: number } = {}, tag = 'up'): Promise<JobResult> {
+    return this.inProcess(tag, (job) => ({
       t: 'change', now: this.timers.now(), job, up: true, names: [name], all: false, prune: false, force: false, timeout: opts.timeout ?? 0,
       verbosity: opts.verbosity ?? 1, block: true,
     }));
@@ -286,8 +411,8 @@ export class Manager {
    * `final` (default): the tree is ending, no change is accepted any more; else changes are accepted again
    * once everything is down (vigil init's stage-3-only run).
    */
-  shutdown(opts: { timeout?: number; verbosity?: number; final?: boolean } = {}): Promise<JobResult> {
-    return this.inProcess((job) => ({
+  shutdown(opts: { timeout?: number; verbosity?: number; final?: boolean } = {}, tag = 'shutdown'): Promise<JobResult> {
+    return this.inProcess(tag, (job) => ({
       t: 'shutdown', now: this.timers.now(), job, timeout: opts.timeout ?? 0, verbosity: opts.verbosity ?? 1, final: opts.final ?? true,
     }));
   }
@@ -307,10 +432,10 @@ export class Manager {
     this.post({ t: 'cancel', now: this.timers.now(), reason });
   }
 
-  private inProcess(make: (job: number) => EngineEvent): Promise<JobResult> {
+  private inProcess(tag: string, make: (job: number) => EngineEvent): Promise<JobResult> {
     return new Promise((resolve) => {
       const job = this.nextJob++;
-      this.jobs.set(job, { conn: null, prefix: '', resolve });
+      this.jobs.set(job, { conn: null, prefix: '', resolve, tag });
       this.post(make(job));
     });
   }
@@ -327,7 +452,11 @@ export class Manager {
 
   post(ev: EngineEvent): void {
     this.queue.push(ev);
-    if (this.draining) return;
+    this.drainQueue();
+  }
+
+  private drainQueue(): void {
+    if (this.draining || this.holding) return;
     this.draining = true;
     try {
       while (this.queue.length) {
@@ -375,14 +504,8 @@ export class Manager {
         if (svc && !svc.done) this.scanner!.supervisor.control(svc, 'd');
         return;
       }
-      case 'timer': {
-        this.timers.cancel(this.timerHandles.get(f.key));
-        this.timerHandles.set(f.key, this.timers.at(f.at, () => {
-          this.timerHandles.delete(f.key);
-          this.post({ t: 'timer', now: this.timers.now(), key: f.key });
-        }));
-        return;
-      }
+      case 'timer':
+        return this.arm(f.key, f.at);
       case 'cancelTimer':
         this.timers.cancel(this.timerHandles.get(f.key));
         this.timerHandles.delete(f.key);
@@ -390,7 +513,7 @@ export class Manager {
       case 'msg': {
         const sink = this.jobs.get(f.job);
         if (sink?.conn) sink.conn.msg(f.level, sink.prefix + f.text);
-        else this.log(f.level, f.text);
+        else if (!sink?.gone) this.log(f.level, f.text);
         return;
       }
       case 'reply': {
@@ -409,6 +532,24 @@ export class Manager {
       case 'swap':
         return this.swap(f.graph, f.removed, f.added, f.edited);
     }
+  }
+
+  /** the engine's timer `key`, due at monotonic `at` */
+  private arm(key: string, at: number): void {
+    this.timers.cancel(this.timerHandles.get(key));
+    this.timerHandles.set(key, this.timers.at(at, () => {
+      this.timerHandles.delete(key);
+      this.post({ t: 'timer', now: this.timers.now(), key });
+    }));
+  }
+
+  /** a oneshot's process: its exit goes to the engine */
+  private watchOneshot(name: string, pid: number): void {
+    this.pids.set(name, pid);
+    onExit(pid, (status) => {
+      if (this.pids.get(name) === pid) this.pids.delete(name);
+      this.post({ t: 'exit', now: this.timers.now(), svc: name, status });
+    });
   }
 
   private spawn(name: string, argv: string[], job: number): void {

@@ -65,6 +65,11 @@ export class Sink {
     return this.qBytes;
   }
 
+  /** a copy of what is held (in order), e.g. to hand it to the next image of this process across a re-exec */
+  held(): Buffer {
+    return Buffer.concat(this.q);
+  }
+
   /** a hard error happened: writes are ignored */
   get dead(): boolean {
     return this.dead_;
