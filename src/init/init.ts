@@ -36,10 +36,10 @@ import { describeWaitStatus } from '../sys/waitstatus';
 import { subscribeFifodir, Subscription } from '../formats/fifodir';
 import { readStatus } from '../formats/status';
 import { Scanner, ScannerState } from '../scanner/scanner';
-import { Manager } from '../rc/manager';
+import { JobResult, Manager, ManagerState } from '../rc/manager';
 import { copySink, InLog, InLogState } from '../scanner/inlog';
-import { reexecSelf } from '../sys/handover';
-import { decideOnFault, REEXEC_FORMAT } from '../supervisor/reexec';
+import { reexecSelf, replaceEnv } from '../sys/handover';
+import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_INIT2 } from '../supervisor/reexec';
 import { reopenFdEx } from '../sys/fds';
 import { isDir } from '../sys/stat';
 import { Sink } from '../sys/sink';
@@ -68,15 +68,27 @@ const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_RDWR } = fs.constants;
 /** at the end, how long messages still held for the console (or the stdout copy) may delay the exit */
 const EXIT_SETTLE_MS = 500;
 
+/** the phases a re-exec hands over (InitHandover) */
+const HANDED_PHASES: ReadonlySet<State['phase']> = new Set<State['phase']>(['services-up', 'stage2', 'cmd', 'running', 'services-down']);
+
 /** a stage 1 failure with a message for the user (no stack trace) */
 class StageOneError extends Error {}
 
 /**
- * What init hands to its next image (a re-exec: src/supervisor/reexec.ts). Only a steady system is handed
- * over (CMD running or the tree running after it, the catch-all logger inside init and ready, no service
- * manager, no s6-overlay mode, no shutdown under way): everything else falls back to what a fault did
- * before. fds by number (kept open across the exec); timers as monotonic deadlines. Both modes: what stage 1
- * did to the system (mounts, the session, ctrl-alt-del, the keyboard request) outlives the exec.
+ * What init hands to its next image (a re-exec: src/supervisor/reexec.ts), in both modes, with or without a
+ * service manager (BASEDIR/rc.d, or s6-overlay mode's sources), with the catch-all logger inside init or
+ * --external-logger. From the moment the catch-all logger is ready until the shutdown's scripts start: the
+ * service manager bringing `default`/`top` up (services-up), rc.init running (stage2; its pid), CMD or the
+ * tree running, the managed services going down (services-down). Earlier (stage 1, the logger not yet or no
+ * longer ready, S6_STAGE2_HOOK) and later (rc.shutdown onwards: the tree is being taken apart anyway) a
+ * fault does what it did before re-exec existed. fds by number (kept open across the exec); timers as
+ * monotonic deadlines. Both modes: what stage 1 did to the system (mounts, the session, ctrl-alt-del, the
+ * keyboard request) outlives the exec.
+ *
+ * The environment: the new image is exec'd with the environment the *first* image started with (startEnv),
+ * so it decides what the first one decided from it (s6-overlay mode's S6_* settings, which S6_KEEP_ENV=0
+ * removes from process.env before anything runs); `env` is process.env as the tree has it (BASEDIR/env
+ * applied, VIGIL_RUNDIR, S6_KEEP_ENV=0's reduction), put back before anything is spawned again.
  */
 export interface InitHandover {
   v: number;
@@ -99,6 +111,15 @@ export interface InitHandover {
   useProc: boolean;
   scanner: ScannerState;
   inlog: InLogState;
+  /** the service manager (null: none) */
+  rc: ManagerState | null;
+  /** process.env as the tree has it (see above) */
+  env: Record<string, string>;
+  /** rc.init, while it runs (0: not running) */
+  stage2Pid: number;
+  /** s6-overlay mode: S6_STAGE2_HOOK's failure code; CMD's own code once it ended on its own */
+  hookCode: number;
+  cmdCode: number | null;
 }
 
 export class Init {
@@ -162,6 +183,10 @@ export class Init {
   private inlog: InLog | null = null;
   /** monotonic ms of the fault re-execs so far (the repeat window) */
   private faults: number[] = [];
+  /** the environment this process was exec'd with (a re-exec execs the next image with it again) */
+  private readonly startEnv: NodeJS.ProcessEnv;
+  /** rc.init while it runs */
+  private stage2Pid = 0;
 
   constructor(private readonly o: InitOptions) {
     this.rundir = path.resolve(o.rundir);
@@ -169,6 +194,7 @@ export class Init {
     this.scandir = path.join(this.rundir, 'service');
     this.mode = decideMode(o.mode, probeMode());
     this.workdir = startDir();
+    this.startEnv = { ...process.env };
     this.overlay = o.s6Overlay ? overlayConfig(process.env) : null;
     const ov = this.overlay;
     this.cfg = {
@@ -389,12 +415,7 @@ export class Init {
     // early services
     if (this.o.externalLogger) {
       this.fifo = writeLoggerService(this.scandir, this.rundir, this.mode === 'container');
-      this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => {
-        for (const c of b.toString('latin1')) {
-          if (c === 'U') this.dispatch({ type: 'logger-ready' });
-          else if (c === 'd') this.dispatch({ type: 'logger-down' });
-        }
-      });
+      this.subscribeLogger();
     } else {
       this.fifo = writeInternalLoggerDir(this.scandir);
     }
@@ -432,6 +453,16 @@ export class Init {
     // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
     this.consoleFd = this.console.freshOut() ?? undefined;
     this.stage1Tree();
+  }
+
+  /** --external-logger: the logger service's readiness and deaths, through its event/ fifodir */
+  private subscribeLogger(): void {
+    this.loggerSub = subscribeFifodir(path.join(this.scandir, LOGGER_SERVICE, 'event'), (b) => {
+      for (const c of b.toString('latin1')) {
+        if (c === 'U') this.dispatch({ type: 'logger-ready' });
+        else if (c === 'd') this.dispatch({ type: 'logger-down' });
+      }
+    });
   }
 
   /** the shutdown daemon's fifo, read inside PID 1 */
@@ -573,12 +604,21 @@ export class Init {
       if (!d.reexec) return d.why;
       next = d.faults;
     }
+    let unsubscribed = false;
     try {
       const h = this.handover(why, next);
       this.faults = next;
+      // --external-logger: the subscription's fifo goes (the next image subscribes again; nothing writes
+      // the logger's events meanwhile: its supervisor is this process)
+      if (this.loggerSub) {
+        this.loggerSub.close();
+        this.loggerSub = null;
+        unsubscribed = true;
+      }
       // CMD's and our own stdio stay as they are; the state says which fd is what
-      reexecSelf(h.state, [path.join(this.rundir, 'vigil')], h.fds);
+      reexecSelf(h.state, [path.join(this.rundir, 'vigil')], h.fds, this.startEnv);
     } catch (e) {
+      if (unsubscribed) this.subscribeLogger();
       const x = e as NodeJS.ErrnoException;
       return x.code ? `${x.syscall ?? 'exec'}: ${x.code}` : x.message;
     }
@@ -586,25 +626,28 @@ export class Init {
 
   private handover(why: 'fault' | 'request', faults: number[]): { state: InitHandover; fds: number[] } {
     const st = this.state;
-    if (this.overlay || this.rc || this.o.externalLogger) throw new Error('re-exec is not supported with s6-overlay mode, rc.d or --external-logger yet');
-    if (st.phase !== 'cmd' && st.phase !== 'running') throw new Error(`not while init is in its ${st.phase} phase`);
-    if (st.stage3Only !== null || st.logger !== 'ready' || !this.catchAll?.up || !this.scanner || !this.inlog) {
-      throw new Error('not while the catch-all logger is down or a shutdown script runs');
+    if (!HANDED_PHASES.has(st.phase)) throw new Error(`not while init is in its ${st.phase} phase`);
+    if (st.stage3Only === 'rc.shutdown') throw new Error('not while rc.shutdown runs');
+    if (st.logger !== 'ready' || (!this.o.externalLogger && !this.catchAll?.up) || !this.scanner || !this.inlog) {
+      throw new Error('not while the catch-all logger is not ready');
     }
     const sc = this.scanner.handover();
     const il = this.inlog.handover();
-    this.catchAll.markClean();
+    const rc = this.rc ? this.rc.handover() : null;
+    this.catchAll?.markClean();
     const timers: InitHandover['timers'] = [];
     for (const [id, hd] of this.timerHandles) if (!hd.cancelled) timers.push({ id, when: hd.when });
     const c = this.console;
     const state: InitHandover = {
-      v: REEXEC_FORMAT, kind: 'init', why, faults, machine: structuredClone(st), timers, cmdPid: this.cmdPid,
+      v: rc || this.overlay || this.o.externalLogger ? REEXEC_FORMAT_INIT2 : REEXEC_FORMAT, kind: 'init', why, faults, machine: structuredClone(st), timers, cmdPid: this.cmdPid,
       console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? null, devnull: this.devnull, fifo: this.fifo,
-      childFifoFd: this.childFifoFd, catchAllFd: this.catchAll.fifoFd, sd: [this.sdRead, this.sdWrite],
+      childFifoFd: this.childFifoFd, catchAllFd: this.catchAll ? this.catchAll.fifoFd : -1, sd: [this.sdRead, this.sdWrite],
       workdir: this.workdir, kernelInit: this.kernelInit, useProc: this.useProc, scanner: sc.state, inlog: il.state,
+      rc: rc ? rc.state : null, env: { ...process.env } as Record<string, string>, stage2Pid: this.stage2Pid, hookCode: this.hookCode,
+      cmdCode: this.cmdCode,
     };
     const fds = [
-      ...sc.fds, ...il.fds, ...state.console, this.devnull, this.childFifoFd, state.catchAllFd, this.sdRead, this.sdWrite,
+      ...sc.fds, ...il.fds, ...(rc ? rc.fds : []), ...state.console, this.devnull, this.childFifoFd, state.catchAllFd, this.sdRead, this.sdWrite,
       ...(this.consoleFd !== undefined ? [this.consoleFd] : []),
     ];
     return { state, fds: fds.filter((fd) => fd >= 0) };
@@ -618,6 +661,11 @@ export class Init {
    * catch-all logger reads on from the same fifo.
    */
   private resumeFrom(h: InitHandover): void {
+    // the tree's environment, before anything can be spawned again
+    // (format 1, from an older image, has none of the fields below: its env is already ours)
+    if (h.env) replaceEnv(h.env);
+    this.hookCode = h.hookCode ?? 0;
+    this.cmdCode = h.cmdCode ?? null;
     if (this.devnull >= 0 && this.devnull !== h.devnull) fs.closeSync(this.devnull);
     this.devnull = h.devnull;
     this.console = ConsoleHolder.adopt(h.console[0], h.console[1], h.console[2]);
@@ -643,20 +691,38 @@ export class Init {
     // exec is handled as soon as the scanner starts, and may start the shutdown at once)
     this.state = h.machine;
     for (const t of h.timers) this.armTimer(t.id, t.when);
-    this.startCatchAll(h.catchAllFd);
+    if (this.o.externalLogger) this.subscribeLogger();
+    else this.startCatchAll(h.catchAllFd);
     // the scanner holds reaping from its construction until its services are back: CMD's owner first
     holdReaping();
     if (h.cmdPid > 0) {
       this.cmdPid = h.cmdPid;
       onExit(h.cmdPid, (status) => this.onCmdExit(status));
     }
+    if ((h.stage2Pid ?? 0) > 0) this.watchStage2(h.stage2Pid);
     this.consoleFd = h.consoleFd ?? undefined;
     const inlog = this.newInLog();
     inlog.resume(h.inlog);
+    // the service manager before the scanner: its pipelines' hooks, its oneshots' pids, its events
+    let rcSaid = '';
+    if (h.rc) {
+      const rc = new Manager({
+        sources: h.rc.sources, untypedBundles: h.rc.untypedBundles, rundir: this.rundir, log: (l) => this.log(l),
+        catchallOut: this.childFifoFd, catchallErr: this.childFifoFd,
+      });
+      // init's own jobs (default/top coming up, everything going down) answer here again, a turn later as before
+      const later = (fn: (r: JobResult) => void) => (r: JobResult) => queueMicrotask(() => fn(r));
+      rc.resume(h.rc, (tag) => (tag === 'up' ? later((r) => this.onUpResult(r)) : tag === 'shutdown' ? later(() => this.onDownResult()) : undefined));
+      this.rc = rc;
+      const busy = h.rc.pids.length;
+      rcSaid = `, the service manager${h.rc.engine.job ? ' with a transition in flight' : ''}${busy ? ` (${busy} oneshot${busy > 1 ? 's' : ''} running)` : ''}`;
+    }
     this.scanner = this.newScanner(inlog, h.scanner);
+    this.rc?.attach(this.scanner);
     const n = h.scanner.entries.reduce((k, x) => k + (x.main ? 1 : 0) + (x.log ? 1 : 0), 0);
-    this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions${h.cmdPid > 0 ? ` and CMD (pid ${h.cmdPid})` : ''} carried over`);
+    this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions${h.cmdPid > 0 ? ` and CMD (pid ${h.cmdPid})` : ''}${rcSaid} carried over`);
     this.scanner.start();
+    this.rc?.resumed();
   }
 
   /**
@@ -682,18 +748,23 @@ export class Init {
     }
     const opts = ov ? { timeout: ov.waitMaxtime, verbosity: ov.verbosity } : { timeout: this.o.rcTimeoutMs };
     rc.up(top, opts).then(
-      (r) => {
-        if (r.code && !(ov && ov.behaviour === 0 && r.code !== 2)) {
-          const what = r.failed.length ? `; failed: ${r.failed.join(', ')}` : '';
-          this.warn(`the bundle ${top} did not come up (vigil rc exit ${r.code}${r.code === 2 ? ': timed out' : ''})${what}`);
-        }
-        this.dispatch({ type: 'up-done', code: r.code });
-      },
+      (r) => this.onUpResult(r),
       (e) => {
         this.warn(`the service manager failed: ${(e as Error).message}`);
         this.dispatch({ type: 'up-done', code: 111 });
       },
     );
+  }
+
+  /** the service manager's answer for `default` (or `top`) */
+  private onUpResult(r: JobResult): void {
+    const ov = this.overlay;
+    const top = ov ? 'top' : 'default';
+    if (r.code && !(ov && ov.behaviour === 0 && r.code !== 2)) {
+      const what = r.failed.length ? `; failed: ${r.failed.join(', ')}` : '';
+      this.warn(`the bundle ${top} did not come up (vigil rc exit ${r.code}${r.code === 2 ? ': timed out' : ''})${what}`);
+    }
+    this.dispatch({ type: 'up-done', code: r.code });
   }
 
   /**
@@ -704,14 +775,16 @@ export class Init {
     const rc = this.rc;
     if (!rc) return this.dispatch({ type: 'down-done' });
     const final = this.state.stage3Only === null;
-    const done = (): void => this.dispatch({ type: 'down-done' });
     rc.shutdown({ final }).then(
-      (r) => {
-        if (r.code) this.warn(`the service manager could not bring everything down (vigil rc exit ${r.code})${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''}`);
-        done();
-      },
-      done,
+      (r) => this.onDownResult(r),
+      () => this.onDownResult(),
     );
+  }
+
+  /** the service manager's answer for everything down */
+  private onDownResult(r?: JobResult): void {
+    if (r?.code) this.warn(`the service manager could not bring everything down (vigil rc exit ${r.code})${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''}`);
+    this.dispatch({ type: 'down-done' });
   }
 
   /** The tree has ended (its in-supervisor logs closed) and so has the catch-all logger: the machine hears it. */
@@ -971,7 +1044,7 @@ export class Init {
     }
     const runlevel = this.mode === 'machine' ? kernelRunlevel() : 'default';
     try {
-      spawnProcess({
+      this.stage2Pid = spawnProcess({
         file: rc,
         argv: [rc, runlevel],
         env: process.env,
@@ -983,15 +1056,24 @@ export class Init {
         fifoReaderHeld: this.catchAll?.holdsFifo === true,
         setsid: true,
         cwd: '/',
-        onExit: (status) => {
-          if (status !== 0) this.warn(`${rc} exited with ${describeWaitStatus(status)}`);
-          this.dispatch({ type: 'stage2-exited' });
-        },
+        onExit: (status) => this.onStage2Exit(status),
       });
     } catch (e) {
       this.warn(`unable to start ${rc}: ${(e as Error).message}`);
       this.dispatch({ type: 'stage2-exited' });
     }
+  }
+
+  /** rc.init (a re-exec: carried over while it runs) */
+  private watchStage2(pid: number): void {
+    this.stage2Pid = pid;
+    onExit(pid, (status) => this.onStage2Exit(status));
+  }
+
+  private onStage2Exit(status: number): void {
+    this.stage2Pid = 0;
+    if (status !== 0) this.warn(`${path.join(this.basedir, 'rc.init')} exited with ${describeWaitStatus(status)}`);
+    this.dispatch({ type: 'stage2-exited' });
   }
 
   // ---------------------------------------------------------------------------- container's main program

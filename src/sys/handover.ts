@@ -102,23 +102,29 @@ export function takeHandover(): unknown | null {
   }
 }
 
+/** Make process.env exactly `env` (a re-executed image puts back the environment its tree had). */
+export function replaceEnv(env: Record<string, string>): void {
+  for (const k of Object.keys(process.env)) if (!Object.prototype.hasOwnProperty.call(env, k)) delete process.env[k];
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+}
+
 /** the command line of this process, to exec it again: node, its options, the script, the arguments */
 export function selfCommand(): { file: string; argv: string[] } {
   return { file: process.execPath, argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)] };
 }
 
 /**
- * Write `state` (writeHandover) and execve this same command with it and keepFds open. Only returns by
- * throwing (the state could not be written, or the exec failed: the fds get close-on-exec back, the state fd
- * is closed, this image carries on).
+ * Write `state` (writeHandover) and execve this same command with it and keepFds open, in `env` (default: this
+ * process's environment). Only returns by throwing (the state could not be written, or the exec failed: the
+ * fds get close-on-exec back, the state fd is closed, this image carries on).
  */
-export function reexecSelf(state: unknown, dirs: string[], keepFds: readonly number[]): never {
+export function reexecSelf(state: unknown, dirs: string[], keepFds: readonly number[], env: NodeJS.ProcessEnv = process.env): never {
   const { file, argv } = selfCommand();
   const kept = [...new Set(keepFds)].filter((fd) => fd > 2);
   const stateFd = writeHandover(state, dirs, kept);
   const keep = [stateFd, ...kept];
   try {
-    return execReplace(file, argv, { ...process.env, [REEXEC_ENV]: String(stateFd) }, keep);
+    return execReplace(file, argv, { ...env, [REEXEC_ENV]: String(stateFd) }, keep);
   } catch (e) {
     const n = native();
     for (const fd of keep) {

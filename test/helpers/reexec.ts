@@ -6,6 +6,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TestContext } from 'node:test';
+import { native } from '../../src/sys/native';
 import { makeTree, removeTree, tmpdir } from './scandir';
 import { startBg, tool, VIGIL, waitListening } from './svscan';
 import { statusOf, waitFor } from './wait';
@@ -23,6 +25,29 @@ export function injectFault(dir: string, kind: 'throw' | 'reject', victims: numb
     fs.renameSync(path.join(dir, 'kill.tmp'), path.join(dir, 'kill'));
   }
   fs.writeFileSync(path.join(dir, kind), '');
+}
+
+/** two temp dirs (the fault trigger, CMD's), removed after the test */
+export function faultDirs(t: TestContext): [string, string] {
+  const faults = tmpdir('vigil-fault-');
+  const d = tmpdir('vigil-cmd-');
+  t.after(() => {
+    fs.rmSync(faults, { recursive: true, force: true });
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+  return [faults, d];
+}
+
+/** a CMD that writes its pid to D/cmdpid, then exits with what releaseCmd(D, code) writes to the fifo D/go */
+export function holdingCmd(d: string): string[] {
+  native().mkfifo(path.join(d, 'go'), 0o600);
+  return ['sh', '-c', 'echo $$ > "$0/cmdpid"; read x < "$0/go"; exit $x', d];
+}
+
+export function releaseCmd(d: string, code: number): void {
+  const fd = fs.openSync(path.join(d, 'go'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  fs.writeSync(fd, `${code}\n`);
+  fs.closeSync(fd);
 }
 
 /** the N of every line ending in "line N" */

@@ -4,43 +4,21 @@
 // SIGKILLed during the exec is reaped and restarted, CMD stays CMD and its exit code is still the container's
 // (also when CMD itself dies during the exec: 128+9); `vigil reexec` does it on request; a second fault within
 // the repeat window ends the container as a fault did before (111).
-import { test, TestContext } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bootInit, VIGIL } from '../helpers/init-ns';
 import { SLEEP_RUN, tmpdir } from '../helpers/scandir';
 import { waitFor, statusOf } from '../helpers/wait';
-import { native } from '../../src/sys/native';
 import { spawnSync } from 'node:child_process';
 import { tool } from '../helpers/svscan';
-import { assertContiguous, FAULT_PRELOAD as FAULT, injectFault as fault, lineNumbers as numbers, logdirLines, nsPidOf, WRITER } from '../helpers/reexec';
-
-/** two temp dirs (the fault trigger, CMD's), removed after the test */
-function dirs(t: TestContext): [string, string] {
-  const faults = tmpdir('vigil-fault-');
-  const d = tmpdir('vigil-cmd-');
-  t.after(() => {
-    fs.rmSync(faults, { recursive: true, force: true });
-    fs.rmSync(d, { recursive: true, force: true });
-  });
-  return [faults, d];
-}
+import {
+  assertContiguous, FAULT_PRELOAD as FAULT, faultDirs as dirs, holdingCmd as cmdIn, injectFault as fault, lineNumbers as numbers, logdirLines, nsPidOf, releaseCmd as release, WRITER,
+} from '../helpers/reexec';
 
 /** the catch-all log, archives included (a current the previous image could not close cleanly is archived) */
 const caught = (b: { rundir: string }): string[] => logdirLines(path.join(b.rundir, 'uncaught-logs'));
-
-/** CMD: writes its pid, then exits with what is written to the fifo D/go */
-function cmdIn(d: string): string[] {
-  native().mkfifo(path.join(d, 'go'), 0o600);
-  return ['sh', '-c', 'echo $$ > "$0/cmdpid"; read x < "$0/go"; exit $x', d];
-}
-
-function release(d: string, code: number): void {
-  const fd = fs.openSync(path.join(d, 'go'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  fs.writeSync(fd, `${code}\n`);
-  fs.closeSync(fd);
-}
 
 test('container: a fault and a vigil reexec keep CMD and every service; lines all logged; CMD\'s code is the container\'s', { timeout: 120000 }, async (t) => {
   const [faults, d] = dirs(t);

@@ -9,7 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bootInit, orderLines, BootOptions } from '../helpers/init-ns';
 import { tmpdir } from '../helpers/scandir';
-import { waitFor } from '../helpers/wait';
+import { statusOf, waitFor } from '../helpers/wait';
+import { tool } from '../helpers/svscan';
+import { VIGIL } from '../helpers/init-ns';
+import { FAULT_PRELOAD, faultDirs, holdingCmd, injectFault, logdirLines, releaseCmd } from '../helpers/reexec';
 
 const exists = (p: string): boolean => fs.existsSync(p);
 
@@ -308,4 +311,41 @@ test('S6_SYNC_DISKS=1: init calls sync(2) before the container exits; by default
   };
   assert.match(await traced('on', { S6_SYNC_DISKS: '1' }), /sync\(\)\s+= 0/);
   assert.doesNotMatch(await traced('off', {}), /sync\(\)/);
+});
+
+test('a fault re-executes init: the same longruns (s6-rc and services.d), no oneshot or cont-init.d run twice, the environment it started with (S6_KEEP_ENV=0), vigil rc answers, CMD\'s code', { timeout: 90000 }, async (t) => {
+  const [faults, d] = faultDirs(t);
+  const b = await boot(t, {
+    tree: image({
+      [`${rc}/env-probe/type`]: 'oneshot\n',
+      [`${rc}/env-probe/up`]: '/etc/s6-overlay/s6-rc.d/env-probe/run\n',
+      [`${rc}/env-probe/run!`]: '#!/bin/sh\necho "probe MYVAR=$MYVAR" >> /run/order\n',
+    }),
+    nodeArgs: ['-r', FAULT_PRELOAD],
+    env: { VIGIL_TEST_FAULT_DIR: faults, S6_KILL_GRACETIME: '400' },
+    cmd: holdingCmd(d),
+  });
+  // the scan directory's links are absolute inside the namespace (/run/...): their targets, seen from here
+  const dirs = { web: path.join(b.rundir, 's6-rc', 'servicedirs', 'svc-web'), legacy: path.join(b.rundir, 's6', 'legacy-services', 'legacy') };
+  const caught = (): string[] => logdirLines(path.join(b.rundir, 'uncaught-logs'));
+  await waitFor(() => exists(path.join(d, 'cmdpid')) && Object.values(dirs).every((p) => (statusOf(p)?.pid ?? 0) > 0), 20000, 'CMD, svc-web and legacy up');
+  const before = Object.values(dirs).map((p) => statusOf(p)!.pid);
+  injectFault(faults, 'throw');
+  await waitFor(() => caught().some((l) => /re-executed after an internal fault: .*the service manager carried over/.test(l)), 15000, `re-exec after the fault\n${b.stderr()}`);
+  assert.deepEqual(Object.values(dirs).map((p) => statusOf(p)!.pid), before, 'the longruns kept their pids');
+  // the new image was exec'd with the environment the container started with (S6_* settings included) ...
+  const environ = fs.readFileSync(`/proc/${b.pid1}/environ`, 'latin1').split('\0');
+  assert.ok(environ.includes('MYVAR=from-docker-run') && environ.includes('S6_KILL_GRACETIME=400'), environ.join('\n'));
+  // ... and the tree still has the reduced one (S6_KEEP_ENV=0)
+  const ch = await tool(process.execPath, [VIGIL, 'rc', '-l', path.join(b.rundir, 's6-rc'), '-u', 'change', 'env-probe'], 20000);
+  assert.equal(ch.code, 0, ch.stderr);
+  assert.ok(order(b.rundir).includes('probe MYVAR='), order(b.rundir).join('\n'));
+  releaseCmd(d, 42);
+  const r = await b.exited(30000);
+  assert.equal(r.code, 42, b.stderr());
+  const lines = order(b.rundir);
+  for (const once of ['cont-init-10 MYVAR=', 'cont-init-20', 'init-setup', 'init-late']) assert.equal(lines.filter((l) => l === once).length, 1, `${once} once in\n${lines.join('\n')}`);
+  assert.equal(lines.filter((l) => l.startsWith('svc-web in')).length, 1);
+  assert.equal(lines[lines.length - 1], 'cont-finish-99');
+  assert.ok(!caught().some((l) => /not re-executing|unable to re-execute|internal error/.test(l)), caught().join('\n'));
 });
