@@ -4,7 +4,7 @@
 import { INIT_USAGE, parseInitArgs, UsageError } from '../init/options';
 import { Init, InitHandover } from '../init/init';
 import { takeHandover } from '../sys/handover';
-import { REEXEC_FORMAT, REEXEC_FORMAT_INIT2 } from '../supervisor/reexec';
+import { REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
 import { looksLikeOverlay } from '../init/overlay';
 import { isDir } from '../sys/stat';
 
@@ -31,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const h = takeHandover() as Partial<InitHandover> | null;
     if (h !== null) {
-      if (typeof h !== 'object' || (h.v !== REEXEC_FORMAT && h.v !== REEXEC_FORMAT_INIT2) || h.kind !== 'init' || !h.machine || !h.scanner || !Array.isArray(h.inlog)) {
+      if (typeof h !== 'object' || (h.v !== REEXEC_FORMAT && h.v !== REEXEC_FORMAT_2) || h.kind !== 'init' || !h.machine || !h.scanner || !Array.isArray(h.inlog)) {
         throw new Error(`a re-exec state this version does not read (format ${String(h?.v)}, ${String(h?.kind)})`);
       }
       handed = h as InitHandover;

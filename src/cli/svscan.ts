@@ -7,17 +7,18 @@
  * (src/sys/handover.ts) and the process execs itself; the new image finds $VIGIL_REEXEC_STATE and resumes:
  * every service keeps running, nothing restarts. A second fault within the repeat window, or a state that
  * cannot be handed over or read back, does what a fault did before: exec .s6-svscan/crash (exit 111 without).
- * Not yet with --rc (the service manager's state is not handed over): a fault there crashes as before.
+ * With --rc, the service manager's state goes too (src/rc/manager.ts handover/resume): which services are up,
+ * a transition in flight with its oneshots and deadlines, the control socket and its clients.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Scanner, ScannerError, ScannerState, execStopScript } from '../scanner/scanner';
 import { InLog, InLogState } from '../scanner/inlog';
-import { decideOnFault, REEXEC_FORMAT } from '../supervisor/reexec';
+import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
 import { realClock } from '../supervisor/timers';
 import { reexecSelf, takeHandover } from '../sys/handover';
 import { SVSCAN_DIR } from '../formats/paths';
-import { Manager } from '../rc/manager';
+import { JobResult, Manager, ManagerState } from '../rc/manager';
 import { saidOnce } from '../formats/servicedir';
 
 const HELP = `usage: vigil svscan [-c max] [-t ms] [-d fd] [-X fd] [-r] [-L] [--rc SRC]... [--rc-up NAME] [DIR]
@@ -52,12 +53,14 @@ interface SvscanHandover {
   faults: number[];
   scanner: ScannerState;
   inlog: InLogState;
+  /** --rc: the service manager (format 2) */
+  rc?: ManagerState;
 }
 
 /** the handed-over state, checked enough to be used (the same command on the same directory) */
 function checkHandover(h: unknown, dir: string): SvscanHandover {
   const x = h as Partial<SvscanHandover> | null;
-  if (!x || typeof x !== 'object' || x.v !== REEXEC_FORMAT || x.kind !== 'svscan') {
+  if (!x || typeof x !== 'object' || (x.v !== REEXEC_FORMAT && x.v !== REEXEC_FORMAT_2) || x.kind !== 'svscan') {
     throw new Error(`a re-exec state this version does not read (format ${String(x?.v)}, ${String(x?.kind)})`);
   }
   if (!x.scanner || !Array.isArray(x.scanner.entries) || !Array.isArray(x.inlog) || !Array.isArray(x.faults)) {
@@ -179,6 +182,13 @@ export function run(argv: string[]): Promise<number> | number {
   // the service manager: RUNDIR is the scan directory's parent (RUNDIR/service, RUNDIR/s6-rc)
   const rc = p.rc.length ? new Manager({ sources: p.rc, rundir: path.dirname(path.resolve(p.dir)), log: writeErr }) : null;
   let rcStopping = false;
+  /** the service manager is set up (a fault before that is not re-exec'd) */
+  let rcPrepared = false;
+  const rcUpDone = (r: JobResult): void => {
+    if (r.code) writeErr(`vigil svscan: warning: ${p.rcUp} is not fully up (exit ${r.code}${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''})`);
+  };
+  // everything managed is down (SIGTERM/SIGINT): the tree stops
+  const rcDownDone = (): void => sc.command('t');
   const sc: Scanner = new Scanner({
     ...(rc ? rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
     // SIGUSR1 does nothing in s6-svscan without a .s6-svscan/SIGUSR1 script: vigil rotates the in-supervisor
@@ -188,8 +198,7 @@ export function run(argv: string[]): Promise<number> | number {
         // managed services down in reverse dependency order first; a second signal stops at once
         if (rcStopping) return false;
         rcStopping = true;
-        const stop = () => sc.command('t');
-        rc.shutdown().then(stop, stop);
+        rc.shutdown().then(rcDownDone, rcDownDone);
         return true;
       }
       if (sig !== 'SIGUSR1' || inlog.size === 0 || hasScript(sc.scandir, sig)) return false;
@@ -223,7 +232,7 @@ export function run(argv: string[]): Promise<number> | number {
   let faults = handed?.faults ?? [];
   /** hand everything over and exec this command again; returns (why not) only when it did not happen */
   const reexec = (why: 'fault' | 'request'): string => {
-    if (rc) return 're-exec is not supported with --rc yet';
+    if (rc && !handed?.rc && !rcPrepared) return 'the service manager is not set up yet';
     let next = faults;
     if (why === 'fault') {
       const d = decideOnFault(faults, realClock.now());
@@ -233,9 +242,12 @@ export function run(argv: string[]): Promise<number> | number {
     try {
       const s = sc.handover();
       const l = inlog.handover();
-      const state: SvscanHandover = { v: REEXEC_FORMAT, kind: 'svscan', why, faults: next, scanner: s.state, inlog: l.state };
+      const m = rc ? rc.handover() : null;
+      const state: SvscanHandover = {
+        v: m ? REEXEC_FORMAT_2 : REEXEC_FORMAT, kind: 'svscan', why, faults: next, scanner: s.state, inlog: l.state, ...(m ? { rc: m.state } : {}),
+      };
       faults = next;
-      reexecSelf(state, [path.join(sc.scandir, SVSCAN_DIR)], [...s.fds, ...l.fds]);
+      reexecSelf(state, [path.join(sc.scandir, SVSCAN_DIR)], [...s.fds, ...l.fds, ...(m ? m.fds : [])]);
     } catch (e) {
       const x = e as NodeJS.ErrnoException;
       return x.code ? `${x.syscall ?? 'exec'}: ${x.code}` : x.message;
@@ -251,8 +263,16 @@ export function run(argv: string[]): Promise<number> | number {
   process.on('uncaughtException', (e) => onFault('uncaught exception', e));
   process.on('unhandledRejection', (e) => onFault('unhandled rejection', e));
   try {
-    if (rc) rc.prepare(sc.scandir);
+    if (rc && handed?.rc) {
+      // the previous image's service manager, before the scanner takes its supervisions back: its oneshots'
+      // exits and its longruns' events wait for resumed(); `--rc-up` and the SIGTERM shutdown answer here again
+      rc.resume(handed.rc, (tag) => (tag === 'up' ? rcUpDone : tag === 'shutdown' ? rcDownDone : undefined));
+      if (handed.rc.jobs.some((j) => j.tag === 'shutdown')) rcStopping = true;
+      rc.attach(sc);
+    } else if (rc) rc.prepare(sc.scandir);
+    rcPrepared = true;
     sc.start();
+    if (rc && handed?.rc) rc.resumed();
   } catch (e) {
     const code = e instanceof ScannerError ? e.exitCode : 111;
     process.stderr.write(`vigil svscan: fatal: ${(e as Error).message}\n`);
@@ -263,16 +283,9 @@ export function run(argv: string[]): Promise<number> | number {
     const n = sc.services().reduce((k, s) => k + (s.main ? 1 : 0) + (s.log ? 1 : 0), 0);
     writeErr(`vigil svscan: re-executed ${handed.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions carried over`);
   }
-  if (rc) {
+  if (rc && !handed?.rc) {
     rc.attach(sc);
-    if (p.rcUp !== undefined) {
-      rc.up(p.rcUp).then(
-        (r) => {
-          if (r.code) writeErr(`vigil svscan: warning: ${p.rcUp} is not fully up (exit ${r.code}${r.failed.length ? `; failed: ${r.failed.join(', ')}` : ''})`);
-        },
-        () => {},
-      );
-    }
+    if (p.rcUp !== undefined) rc.up(p.rcUp).then(rcUpDone, () => {});
   }
   // runs until stopped: the scanner execs .s6-svscan/finish (or exits) itself
   return new Promise<number>(() => {});

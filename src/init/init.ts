@@ -39,7 +39,7 @@ import { Scanner, ScannerState } from '../scanner/scanner';
 import { JobResult, Manager, ManagerState } from '../rc/manager';
 import { copySink, InLog, InLogState } from '../scanner/inlog';
 import { reexecSelf, replaceEnv } from '../sys/handover';
-import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_INIT2 } from '../supervisor/reexec';
+import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
 import { reopenFdEx } from '../sys/fds';
 import { isDir } from '../sys/stat';
 import { Sink } from '../sys/sink';
@@ -639,7 +639,7 @@ export class Init {
     for (const [id, hd] of this.timerHandles) if (!hd.cancelled) timers.push({ id, when: hd.when });
     const c = this.console;
     const state: InitHandover = {
-      v: rc || this.overlay || this.o.externalLogger ? REEXEC_FORMAT_INIT2 : REEXEC_FORMAT, kind: 'init', why, faults, machine: structuredClone(st), timers, cmdPid: this.cmdPid,
+      v: rc || this.overlay || this.o.externalLogger ? REEXEC_FORMAT_2 : REEXEC_FORMAT, kind: 'init', why, faults, machine: structuredClone(st), timers, cmdPid: this.cmdPid,
       console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? null, devnull: this.devnull, fifo: this.fifo,
       childFifoFd: this.childFifoFd, catchAllFd: this.catchAll ? this.catchAll.fifoFd : -1, sd: [this.sdRead, this.sdWrite],
       workdir: this.workdir, kernelInit: this.kernelInit, useProc: this.useProc, scanner: sc.state, inlog: il.state,
@@ -710,9 +710,8 @@ export class Init {
         sources: h.rc.sources, untypedBundles: h.rc.untypedBundles, rundir: this.rundir, log: (l) => this.log(l),
         catchallOut: this.childFifoFd, catchallErr: this.childFifoFd,
       });
-      // init's own jobs (default/top coming up, everything going down) answer here again, a turn later as before
-      const later = (fn: (r: JobResult) => void) => (r: JobResult) => queueMicrotask(() => fn(r));
-      rc.resume(h.rc, (tag) => (tag === 'up' ? later((r) => this.onUpResult(r)) : tag === 'shutdown' ? later(() => this.onDownResult()) : undefined));
+      // init's own jobs (default/top coming up, everything going down) answer here again
+      rc.resume(h.rc, (tag) => (tag === 'up' ? (r) => this.onUpResult(r) : tag === 'shutdown' ? (r) => this.onDownResult(r) : undefined));
       this.rc = rc;
       const busy = h.rc.pids.length;
       rcSaid = `, the service manager${h.rc.engine.job ? ' with a transition in flight' : ''}${busy ? ` (${busy} oneshot${busy > 1 ? 's' : ''} running)` : ''}`;

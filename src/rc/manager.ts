@@ -342,8 +342,8 @@ export class Manager {
   /**
    * prepare() of a re-executed process: the state the previous image handed over, taken back before the
    * scanner resumes (the reaper is held: a oneshot that exited during the exec is handed to the engine once
-   * the new image reaps). An in-process job is given back to whoever re-attaches its tag (init: `up`,
-   * `shutdown`); one nobody re-attaches answers into the log. Then attach(scanner), scanner.start(), resumed().
+   * the new image reaps). An in-process job is given back to whoever re-attaches its tag (`up`, `shutdown`);
+   * one nobody re-attaches says its messages in the log and its answer goes nowhere. Then attach(scanner), scanner.start(), resumed().
    */
   resume(h: ManagerState, reattach: (tag: string) => ((r: JobResult) => void) | undefined = () => undefined): void {
     this.scandir = h.scandir;
@@ -354,7 +354,12 @@ export class Manager {
     for (const n of h.toRemove) this.toRemove.add(n);
     for (const [n, p] of h.pipes) this.pipes.set(n, p);
     this.nextJob = h.nextJob;
-    for (const j of h.jobs) this.jobs.set(j.id, { conn: null, prefix: j.prefix, tag: j.tag, gone: j.gone, resolve: j.tag ? reattach(j.tag) : undefined });
+    for (const j of h.jobs) {
+      const fn = j.tag ? reattach(j.tag) : undefined;
+      // a turn later, as the promise of up()/shutdown() answered in the previous image
+      const resolve = fn ? (r: JobResult) => queueMicrotask(() => fn(r)) : undefined;
+      this.jobs.set(j.id, { conn: null, prefix: j.prefix, tag: j.tag, gone: j.gone, resolve });
+    }
     this.holding = true;
     this.queue.push(...h.queue.map(decodeEvent));
     for (const [name, pid] of h.pids) this.watchOneshot(name, pid);

@@ -25,11 +25,11 @@ export const REPEAT_WINDOW_MS = 30_000;
 /** the version of the handed-over state; an image that does not know it refuses the state */
 export const REEXEC_FORMAT = 1;
 /**
- * init's state with what format 1 did not carry (a service manager, s6-overlay mode, --external-logger):
- * an image that reads only format 1 refuses it (and falls back) instead of resuming without them. A state
+ * A state with what format 1 did not carry (a service manager; init: s6-overlay mode, --external-logger): an
+ * image that reads only format 1 refuses it (and falls back) instead of resuming without them. A state
  * without them is still written as format 1, so a downgrade keeps working where it did.
  */
-export const REEXEC_FORMAT_INIT2 = 2;
+export const REEXEC_FORMAT_2 = 2;
 
 export interface FaultDecision {
   reexec: boolean;
