@@ -78,6 +78,15 @@ export class Conn {
     this.watch = watchReadable(fd, () => this.readable());
   }
 
+  /** its request was received / its answer was sent */
+  get requested(): boolean {
+    return this.gotRequest;
+  }
+
+  get answered(): boolean {
+    return this.exited;
+  }
+
   /** what the next image needs to carry this connection on (the fds it names stay open across the exec) */
   save(): ConnState {
     return {

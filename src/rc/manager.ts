@@ -373,13 +373,22 @@ export class Manager {
     if (h.server >= 0) {
       this.server = new ControlServer(livePaths(this.live).socket, (c, r) => this.request(c, r), this.logLine);
       const conns = this.server.adopt(h.server, h.conns);
+      const owned = new Set<Conn>();
       for (const j of h.jobs) {
         if (j.conn === null) continue;
         const conn = conns[j.conn];
         const sink = this.jobs.get(j.id);
         if (!sink || !conn) continue;
         sink.conn = conn;
+        owned.add(conn);
         conn.onCancel = () => this.post({ t: 'cancel', now: this.timers.now(), reason: `vigil rc (pid ${conn.pid}) was interrupted`, job: j.id });
+      }
+      // a request answered by no job and not yet answered: a dry run (-n), whose timers were the previous
+      // image's own; it is told so rather than left waiting
+      for (const c of conns) {
+        if (owned.has(c) || c.closed || c.answered || !c.requested) continue;
+        c.msg('fatal', 'the service manager was re-executed during this dry run: run it again');
+        c.exit(111);
       }
     }
     for (const [key, at] of h.timers) this.arm(key, at);

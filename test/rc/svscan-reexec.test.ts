@@ -2,7 +2,7 @@
 // a fault injected by the preloaded test module (test/helpers/fault-inject.ts). After the re-exec the longruns
 // keep their pids, the oneshot's `up` ran once, a pipeline (producer-for / consumer-for, its pipe held by the
 // supervisor) loses and doubles no line, `vigil rc` answers, and SIGTERM still brings the managed services
-// down in reverse dependency order.
+// down in reverse dependency order; a dry run in progress is told to run again.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -44,8 +44,15 @@ test('svscan --rc: a fault keeps every longrun and the pipeline, runs no oneshot
   await waitFor(() => names.every((n) => (statusOf(path.join(sd, n))?.pid ?? 0) > 0) && piped().length >= 5, 20000, `the longruns up, 5 lines through the pipeline\n${bg.stderr()}`);
   const before = names.map((n) => statusOf(path.join(sd, n))!.pid);
 
+  // a dry run in progress at the exec (its timers were the old image's): told so, not left waiting
+  const dry = startBg(process.execPath, [VIGIL, 'rc', '-l', path.join(rundir, 's6-rc'), '-n', '20000', '-d', 'change', 'setup']);
+  t.after(() => dry.kill());
+  await waitFor(() => dry.stdout().includes('vigil rc-dryrun: down web'), 10000, `the dry run began\n${dry.stderr()}`);
   injectFault(faults, 'throw');
   await waitFor(() => /re-executed after an internal fault/.test(bg.stderr()), 15000, 're-exec after the fault');
+  const [dryCode] = await dry.exited;
+  assert.equal(dryCode, 111, dry.stderr());
+  assert.match(dry.stderr(), /vigil rc: fatal: the service manager was re-executed during this dry run: run it again/);
   const mid = Math.max(...piped());
   await waitFor(() => Math.max(...piped()) >= mid + 10, 20000, '10 more lines through the pipeline');
   assert.deepEqual(names.map((n) => statusOf(path.join(sd, n))!.pid), before, 'no longrun restarted');
