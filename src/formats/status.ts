@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Tain, TAIN_ZERO, tainPack, tainUnpack } from './tai64n';
+import { Tain, TAIN_ZERO, tainCompare, tainPack, tainUnpack } from './tai64n';
 import { STATUS_FILE, STATUS_NEW } from './paths';
 
 export const STATUS_SIZE = 35;
@@ -59,6 +59,13 @@ export function decodeStatus(buf: Uint8Array): SvStatus {
     wantUp: (flags & 4) !== 0,
     ready: (flags & 8) !== 0,
   };
+}
+
+/** the two encode to the same 35 bytes */
+export function sameStatus(a: SvStatus, b: SvStatus): boolean {
+  return tainCompare(a.stamp, b.stamp) === 0 && tainCompare(a.readyStamp, b.readyStamp) === 0 && a.pid === b.pid
+    && (a.wstat & 0xffff) === (b.wstat & 0xffff) && a.paused === b.paused && a.finishing === b.finishing
+    && a.wantUp === b.wantUp && a.ready === b.ready;
 }
 
 /** up = pid ≠ 0 and not finishing (what every s6 client means by "up") */

@@ -62,6 +62,14 @@
  * - Every status change is persisted, then announced: a client woken by an event byte reads a status file
  *   that already says so. Ending releases the lock before `x` goes out, so a listener that sees `x` also
  *   sees the supervisor gone.
+ * - Status writes separated only by announcements (and warnings) in one step are one write, of the last
+ *   content, at the place of the first (coalesce): a run with no finish dies as `d` (finishing) then `D`
+ *   (down and ready) in one step, and both bytes go out after one write saying down and ready. The state
+ *   in between lived for no time a client could act in (in s6 it lasts a fork and a failed exec of finish;
+ *   here it was the gap between two renames), while every write costs: on ext4 a rename over the old status
+ *   starts a write-back of the new file, ~0.5 ms under load, and a stop of 250 services made ~750 of them.
+ *   Across a spawn or a kill nothing is merged (run may read the status the moment it starts). The
+ *   executor (service.ts) also skips a write whose content is what the file already holds.
  *
  * Adoption (issue 10: a restarted `vigil svscan` never doubles a service). s6 needs none: its s6-supervise
  * processes outlive a killed scanner. vigil supervises every service from one process, so what survives a
@@ -637,6 +645,26 @@ function assertNever(x: never): never {
   throw new Error(`unhandled event ${JSON.stringify(x)}`);
 }
 
+/**
+ * Status writes separated only by announcements and warnings become one, at the first one's place, holding
+ * the last one's content (see the rules above): every byte still goes out after a write that says so.
+ */
+export function coalesce(fx: Effect[]): Effect[] {
+  const out: Effect[] = [];
+  let open = -1; // index in `out` of a persist that only announcements and warnings follow
+  for (const e of fx) {
+    if (e.t === 'persist') {
+      if (open >= 0) {
+        out[open] = e;
+        continue;
+      }
+      open = out.length;
+    } else if (e.t !== 'announce' && e.t !== 'warn') open = -1;
+    out.push(e);
+  }
+  return out;
+}
+
 /** The transition function. Pure: `rec` is not modified. */
 export function step(rec: ServiceRecord, ev: Event, q: Query): StepResult {
   const fx: Effect[] = [];
@@ -759,7 +787,7 @@ export function step(rec: ServiceRecord, ev: Event, q: Query): StepResult {
     default:
       assertNever(ev);
   }
-  return { record: r, effects: fx };
+  return { record: r, effects: coalesce(fx) };
 }
 
 /** The run's pid while run is alive, else 0. */

@@ -18,7 +18,7 @@
  */
 import * as path from 'node:path';
 import { FINISH, RUN } from '../formats/paths';
-import type { SvStatus } from '../formats/status';
+import { sameStatus, SvStatus } from '../formats/status';
 import {
   Effect, Event, HeldFds, initialRecord, Query, runPid, finishPid, ServiceRecord, start, State, step as transition,
   SupervisorSignal,
@@ -78,6 +78,12 @@ export class Service {
   private duePosted: number | null = null;
   /** fds this supervision keeps open while idle (lock, control fifo, own stdio copies; an adopted run's pidfd) */
   heldFds = 0;
+  /**
+   * what this supervision last wrote to supervise/status (null: not known, after a failed write or a
+   * re-exec): a write of the same content is skipped (machine.ts, coalesce). Nobody else writes the file
+   * while the lock is held; a status file someone deletes comes back at the next change.
+   */
+  private written: SvStatus | null = null;
 
   constructor(private readonly host: Host, opts: ServiceOptions) {
     const sys = host.world.sys;
@@ -174,7 +180,9 @@ export class Service {
       first = start(this.rec, taken.down, this.query(), left ? left.found : null);
       this.rec = first.record;
       // the first status must land (a supervisor nobody can read is no use): failing here fails the set-up
-      sys.writeStatus(this.rec.dir, first.effects[0].t === 'persist' ? first.effects[0].status : this.rec.status);
+      const st = first.effects[0].t === 'persist' ? first.effects[0].status : this.rec.status;
+      sys.writeStatus(this.rec.dir, st);
+      this.written = { ...st };
     } catch (e) {
       this.ctlWatch.stop();
       this.ctlWatch = null;
@@ -195,7 +203,7 @@ export class Service {
   static restore(host: Host, rec: ServiceRecord): Service {
     const svc = Object.create(Service.prototype) as Service;
     Object.assign(svc, {
-      host, rec: structuredClone(rec), ctlWatch: null, watches: { notify: null, pidfd: null }, timer: null,
+      host, rec: structuredClone(rec), ctlWatch: null, watches: { notify: null, pidfd: null }, timer: null, written: null,
       heldFds: 2 + rec.fds.owned.length + (rec.fds.pidfd >= 0 ? 1 : 0),
     });
     const sys = host.world.sys;
@@ -285,9 +293,12 @@ export class Service {
     const dir = this.rec.dir;
     switch (fx.t) {
       case 'persist':
+        if (this.written !== null && sameStatus(this.written, fx.status)) return null;
         try {
           sys.writeStatus(dir, fx.status);
+          this.written = { ...fx.status };
         } catch (e) {
+          this.written = null;
           this.warn(`unable to write supervise/status: ${errText(e)}`);
         }
         return null;

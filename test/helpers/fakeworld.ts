@@ -48,6 +48,8 @@ export interface FakeDir {
   locked: boolean;
   /** creating or removing ./down fails with this errno name (e.g. 'EROFS') */
   downError?: string;
+  /** writing supervise/status fails with this errno name (e.g. 'ENOSPC') */
+  statusError?: string;
   /** supervise/vigil-run as last written (a run left by a dead supervisor: set by leave()) */
   runRecord: { pid: number; startTime: number; kind: RunRecordKind } | null;
 }
@@ -321,6 +323,7 @@ export class FakeWorld implements World {
       },
       writeStatus(dir, status) {
         const d = w.dir(dir);
+        if (d.statusError) throw Object.assign(new Error(`${d.statusError}: status`), { code: d.statusError });
         d.status = { ...status };
         d.statusWrites++;
         const f = `${status.paused ? 'p' : ''}${status.finishing ? 'f' : ''}${status.wantUp ? 'w' : ''}${status.ready ? 'r' : ''}`;

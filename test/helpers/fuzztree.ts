@@ -180,12 +180,16 @@ export interface FuzzRunResult {
  * wait `settleMs` more (past the 10 s spawn retry and the 3 s rescans: nothing may be said twice), read the
  * peak RSS, SIGTERM it. Returns the figures; the caller asserts. The tree is removed.
  */
-export async function fuzzRun(opts: { good?: number; settleMs?: number } = {}): Promise<FuzzRunResult> {
+export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: string; beforeStop?: (pid: number) => Promise<void> } = {}): Promise<FuzzRunResult> {
   // The scan directory is on a tmpfs, as /run/service is under vigil init, s6-linux-init and s6-overlay (the bench
-  // does the same): on ext4 every status rename over an old file starts a write-back, and stopping ~250 running
-  // services (3 status writes and a death_tally each) then measures the disk (935–1235 ms measured on this VM's
-  // /tmp against 364–428 ms on /dev/shm, same build, same minute), not the supervisor's answer to SIGTERM.
-  const root = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'vigil-fuzz-'));
+  // does the same). On ext4 the stop of the ~250 running services measures the file system, not the supervisor's
+  // answer to SIGTERM: each still makes 2 status writes and a death_tally write (s6's protocol: a new .new file
+  // renamed over the old one; 744 renames for the tree), and on this VM's journal-less ext4 each new inode is
+  // found by skipping every recently deleted one (ext4's recently_deleted: 16 % of the stop's CPU in perf) and
+  // each rename over a file starts its write-back (9 %). Measured 2026-12-02, load 15.5–17: 2200–2367 ms on
+  // /var/tmp against 644–1037 ms on /dev/shm. `dir` chooses another place (measurements); beforeStop runs just
+  // before the SIGTERM (e.g. to attach strace).
+  const root = fs.mkdtempSync(path.join(opts.dir ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()), 'vigil-fuzz-'));
   try {
     const tree = makeFuzzTree(root, { good: opts.good ?? 20 });
     const t0 = Date.now();
@@ -209,6 +213,7 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number } = {}): 
       const lines = sv.stderr().split('\n').filter(Boolean);
       const hwmBytes = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${sv.pid}/status`, 'utf8'))![1]) * 1024;
       const goodStillUp = allUp();
+      if (opts.beforeStop) await opts.beforeStop(sv.pid);
       const ts = Date.now();
       sv.signal('SIGTERM');
       let stopMs = -1;

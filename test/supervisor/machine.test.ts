@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CONTROL_LETTERS, Effect, Event, Found, initialRecord, LeftRun, Query, ServiceRecord, start, State, step,
+  coalesce, CONTROL_LETTERS, Effect, Event, Found, initialRecord, LeftRun, Query, ServiceRecord, start, State, step,
 } from '../../src/supervisor/machine';
 import { tainFromUnixMs } from '../../src/formats/tai64n';
 import type { SvStatus } from '../../src/formats/status';
@@ -200,13 +200,28 @@ test('the results of a spawn: spawned → UP, u; exec failure → 10 s; finish m
   assert.deepEqual(failed.effects.map(short), ['warn'], 'no status write, no event');
   const died = step(up.record, { t: 'exit', pid: 300, wstat: 3 << 8 }, q).record;
   const nofinish = step(died, { t: 'finishFailed', why: 'exec', detail: 'ENOENT', quiet: true }, q);
-  assert.deepEqual(nofinish.effects.map(short), ['P', '>d', 'P', '>D']);
+  // one status write (coalesced), saying down and ready, before both bytes: a client woken by `d` reads the later state
+  assert.deepEqual(nofinish.effects.map(short), ['P', '>d', '>D']);
+  const written = nofinish.effects[0].t === 'persist' ? nofinish.effects[0].status : null;
+  assert.deepEqual(written && [written.pid, written.finishing, written.ready, written.wstat], [0, false, true, 3 << 8]);
   assert.equal(nofinish.record.state, State.DOWN);
   assert.equal(nofinish.record.deadline, NOW + 1000);
   const forkfail = step(died, { t: 'finishFailed', why: 'fork', detail: 'EAGAIN', quiet: false }, q);
   assert.deepEqual(forkfail.effects.map(short), ['warn', 'P', '>dD']);
   // a result nobody asked for is ignored
   assert.deepEqual(step(down, { t: 'spawned', pid: 5, notify: false, lockWait: false }, q).effects, []);
+});
+
+test('coalesce: status writes separated only by announcements and warnings are one, of the last content, at the first place', () => {
+  const st = (pid: number) => ({ ...recordIn(State.DOWN).status, pid });
+  const P = (pid: number): Effect => ({ t: 'persist', status: st(pid) });
+  const A = (bytes: string): Effect => ({ t: 'announce', bytes });
+  const kill: Effect = { t: 'kill', pid: 9, sig: 15 };
+  const show = (fx: Effect[]) => fx.map((e) => (e.t === 'persist' ? `P${e.status.pid}` : short(e)));
+  assert.deepEqual(show(coalesce([P(1), A('d'), { t: 'warn', msg: 'w' }, P(2), A('D'), { t: 'ended' }])), ['P2', '>d', 'warn', '>D', 'ended']);
+  // across a kill (or a spawn, a release...) nothing is merged
+  assert.deepEqual(show(coalesce([P(1), kill, P(2), A('D')])), ['P1', 'kill(9,15)', 'P2', '>D']);
+  assert.deepEqual(show(coalesce([A('x'), P(1)])), ['>x', 'P1']);
 });
 
 // ------------------------------------------------------------------------------------------------ adoption

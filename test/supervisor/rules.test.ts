@@ -368,11 +368,16 @@ test('x: LASTUP, stdio to /dev/null, run keeps running; after run and finish: D,
 test('SIGTERM to the supervisor: as d, then end after run dies; SIGQUIT: end now, run orphaned; SIGINT: killpg INT, end', () => {
   const t = setup({ finish: false });
   const pid = t.svc.runPid;
+  const writes = t.d.statusWrites;
   t.sup.signal(t.svc, 'term');
   assert.deepEqual(t.w.acts('kill'), [`kill ${pid} ${TERM}`, `kill ${pid} ${CONT}`]);
   assert.equal(t.svc.state, State.LASTUP);
+  assert.equal(t.d.statusWrites, writes + 1, 'up, want down: written (a client sees it until run dies)');
   t.w.exit(pid, TERM);
   assert.deepEqual(t.d.events.slice(-3), ['d', 'D', 'x']);
+  // no finish: d and D come from one step, after one write that says down and ready (machine.ts, coalesce)
+  assert.equal(t.d.statusWrites, writes + 2);
+  assert.deepEqual(t.w.log.slice(-4), ['status pid=0 r', 'event d', 'event D', 'event x']);
   const q = setup();
   const qp = q.svc.runPid;
   q.sup.signal(q.svc, 'quit');
@@ -385,6 +390,31 @@ test('SIGTERM to the supervisor: as d, then end after run dies; SIGQUIT: end now
   i.sup.signal(i.svc, 'int');
   assert.deepEqual(i.w.acts('kill'), [`kill -${ip} 2`]);
   assert.equal(i.svc.done, true);
+});
+
+test('a status write of the content the file already holds is skipped; after a failed write it is not', () => {
+  const { w, sup, svc, d } = setup();
+  sup.control(svc, 'c');
+  assert.equal(d.statusWrites, 2, '`c` on a run that is not paused changes nothing: s, u only');
+  sup.control(svc, 'd');
+  w.exit(svc.runPid, exited(0));
+  const n = d.statusWrites;
+  sup.control(svc, 'dOd');
+  assert.equal(d.statusWrites, n, 'want down again and again: nothing to write');
+  sup.control(svc, 'p');
+  assert.equal(d.statusWrites, n, 'a signal letter in DOWN does nothing');
+  // a failed write: what the file holds is unknown, so the next write goes out even if it repeats the last one
+  sup.control(svc, 'u');
+  const up = d.statusWrites;
+  d.statusError = 'ENOSPC';
+  sup.control(svc, 'o');
+  assert.match(w.warnings[w.warnings.length - 1], /unable to write supervise\/status: ENOSPC/);
+  delete d.statusError;
+  sup.control(svc, 'u');
+  assert.equal(d.statusWrites, up + 1, 'want up again after the failed want-down: written');
+  sup.control(svc, 'u');
+  assert.equal(d.statusWrites, up + 1, 'and its repeat skipped');
+  assert.equal(d.status!.wantUp, true);
 });
 
 test('control bytes from the fifo: garbage ignored, letters obeyed in order', () => {
