@@ -172,8 +172,10 @@ test('svc error paths match s6-svc (messages, exit codes)', async (t) => {
     ['-u', ''],
     [`-${'u'.repeat(63)}`, d('nosup')],
     [`-${'u'.repeat(62)}`, d('nosup')],
-    ['-wu', '-T', '200', d('nosup')],
-    ['-wU', '-T', '200', d('nosup')],
+    // the deadline must cover s6-svwait's start of its s6-ftrigrd helper, or s6's answer on a loaded machine is
+    // "unable to subscribe ... Connection timed out"; both fail at once on the missing status either way
+    ['-wu', '-T', '5000', d('nosup')],
+    ['-wU', '-T', '5000', d('nosup')],
   ];
   const results: Array<Awaited<ReturnType<typeof both>>> = [];
   await pool(cases.map((args, i) => async () => {
