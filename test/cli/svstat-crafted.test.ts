@@ -75,9 +75,11 @@ test('svstat on crafted status files matches s6-svstat', async (t) => {
     cases.push({ pid: 4242, wstat: 15, flags: f, age: 65, readyAge: 61, down: f % 3 === 0, runs: 'ho' });
     if (f % 4 === 1) cases.push({ pid: 0, wstat: 1 << 8, flags: f, age: 3700, readyAge: 9, down: f % 8 === 1, runs: 'ho' });
   }
-  // stamps in the future: stamp is clamped to now, readystamp is not (unsigned wrap-around)
-  cases.push({ pid: 77, wstat: 0, flags: 0x0c, age: -100, readyAge: 3, runs: 'hos' });
-  cases.push({ pid: 0, wstat: 0, flags: 0x0c, age: 4, readyAge: -100, runs: 'hos' });
+  // stamps in the future: stamp is clamped to now, readystamp is not (unsigned wrap-around). A day ahead: the
+  // files are written first and the ~170 tool runs can take minutes on a loaded machine (100 s ahead turned
+  // into the past in the middle of one run, between s6-svstat and vigil svstat)
+  cases.push({ pid: 77, wstat: 0, flags: 0x0c, age: -86400, readyAge: 3, runs: 'hos' });
+  cases.push({ pid: 0, wstat: 0, flags: 0x0c, age: 4, readyAge: -86400, runs: 'hos' });
   cases.push({ pid: 0, wstat: 9, flags: 0x08, age: 4, readyAge: 3, runs: 's' });
 
   const dirs = cases.map((c, i) => {

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { removeTree } from './scandir';
 import { startVigilSvscan } from './svscan';
-import { waitFor, statusOf, sleep } from './wait';
+import { waitFor, statusOf, sleep, runqueueMs } from './wait';
 import { isUp } from '../../src/formats/status';
 
 export interface BadService {
@@ -160,6 +160,8 @@ export interface FuzzRunResult {
   good: number;
   /** ms from starting the scanner until every good service was up (-1: not within the wait) */
   upMs: number;
+  /** upMs less the time the scanner waited for a CPU meanwhile (runqueueMs): its own time to bring them up */
+  upOwnMs: number;
   /** bad services with no warning line (names, first 10) */
   unsaid: string[];
   /** bad services said other than once, after the retries ("kind: N lines") */
@@ -170,8 +172,10 @@ export interface FuzzRunResult {
   hwmBytes: number;
   /** the good services were still up at the end */
   goodStillUp: boolean;
-  /** ms from SIGTERM until the scanner exited (-1: not within 5 s) */
+  /** ms from SIGTERM until the scanner exited (-1: not within 10 s) */
   stopMs: number;
+  /** stopMs less the time the scanner waited for a CPU meanwhile (an over-estimate: the last ms before the exit go unsampled) */
+  stopOwnMs: number;
 }
 
 /**
@@ -195,11 +199,19 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
     const t0 = Date.now();
     const sv = await startVigilSvscan(root, [`-c${tree.bad.length + tree.good.length + 10}`], {});
     try {
+      // the scanner's waits for a CPU, sampled at each poll: on a loaded machine they are the machine's time, not its own
+      const rq0 = runqueueMs(sv.pid) ?? 0;
+      let rq = rq0;
+      const sample = (): void => {
+        rq = runqueueMs(sv.pid) ?? rq;
+      };
       const allUp = (): boolean => tree.good.every((g) => { const s = statusOf(path.join(root, g)); return !!s && isUp(s); });
       let upMs = -1;
+      let upOwnMs = -1;
       try {
-        await waitFor(allUp, 10000, 'the good services up');
+        await waitFor(() => { sample(); return allUp(); }, 30000, 'the good services up', 10);
         upMs = Date.now() - t0;
+        upOwnMs = upMs - (rq - rq0);
       } catch {
         /* upMs stays -1 */
       }
@@ -214,12 +226,16 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
       const hwmBytes = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${sv.pid}/status`, 'utf8'))![1]) * 1024;
       const goodStillUp = allUp();
       if (opts.beforeStop) await opts.beforeStop(sv.pid);
+      sample();
+      const rqT = rq;
       const ts = Date.now();
       sv.signal('SIGTERM');
       let stopMs = -1;
+      let stopOwnMs = -1;
       try {
-        await waitFor(() => sv.hasExited(), 5000, 'the scanner to exit after SIGTERM');
+        await waitFor(() => { sample(); return sv.hasExited(); }, 10000, 'the scanner to exit after SIGTERM', 5);
         stopMs = Date.now() - ts;
+        stopOwnMs = stopMs - (rq - rqT);
       } catch {
         /* stopMs stays -1 */
       }
@@ -227,12 +243,14 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
         bad: tree.bad.length,
         good: tree.good.length,
         upMs,
+        upOwnMs,
         unsaid: tree.bad.filter((b) => said(b) === 0).map((b) => JSON.stringify(b.name.slice(0, 40))).slice(0, 10),
         notOnce: tree.bad.filter((b) => said(b) !== 1).map((b) => `${b.kind}: ${said(b)} lines`),
         badLines: lines.filter((l) => Buffer.byteLength(l) > 1100 || !l.startsWith('vigil: warning: ')).map((l) => l.slice(0, 100)),
         hwmBytes,
         goodStillUp,
         stopMs,
+        stopOwnMs,
       };
     } finally {
       sv.kill();

@@ -31,6 +31,21 @@ export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: s
   }
 }
 
+/**
+ * ms the process's main thread has spent runnable but waiting for a CPU (field 2 of /proc/PID/schedstat), or
+ * null (gone, or a kernel without schedstats). A bound on a process's own work subtracts the wait over the
+ * same interval: what the machine's other processes took is not the process's time.
+ */
+export function runqueueMs(pid: number): number | null {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+    const ns = Number(f[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
 function fmt(v: unknown): string {
   try {
     return typeof v === 'string' ? v : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));

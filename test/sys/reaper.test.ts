@@ -97,7 +97,7 @@ test('hasChildren: false with none, true while a child lives or is an unreaped z
 });
 
 test('1000 orphans as PID 1 of a pid namespace: all reaped, 0 zombies', async () => {
-  const out = await run(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, path.join(helpers, 'sys-orphans.js'), 'pid1', '1000'], 50_000);
+  const out = await run(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, path.join(helpers, 'sys-orphans.js'), 'pid1', '1000'], 200_000);
   const r = JSON.parse(out.trim().split('\n').pop() as string);
   assert.equal(r.why, 'done', out);
   assert.equal(r.pid, 1);
@@ -109,7 +109,7 @@ test('1000 orphans as PID 1 of a pid namespace: all reaped, 0 zombies', async ()
 });
 
 test('200 orphans as a subreaper (no namespace): all come to us and are reaped', async () => {
-  const out = await run([process.execPath, path.join(helpers, 'sys-orphans.js'), 'subreaper', '200'], 30_000);
+  const out = await run([process.execPath, path.join(helpers, 'sys-orphans.js'), 'subreaper', '200'], 200_000);
   const r = JSON.parse(out.trim().split('\n').pop() as string);
   assert.equal(r.why, 'done', out);
   assert.equal(r.subreaper, true);
