@@ -211,7 +211,7 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
       try {
         await waitFor(() => { sample(); return allUp(); }, 30000, 'the good services up', 10);
         upMs = Date.now() - t0;
-        upOwnMs = upMs - (rq - rq0);
+        upOwnMs = Math.round(upMs - (rq - rq0));
       } catch {
         /* upMs stays -1 */
       }
@@ -235,7 +235,7 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
       try {
         await waitFor(() => { sample(); return sv.hasExited(); }, 10000, 'the scanner to exit after SIGTERM', 5);
         stopMs = Date.now() - ts;
-        stopOwnMs = stopMs - (rq - rqT);
+        stopOwnMs = Math.round(stopMs - (rq - rqT));
       } catch {
         /* stopMs stays -1 */
       }

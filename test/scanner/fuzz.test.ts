@@ -11,10 +11,12 @@
 // (npm run stress -- fuzz).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { fuzzRun } from '../helpers/fuzztree';
 
-test('several hundred hostile service dirs beside 20 good ones: good up in 5 s, each bad one said once, < 100 MB, SIGTERM in 1 s', { timeout: 120000 }, async () => {
+test('several hundred hostile service dirs beside 20 good ones: good up in 5 s, each bad one said once, < 100 MB, SIGTERM in 1 s', { timeout: 120000 }, async (t) => {
   const r = await fuzzRun({ good: 20 });
+  t.diagnostic(`good up in ${r.upMs} ms (own ${r.upOwnMs}), stop in ${r.stopMs} ms (own ${r.stopOwnMs}), peak RSS ${(r.hwmBytes / 1048576).toFixed(1)} MB, load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`);
   assert.ok(r.bad >= 250, `${r.bad} bad services`);
   // the bounds are on the scanner's own time: wall time less its waits for a CPU (a loaded machine's share, not vigil's)
   assert.ok(r.upMs >= 0 && r.upOwnMs < Number(process.env.FUZZ_UP_MS ?? 5000), `good services up after ${r.upMs} ms (${r.upOwnMs} ms not waiting for a CPU)`);
