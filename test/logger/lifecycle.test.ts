@@ -284,7 +284,10 @@ test('a numbered stream held in a fifo survives 20 SIGKILLs of vigil log: no gap
   nums.forEach((n, i) => { if (n !== i + 1) problems.push(`line ${i + 1} is ${JSON.stringify(lines[i].slice(0, 20))}`); });
   assert.deepEqual(problems.slice(0, 5), [], `expected 1..${last} in order`);
   assert.equal(nums.length, last);
-  assert.equal(archives(d).filter((n) => n.endsWith('.u')).length, 20, 'each kill left its current as a .u archive');
+  // each kill leaves its current as a .u archive, and one that lands during a rotation its previous too (seen
+  // beside a CPU hog: 21); what matters, every line once and in order, is checked above
+  const unclean = archives(d).filter((n) => n.endsWith('.u')).length;
+  assert.ok(unclean >= 20 && unclean <= 40, `each kill left its current (and at most its previous) as a .u archive: ${unclean}`);
 });
 
 test('-p: SIGTERM is ignored, SIGHUP ends it (after the half-read line)', { timeout: 30000 }, async (t) => {
