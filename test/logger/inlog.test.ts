@@ -132,11 +132,13 @@ test('scanner stop: the service goes down first, then every line it wrote (even 
   const root = tmpdir('vigil-inlog-');
   const sd = path.join(root, 'sd');
   // on TERM it kills its sleep (which would otherwise outlive it, holding the test's stderr pipe open) and
-  // writes 20 000 more lines (≈ 250 kB: more than the pipe holds) before exiting
+  // writes 20 000 more lines (≈ 250 kB: more than the pipe holds) before exiting. `started` comes once $p is
+  // set: a TERM between the two (the test stops the scanner as soon as `started` is logged) gave
+  // "kill: Usage" on stderr beside a CPU hog
   const run = `#!/bin/sh
 trap 'kill $p; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo "last $i"; done; exit 0' TERM
-echo started
 sleep 100000 & p=$!
+echo started
 wait $p
 `;
   makeTree({ 'dying/run!': run, 'dying/log-dir': '../../logs/dying\n', 'dying/log-script': '-b\nn1000\ns1000000\n' }, sd);
