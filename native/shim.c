@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -621,6 +623,7 @@ static napi_value throw_spawn(napi_env env, int err, int stage, const char *file
 }
 
 static void cw_kick(void);
+static void wd_busy(void);
 
 static napi_value Spawn(napi_env env, napi_callback_info info) {
   napi_value a[5];
@@ -765,6 +768,7 @@ static void cw_thread(void *arg) {
 
 static void cw_async_cb(uv_async_t *h) {
   (void)h;
+  wd_busy();
   napi_env env = cw.env;
   napi_handle_scope scope;
   napi_value cb, recv, result;
@@ -1661,6 +1665,7 @@ static void watcher_stop(struct watcher *w) {
 
 static void watcher_fire(uv_poll_t *h, int status, int events) {
   struct watcher *w = h->data;
+  wd_busy();
   napi_env env = w->env;
   napi_handle_scope scope;
   napi_value cb, recv, arg, result;
@@ -1746,6 +1751,318 @@ static napi_value PollStop(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------
+ * the event-loop watchdog (what it is for, what a cold re-exec keeps and loses: src/supervisor/watchdog.ts)
+ *
+ * A blocked event loop runs no JS, so only a thread can notice it and act. The loop tells this thread where
+ * it is with plain memory stores, no system call: a uv_prepare handle (runs just before the loop sleeps in
+ * epoll) sets `in_poll`; a uv_check handle (runs once poll returned and its callbacks ran), and the shim's
+ * own I/O callbacks into JS (uv_poll watchers, the child watcher's async) clear it; each of them bumps `gen`.
+ * The thread:
+ * - idle: while the loop is in poll (`in_poll`) and its epoll fd (uv_backend_fd) has nothing ready, the loop
+ *   is asleep; the thread sleeps too, in poll(2) on that epoll fd and its own eventfd, with NO timeout: an idle
+ *   supervisor makes no wake-up here. It wakes when the loop's epoll fd turns readable (the loop is woken by
+ *   the same event) or when the loop, going busy, finds it asleep (`idle` set) and kicks the eventfd once.
+ * - watching: it looks every WD_STEP_MS; `gen` moving means the loop turns; `gen` still after limit_ms while
+ *   the loop is not asleep (busy, or in poll with events it does not take) means it is blocked: fire.
+ * So the cost is one or two wake-ups of this thread per burst of activity (back to idle within WD_STEP_MS of
+ * the loop going back to sleep), at most 1000/WD_STEP_MS a second under constant activity, none at idle.
+ * What it cannot see: a Node-internal I/O callback (a JS signal listener, fs.watch) that has already drained
+ * its fd and then blocks, with nothing else becoming ready: it is caught at the next event of any kind (a
+ * child's death kicks the child watcher's async, a signal writes libuv's signal pipe: both are in the epoll
+ * set and stay ready while the loop is blocked). vigil's own fds (control fifos, pipes, pidfds) go through
+ * the shim's watchers, which mark the loop busy before JS runs.
+ * Firing: one line to fd 2 (write(2), from this thread), 0-2 and the fds JS asked for lose close-on-exec, the loop
+ * thread's signal mask is put back, and execve(file, argv, env + VIGIL_REEXEC_COLD=...) as JS prepared them
+ * (execve from any thread replaces the whole process: same pid, children kept). Start-up is not watched:
+ * until the loop first runs, nothing marks it busy.
+ */
+#define WD_STEP_MS 200
+
+static struct {
+  uv_mutex_t mu; /* guards the configuration below (JS sets it, the thread reads it when it fires) */
+  int sync_ready, started;
+  int64_t limit_ms; /* 0: never fires */
+  char *file, **argv, **envp; /* envp has two more slots: the marker, then NULL */
+  size_t n_env;
+  char *faults; /* the previous fault re-execs' times, carried in the marker ("" or "t1,t2") */
+  char *who;    /* the line's prefix: "vigil svscan" */
+  int *keep;
+  uint32_t n_keep;
+  char note[256]; /* a short word from JS (init: CMD's pid), carried in the marker */
+  sigset_t mask;  /* the loop thread's signal mask, given back to the new image */
+  uv_prepare_t prep;
+  uv_check_t chk;
+  int backend, kick;
+  /* shared without a lock (atomics): the loop's position, and whether the thread sleeps */
+  unsigned long gen;
+  int in_poll, idle, closing;
+} wd;
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+static void wd_kick(void) {
+  uint64_t one = 1;
+  ssize_t r;
+  do r = write(wd.kick, &one, sizeof one);
+  while (r < 0 && errno == EINTR);
+}
+
+/* the loop is busy (poll returned): called on the loop thread, before any JS of this turn that could block */
+static void wd_busy(void) {
+  if (!wd.started) return;
+  __atomic_add_fetch(&wd.gen, 1, __ATOMIC_SEQ_CST);
+  STORE(wd.in_poll, 0);
+  /* the thread sleeps with no timeout: wake it, once (it clears `idle` itself when something else woke it) */
+  if (LOAD(wd.idle) && __atomic_exchange_n(&wd.idle, 0, __ATOMIC_SEQ_CST)) wd_kick();
+}
+
+static void wd_prepare_cb(uv_prepare_t *h) {
+  (void)h;
+  __atomic_add_fetch(&wd.gen, 1, __ATOMIC_SEQ_CST);
+  STORE(wd.in_poll, 1);
+}
+
+static void wd_check_cb(uv_check_t *h) {
+  (void)h;
+  wd_busy();
+}
+
+static int wd_readable(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  return r > 0 && (p.revents & POLLIN);
+}
+
+static void wd_drain_kick(void) {
+  uint64_t v;
+  while (read(wd.kick, &v, sizeof v) > 0) {
+  }
+}
+
+static void wd_say(const char *s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void wd_fire(int64_t blocked) {
+  char line[768], marker[512];
+  uv_mutex_lock(&wd.mu);
+  if (!wd.file || wd.limit_ms <= 0 || LOAD(wd.closing)) {
+    uv_mutex_unlock(&wd.mu);
+    return;
+  }
+  snprintf(line, sizeof line,
+           "%s: fatal: the event loop has not turned for %lld ms (the watchdog allows %lld ms): re-executing "
+           "without a state file, services kept\n",
+           wd.who, (long long)blocked, (long long)wd.limit_ms);
+  wd_say(line);
+  /* VIGIL_REEXEC_COLD=1;<previous fault times>;<this fault's time>;<blocked ms>;<note> (src/supervisor/watchdog.ts) */
+  snprintf(marker, sizeof marker, "VIGIL_REEXEC_COLD=1;%s;%lld;%lld;%s", wd.faults, (long long)mono_ms(),
+           (long long)blocked, wd.note);
+  wd.envp[wd.n_env] = marker;
+  wd.envp[wd.n_env + 1] = NULL;
+  /* 0-2 too: Node marks them close-on-exec (src/sys/exec.ts execReplace keeps them the same way) */
+  for (int fd = 0; fd < 3; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  for (uint32_t i = 0; i < wd.n_keep; i++) {
+    int fl = fcntl(wd.keep[i], F_GETFD);
+    if (fl >= 0) fcntl(wd.keep[i], F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  sigprocmask(SIG_SETMASK, &wd.mask, NULL);
+  execve(wd.file, wd.argv, wd.envp);
+  snprintf(line, sizeof line, "%s: fatal: unable to re-execute: execve %s: %s - exiting 111\n", wd.who, wd.file,
+           strerror(errno));
+  wd_say(line);
+  _exit(111);
+}
+
+static void wd_thread(void *arg) {
+  (void)arg;
+  unsigned long last = LOAD(wd.gen);
+  int64_t since = mono_ms();
+  for (;;) {
+    if (LOAD(wd.closing)) return;
+    if (LOAD(wd.in_poll) && !wd_readable(wd.backend)) {
+      /* the loop sleeps in epoll: so does this thread, with no timeout */
+      STORE(wd.idle, 1);
+      if (LOAD(wd.in_poll)) { /* else the loop went busy since the look (and may not have seen idle) */
+        struct pollfd p[2] = {{wd.backend, POLLIN, 0}, {wd.kick, POLLIN, 0}};
+        int r;
+        do r = poll(p, 2, -1);
+        while (r < 0 && errno == EINTR);
+      }
+      STORE(wd.idle, 0);
+      wd_drain_kick();
+      last = LOAD(wd.gen);
+      since = mono_ms();
+      continue;
+    }
+    uv_mutex_lock(&wd.mu);
+    int64_t lim = wd.limit_ms;
+    uv_mutex_unlock(&wd.mu);
+    int64_t now = mono_ms();
+    int64_t step = WD_STEP_MS;
+    if (lim > 0 && lim - (now - since) < step) step = lim - (now - since) > 1 ? lim - (now - since) : 1;
+    struct pollfd k = {wd.kick, POLLIN, 0};
+    if (poll(&k, 1, (int)step) > 0) wd_drain_kick();
+    unsigned long g = LOAD(wd.gen);
+    now = mono_ms();
+    if (g != last) {
+      last = g;
+      since = now;
+    } else if (lim > 0 && now - since >= lim && !(LOAD(wd.in_poll) && !wd_readable(wd.backend))) {
+      wd_fire(now - since);
+    }
+  }
+}
+
+/* the configuration's mutex, made once (JS thread only) */
+static int wd_sync(void) {
+  if (!wd.sync_ready) {
+    if (uv_mutex_init(&wd.mu) < 0) return -1;
+    wd.sync_ready = 1;
+  }
+  return 0;
+}
+
+static void wd_cleanup(void *arg) {
+  (void)arg;
+  STORE(wd.closing, 1);
+  wd_kick();
+  uv_close((uv_handle_t *)&wd.prep, NULL);
+  uv_close((uv_handle_t *)&wd.chk, NULL);
+}
+
+/*
+ * watchdog({limitMs, file, argv, env, faults, who, keep}): (re)configure the watchdog, starting it the first
+ * time (limitMs > 0). env: "K=V" strings without the marker; faults: "" or "t1,t2"; keep: fds that must
+ * survive the exec. Returns true while it runs.
+ */
+static napi_value Watchdog(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int64_t limit;
+  char *file = NULL, **argv = NULL, **envp = NULL, *faults = NULL, *who = NULL;
+  int *keep = NULL;
+  uint32_t n_keep = 0;
+  CHECK(get_args(env, info, 1, a));
+  if (wd_sync() < 0) return throw_errno(env, ENOMEM, "uv_mutex_init", NULL);
+  if (arg_int64(env, get_prop(env, a[0], "limitMs"), &limit, "limitMs") < 0) return NULL;
+  if (!(file = arg_string(env, get_prop(env, a[0], "file"), "file")) ||
+      !(argv = arg_strv(env, get_prop(env, a[0], "argv"), "argv")) ||
+      !(faults = arg_string(env, get_prop(env, a[0], "faults"), "faults")) ||
+      !(who = arg_string(env, get_prop(env, a[0], "who"), "who")) ||
+      !(keep = arg_fdv(env, get_prop(env, a[0], "keep"), &n_keep, "keep")))
+    goto fail;
+  {
+    /* the environment, with two more slots (the marker, NULL) */
+    char **e = arg_strv(env, get_prop(env, a[0], "env"), "env");
+    if (!e) goto fail;
+    size_t n = 0;
+    while (e[n]) n++;
+    envp = realloc(e, (n + 2) * sizeof *envp);
+    if (!envp) {
+      free_strv(e);
+      throw_errno(env, ENOMEM, "malloc", NULL);
+      goto fail;
+    }
+    envp[n] = envp[n + 1] = NULL;
+    uv_mutex_lock(&wd.mu);
+    char *of = wd.file, **oa = wd.argv, **oe = wd.envp, *ofa = wd.faults, *ow = wd.who;
+    int *ok = wd.keep;
+    wd.file = file;
+    wd.argv = argv;
+    wd.envp = envp;
+    wd.n_env = n;
+    wd.faults = faults;
+    wd.who = who;
+    wd.keep = keep;
+    wd.n_keep = n_keep;
+    wd.limit_ms = limit > 0 ? limit : 0;
+    sigprocmask(SIG_BLOCK, NULL, &wd.mask);
+    uv_mutex_unlock(&wd.mu);
+    free(of);
+    free_strv(oa);
+    free_strv(oe);
+    free(ofa);
+    free(ow);
+    free(ok);
+  }
+  if (wd.started || limit <= 0) return js_bool(env, wd.started);
+  {
+    uv_loop_t *loop;
+    CHECK(napi_get_uv_event_loop(env, &loop));
+    wd.backend = uv_backend_fd(loop);
+    wd.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wd.backend < 0 || wd.kick < 0) return throw_errno(env, wd.kick < 0 ? errno : EBADF, "watchdog", NULL);
+    uv_prepare_init(loop, &wd.prep);
+    uv_check_init(loop, &wd.chk);
+    uv_prepare_start(&wd.prep, wd_prepare_cb);
+    uv_check_start(&wd.chk, wd_check_cb);
+    uv_unref((uv_handle_t *)&wd.prep); /* never keep the loop alive */
+    uv_unref((uv_handle_t *)&wd.chk);
+    STORE(wd.in_poll, 1); /* start-up is not watched: the loop is "asleep" until it first runs */
+    wd.started = 1;
+    uv_thread_options_t opts = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = 64 * 1024};
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    uv_thread_t th;
+    int rc = uv_thread_create_ex(&th, &opts, wd_thread, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+      wd.started = 0;
+      uv_close((uv_handle_t *)&wd.prep, NULL);
+      uv_close((uv_handle_t *)&wd.chk, NULL);
+      close(wd.kick);
+      return throw_uv(env, rc, "uv_thread_create_ex");
+    }
+    napi_add_env_cleanup_hook(env, wd_cleanup, NULL);
+  }
+  return js_bool(env, 1);
+fail:
+  free(file);
+  free_strv(argv);
+  free(faults);
+  free(who);
+  free(keep);
+  return NULL;
+}
+
+/* watchdogNote(s): the short note carried in the marker (truncated to 255 bytes); no system call */
+static napi_value WatchdogNote(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  CHECK(get_args(env, info, 1, a));
+  char *s = arg_string(env, a[0], "note");
+  if (!s) return NULL;
+  if (wd_sync() < 0) {
+    free(s);
+    return throw_errno(env, ENOMEM, "uv_mutex_init", NULL);
+  }
+  uv_mutex_lock(&wd.mu);
+  snprintf(wd.note, sizeof wd.note, "%s", s);
+  uv_mutex_unlock(&wd.mu);
+  free(s);
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
  * module
  */
 
@@ -1806,6 +2123,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"sendFds", SendFds},
       {"recvFds", RecvFds},
       {"peerCred", PeerCred},
+      {"watchdog", Watchdog},
+      {"watchdogNote", WatchdogNote},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

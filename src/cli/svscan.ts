@@ -9,12 +9,20 @@
  * cannot be handed over or read back, does what a fault did before: exec .s6-svscan/crash (exit 111 without).
  * With --rc, the service manager's state goes too (src/rc/manager.ts handover/resume): which services are up,
  * a transition in flight with its oneshots and deadlines, the control socket and its clients.
+ *
+ * A blocked event loop: the watchdog (src/supervisor/watchdog.ts, VIGIL_WATCHDOG_MS, default 10 s, 0 = off)
+ * execs this command "cold", with no state: the new image finds $VIGIL_REEXEC_COLD, starts as a fresh
+ * scanner would, and takes every running service back through supervise/vigil-run (our own children still:
+ * their exits keep their real status). Within the repeat window of an earlier fault re-exec, the new image
+ * execs .s6-svscan/crash instead, as a second fault does. (Not with --rc: the watchdog is off there, the
+ * service manager's state would be lost.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Scanner, ScannerError, ScannerState, execStopScript } from '../scanner/scanner';
 import { InLog, InLogState } from '../scanner/inlog';
 import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
+import { armWatchdog, disarmWatchdog, takeColdMarker } from '../supervisor/watchdog';
 import { realClock } from '../supervisor/timers';
 import { reexecSelf, takeHandover } from '../sys/handover';
 import { SVSCAN_DIR } from '../formats/paths';
@@ -42,6 +50,8 @@ Signals: .s6-svscan/SIG<NAME> scripts replace the default action (HUP: h, INT/TE
 ABRT: b, ALRM: scan). When stopped, .s6-svscan/finish is exec'd (no arguments).
 Re-exec: 'vigil reexec DIR' (or an internal fault) makes the scanner exec itself again, services kept
 running; a second fault within 30 s execs .s6-svscan/crash instead (exit 111 without one).
+Watchdog: an event loop blocked for VIGIL_WATCHDOG_MS (default 10000; 0: off) makes the scanner exec
+itself too, with no state: every running service is taken back from supervise/.
 `;
 
 /** what a vigil svscan hands to its next image */
@@ -175,6 +185,17 @@ export function run(argv: string[]): Promise<number> | number {
     writeErr(`vigil svscan: fatal: unable to resume after a re-exec: ${(e as Error).message}`);
     execStopScript(path.resolve(p.dir), 'crash');
   }
+  // a cold re-exec (the watchdog fired in the previous image): no state; a repeat is today's fault
+  const cold = handed ? null : takeColdMarker();
+  let coldFaults: number[] | null = null;
+  if (cold) {
+    const d = decideOnFault(cold.faults, cold.at);
+    if (!d.reexec) {
+      writeErr(`vigil svscan: not re-executing: ${d.why}`);
+      execStopScript(path.resolve(p.dir), 'crash');
+    }
+    coldFaults = d.faults;
+  }
   // one bounded line per warning, the same complaint about a service said once (src/formats/servicedir.ts)
   const log = saidOnce((l) => writeErr(l));
   const inlog = new InLog({ log, copyFd: p.logCopy ? 1 : undefined });
@@ -207,6 +228,7 @@ export function run(argv: string[]): Promise<number> | number {
     },
     // services are down: drain every in-supervisor logger into its logdir, then exec finish as usual
     onStopped: (how) => {
+      disarmWatchdog();
       if (rc) rc.close();
       const hold = () => {};
       process.on('SIGUSR1', hold); // the scanner's handlers are gone: keep Node's inspector off meanwhile
@@ -222,6 +244,7 @@ export function run(argv: string[]): Promise<number> | number {
     // readiness was written (and its fd closed) by the first image
     readyFd: handed ? undefined : p.readyFd,
     resume: handed?.scanner,
+    cold: cold !== null,
     onReexec: () => {
       const why = reexec('request');
       writeErr(`vigil svscan: warning: unable to re-execute: ${why} - carrying on`);
@@ -229,7 +252,7 @@ export function run(argv: string[]): Promise<number> | number {
     consoleFd: p.consoleFd,
     subreaper: p.subreaper,
   });
-  let faults = handed?.faults ?? [];
+  let faults = handed?.faults ?? coldFaults ?? [];
   /** hand everything over and exec this command again; returns (why not) only when it did not happen */
   const reexec = (why: 'fault' | 'request'): string => {
     if (rc && !handed?.rc && !rcPrepared) return 'the service manager is not set up yet';
@@ -283,6 +306,12 @@ export function run(argv: string[]): Promise<number> | number {
     const n = sc.services().reduce((k, s) => k + (s.main ? 1 : 0) + (s.log ? 1 : 0), 0);
     writeErr(`vigil svscan: re-executed ${handed.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions carried over`);
   }
+  if (cold) {
+    const n = sc.services().reduce((k, s) => k + (s.main && s.main.pid > 0 ? 1 : 0) + (s.log && s.log.pid > 0 ? 1 : 0), 0);
+    writeErr(`vigil svscan: re-executed after a blocked event loop (${cold.blockedMs} ms, no state): ${n} running services taken back`);
+  }
+  // the watchdog: from here on (start-up is not watched); not with --rc (its state would be lost)
+  if (!rc) armWatchdog({ who: 'vigil svscan', faults, warn: (l) => writeErr(`vigil svscan: warning: ${l}`) });
   if (rc && !handed?.rc) {
     rc.attach(sc);
     if (p.rcUp !== undefined) rc.up(p.rcUp).then(rcUpDone, () => {});

@@ -96,3 +96,13 @@ export function recordIsAlive(r: RunRecord): boolean {
   const p = readProcStat(r.pid);
   return p !== null && p.startTime === r.startTime && p.state !== 'Z' && p.state !== 'X';
 }
+
+/**
+ * The record names a child of this very process (same pid, start time and boot; alive or a zombie): after
+ * an execve of the supervisor (a cold re-exec) its runs are still its children, and only then.
+ */
+export function recordIsOurChild(r: RunRecord): boolean {
+  if (r.kind === 'exit-unknown' || (r.bootId ?? bootId()) !== bootId()) return false;
+  const p = readProcStat(r.pid);
+  return p !== null && p.startTime === r.startTime && p.ppid === process.pid && p.state !== 'X';
+}

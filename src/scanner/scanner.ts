@@ -56,7 +56,7 @@ import {
   LOG_SUBDIR, SVSCAN_CONTROL, SVSCAN_CRASH, SVSCAN_DIR, SVSCAN_FINISH, SVSCAN_LOCK, SVSCAN_LOG_SERVICE,
 } from '../formats/paths';
 import { Supervisor, defaultLog } from '../supervisor/supervisor';
-import { adoptDevnull, devnullFd } from '../supervisor/realworld';
+import { adoptDevnull, devnullFd, takeRunPipe } from '../supervisor/realworld';
 import { recordFds } from '../supervisor/reexec';
 import type { ServiceRecord } from '../supervisor/machine';
 import { SVSCAN_REEXEC } from '../formats/control';
@@ -113,6 +113,13 @@ export interface ScannerOptions {
    * constructor until the services are restored, so an exit during the exec reaches its service.
    */
   resume?: ScannerState;
+  /**
+   * A cold re-exec (the event-loop watchdog fired in the previous image: no state, src/supervisor/reexec.ts):
+   * start as usual, but every run found in supervise/vigil-run is our own child: reaping is held until the
+   * first scan has given each its owner, -d readiness is not written again (the first image did), and the
+   * service → logger pipe of a logged service is taken back from its running logger.
+   */
+  cold?: boolean;
   /** `vigil reexec` (the R byte on .s6-svscan/control): the owner re-executes the process (see handover()) */
   onReexec?: () => void;
 }
@@ -198,7 +205,7 @@ export class Scanner {
     this.max = Math.min(90000, Math.max(2, opts.maxServices ?? 500));
     // a resumed scanner's children may have died during the exec: nobody reaps them before their owners
     // are back (the Supervisor's world installs the reaper, which reaps at once)
-    if (opts.resume) holdReaping();
+    if (opts.resume || opts.cold) holdReaping();
     this.supervisor = new Supervisor({ log: this.logLine, onEnded: (svc) => this.onEnded(svc) });
   }
 
@@ -274,7 +281,7 @@ export class Scanner {
     }
     this.listen();
     reapNow();
-    if (this.opts.readyFd !== undefined) {
+    if (this.opts.readyFd !== undefined && !this.opts.cold) {
       try {
         fs.writeSync(this.opts.readyFd, '\n');
       } catch (e) {
@@ -287,6 +294,7 @@ export class Scanner {
       }
     }
     this.scan();
+    if (this.opts.cold) releaseReaping();
   }
 
   /** the control fifo and the signals */
@@ -512,7 +520,7 @@ export class Scanner {
     let pipe: [number, number] | null = null;
     if (logged) {
       try {
-        pipe = native().pipe(false);
+        pipe = (this.opts.cold ? takeRunPipe(path.join(dir, LOG_SUBDIR), 0) : null) ?? native().pipe(false);
       } catch (e) {
         this.warn(`${name}: unable to create the log pipe: ${(e as NodeJS.ErrnoException).code} - will retry`);
         this.scheduleRetryScan();

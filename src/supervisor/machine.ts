@@ -96,6 +96,12 @@
  *   EMFILE): reported once and left alone: `foreign` holds it, and every start (the first one, a later `u`)
  *   looks in /proc first and, while it lives, starts nothing and looks again in 10 s (without a pidfd the
  *   death of a process that is not our child is no event anywhere; only this degraded case polls).
+ * - the recorded run is this process's own child (alive or a zombie not yet reaped): that happens only
+ *   after a cold re-exec (the event-loop watchdog execs the process with no state file, reexec.ts; execve
+ *   keeps its children). It is taken back as above, except that it is not `adopted`: its exit comes through
+ *   waitpid with its real status (the `exit` event: finish gets the real code, the death tally a record),
+ *   and signals go to its pid (ours to reap, so it cannot be recycled meanwhile). The reaper is held until
+ *   every such run has its owner, so one that died during the exec is not dropped as an orphan.
  * The log pipe of an adopted pair: the dead supervisor held both ends of the service → logger pipe; the
  * adopted service still writes into it and the adopted logger still reads from it, so logging goes on. The
  * new supervisor makes a new pipe that neither of them has. When the service dies, the adopted logger
@@ -153,8 +159,12 @@ export interface LeftRun {
 
 /** What the executor found left running when it took the directory (given to `start`). */
 export type Found =
-  /** a pidfd is open on it: adopt it; prev = the status file the dead supervisor left (null: unreadable) */
-  | (LeftRun & { adopt: true; prev: SvStatus | null })
+  /**
+   * a pidfd is open on it: adopt it; prev = the status file the dead supervisor left (null: unreadable).
+   * child: it is this process's own child (a cold re-exec: execve kept it; maybe already a zombie): no
+   * pidfd, its exit comes through the reaper with its real wait status, as for a run started here
+   */
+  | (LeftRun & { adopt: true; prev: SvStatus | null; child?: boolean })
   /** it runs but cannot be watched (why: the pidfd_open error): leave it alone, never start beside it */
   | (LeftRun & { adopt: false; why: string });
 
@@ -323,7 +333,7 @@ export function start(rec: ServiceRecord, downFile: boolean, q: Query, found: Fo
   if (found?.adopt) {
     const prev = found.prev !== null && found.prev.pid === found.pid && !found.prev.finishing ? found.prev : null;
     r.state = State.UP;
-    r.adopted = true;
+    r.adopted = !found.child;
     r.deadline = null;
     s.pid = found.pid;
     s.finishing = false;
@@ -332,7 +342,7 @@ export function start(rec: ServiceRecord, downFile: boolean, q: Query, found: Fo
     s.ready = prev ? prev.ready : false;
     s.paused = prev ? prev.paused : false;
     s.wantUp = prev ? prev.wantUp : !downFile;
-    fx.push({ t: 'persist', status: { ...s } }, { t: 'announce', bytes: 's' }, { t: 'recordRun', pid: found.pid, kind: 'adopted' });
+    fx.push({ t: 'persist', status: { ...s } }, { t: 'announce', bytes: 's' }, { t: 'recordRun', pid: found.pid, kind: found.child ? 'own' : 'adopted' });
     return { record: r, effects: fx };
   }
   s.stamp = now;

@@ -9,7 +9,7 @@ import {
   CONTROL_FIFO, DOWN, EVENT_DIR, LOCK_FILE, SERVICE_LOCK, SUPERVISE_DIR,
 } from '../formats/paths';
 import { readStatus, SvStatus, writeStatus } from '../formats/status';
-import { readRunRecord, recordIsAlive, writeRunRecord } from '../formats/runrecord';
+import { readRunRecord, recordIsAlive, recordIsOurChild, writeRunRecord } from '../formats/runrecord';
 import { readProcStat } from '../sys/procstat';
 import { readDtally, recordFromWstat, truncateDtally, writeDtally } from '../formats/dtally';
 import { ensureFifodir, notifyFifodir } from '../formats/fifodir';
@@ -172,8 +172,11 @@ function config(dir: string, name: string, warn: (line: string) => void): Servic
 /** see Sys.findRun (and Adoption in machine.ts) */
 function findRun(dir: string): { found: Found; pidfd: number } | null {
   const rec = readRunRecord(dir);
-  if (rec === null || !recordIsAlive(rec)) return null;
+  if (rec === null) return null;
   const left = { pid: rec.pid, startTime: rec.startTime };
+  // our own child (a cold re-exec: execve kept it), alive or a zombie: its wait status will come to us
+  if (recordIsOurChild(rec)) return { found: { ...left, adopt: true, prev: prevStatus(dir), child: true }, pidfd: -1 };
+  if (!recordIsAlive(rec)) return null;
   let fd: number;
   try {
     fd = native().pidfdOpen(rec.pid);
@@ -186,13 +189,44 @@ function findRun(dir: string): { found: Found; pidfd: number } | null {
     closeQuiet(fd);
     return null;
   }
-  let prev: SvStatus | null = null;
+  return { found: { ...left, adopt: true, prev: prevStatus(dir) }, pidfd: fd };
+}
+
+/** the status file a previous supervisor left (null: none, or a bad one: the run is described from now on) */
+function prevStatus(dir: string): SvStatus | null {
   try {
-    prev = readStatus(dir);
+    return readStatus(dir);
   } catch {
-    /* no status left (or a bad one): the adopted run is described from now on */
+    return null;
   }
-  return { found: { ...left, adopt: true, prev }, pidfd: fd };
+}
+
+/**
+ * After a cold re-exec (scanner.ts `cold`): the pipe on fd `fd` of the run recorded in `dir`, when that run is
+ * still our child and that fd is a pipe: [read end, write end], both blocking and close-on-exec, as a new
+ * pipe would be. /proc/PID/fd/N opens the same pipe object, so the scanner holds the service → logger pipe
+ * again: the logger keeps its pipe (no EOF when its service restarts), nothing restarts. null otherwise.
+ */
+export function takeRunPipe(dir: string, fd: number): [number, number] | null {
+  const rec = readRunRecord(dir);
+  if (rec === null || !recordIsOurChild(rec)) return null;
+  const p = `/proc/${rec.pid}/fd/${fd}`;
+  let r = -1;
+  let w = -1;
+  try {
+    if (!fs.statSync(p).isFIFO()) return null;
+    // non-blocking opens: a pipe with no reader left gives ENXIO instead of blocking the loop
+    w = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    native().setNonblock(r, false);
+    native().setNonblock(w, false);
+    if (!recordIsOurChild(rec)) throw new Error('gone meanwhile');
+    return [r, w];
+  } catch {
+    closeQuiet(w);
+    closeQuiet(r);
+    return null;
+  }
 }
 
 let nullFd = -1;

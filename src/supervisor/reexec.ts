@@ -16,6 +16,28 @@
  * for ~100 ms, forever. A second fault within REPEAT_WINDOW_MS of the last re-exec for a fault does what a
  * fault did before re-exec existed (s6-svscan: exec .s6-svscan/crash). An on-demand re-exec (`vigil
  * reexec`) is not a fault and does not count.
+ *
+ * A blocked event loop (the watchdog, src/supervisor/watchdog.ts and native/shim.c): an infinite loop in JS, a
+ * synchronous call that never returns. No JS runs, so no state can be written: a native thread notices
+ * that the loop has not turned for VIGIL_WATCHDOG_MS (default DEFAULT_WATCHDOG_MS, 0 = off) and execs the
+ * same command itself, "cold": with no state file, only $VIGIL_REEXEC_COLD (the fault times and a short
+ * note JS keeps up to date, e.g. init's CMD pid). The new image starts as a fresh one would, except that it
+ * knows it is a cold re-exec: every service is taken back through the adoption path (supervise/vigil-run,
+ * machine.ts): the runs are still OUR children after execve, so their exits come through waitpid with their
+ * real status. Compared with a warm re-exec, a cold one loses what only lived in the old image's memory and
+ * close-on-exec fds: deadlines (a pending restart throttle or timeout-kill starts again from the status
+ * file's view: an adopted run is UP with no deadline), a finish script that was running (its run is then
+ * found dead and started again while finish may still run), readiness not yet reported (an adopted run is
+ * ready only if its status file said so), in-supervisor loggers' unwritten input, and the service → logger
+ * pipes the scanner held: those are taken back from the running logger (/proc/PID/fd/0 opens the same pipe),
+ * else the adopted pair keeps logging to each other and moves onto a new pipe when either restarts. A
+ * watchdog fault counts in the same repeat window as any other: a second one within REPEAT_WINDOW_MS does
+ * what a fault did before re-exec existed, in the new image (which can run JS: decideOnFault there).
+ *
+ * Why 10 s by default: a turn of vigil's loop is short (a scan of 1000 service directories takes well under
+ * a second of CPU); 10 s is far beyond any legitimate turn even on a loaded machine, and short enough that
+ * a hung PID 1 (nothing reaped, no signal answered) is back before an orchestrator's usual stop timeout
+ * (docker stop waits 10 s) gives up on it. A false alarm costs only a cold re-exec (services kept).
  */
 import type { ServiceRecord } from './machine';
 
@@ -53,4 +75,48 @@ export function decideOnFault(faults: readonly number[], now: number, windowMs =
 export function recordFds(rec: ServiceRecord): number[] {
   const f = rec.fds;
   return [f.lock, f.control, f.notify, f.pidfd, ...f.stdio, ...f.owned].filter((fd) => fd >= 0);
+}
+
+/** the watchdog's default limit (ms): see the header */
+export const DEFAULT_WATCHDOG_MS = 10_000;
+
+/**
+ * The watchdog's limit from $VIGIL_WATCHDOG_MS: a whole number of ms, 0 = off; below 100 ms (except 0) is
+ * raised to 100 (a turn may well take a few ms). A bad value keeps the default, with a warning to say.
+ */
+export function watchdogLimit(v: string | undefined): { ms: number; warning: string | null } {
+  if (v === undefined || v === '') return { ms: DEFAULT_WATCHDOG_MS, warning: null };
+  if (!/^[0-9]{1,9}$/.test(v.trim())) return { ms: DEFAULT_WATCHDOG_MS, warning: `VIGIL_WATCHDOG_MS=${v.slice(0, 40)} is not a number of ms: the watchdog keeps its default (${DEFAULT_WATCHDOG_MS} ms)` };
+  const ms = Number(v.trim());
+  return { ms: ms === 0 ? 0 : Math.max(100, ms), warning: null };
+}
+
+/** what the watchdog thread passes to the new image in $VIGIL_REEXEC_COLD (native/shim.c wd_fire) */
+export interface ColdMarker {
+  /** the fault re-execs before this one (monotonic ms) */
+  faults: number[];
+  /** when the watchdog fired (monotonic ms) */
+  at: number;
+  /** how long the loop had not turned (ms) */
+  blockedMs: number;
+  /** the note JS left (init: "cmd=PID") */
+  note: string;
+}
+
+/** "1;<faults csv>;<at>;<blocked>;<note>" → the marker, or null when it is not one this version reads */
+export function parseColdMarker(v: string): ColdMarker | null {
+  const m = /^1;([0-9,]*);([0-9]+);([0-9]+);(.*)$/s.exec(v);
+  if (!m) return null;
+  const faults = m[1] === '' ? [] : m[1].split(',').filter(Boolean).map(Number);
+  return { faults, at: Number(m[2]), blockedMs: Number(m[3]), note: m[4] };
+}
+
+/** init's note: CMD's pid (0: none) */
+export function coldNote(cmdPid: number): string {
+  return `cmd=${cmdPid}`;
+}
+
+export function cmdOfNote(note: string): number {
+  const m = /(?:^|;)cmd=([0-9]+)(?:;|$)/.exec(note);
+  return m ? Number(m[1]) : 0;
 }

@@ -169,7 +169,11 @@ export class Service {
     this.ctlWatch = sys.watch(taken.control, () => this.onControlReadable());
     // the lock is ours, so whoever wrote supervise/vigil-run is gone: is its run still running?
     const left = sys.findRun(this.rec.dir);
-    if (left && left.pidfd >= 0) {
+    if (left && left.found.adopt && left.found.child) {
+      // our own child (a cold re-exec): the reaper tells us how it ends (it holds reaping until we are back)
+      const pid = left.found.pid;
+      sys.onExit(pid, (wstat) => this.host.post(this, { t: 'exit', pid, wstat }));
+    } else if (left && left.pidfd >= 0) {
       this.watchPidfd(left.pidfd, left.found.pid);
       // counted for the whole supervision (the Supervisor's fd budget adds and removes heldFds once): an
       // over-estimate by one once the adopted run is gone, never an under-estimate

@@ -173,6 +173,15 @@ export interface NativeShim {
   recvFds(fd: number, buf: Uint8Array, offset: number, length: number): [number, number[]];
   /** SO_PEERCRED: [pid, uid, gid] of the peer */
   peerCred(fd: number): [number, number, number];
+  /**
+   * (Re)configure the event-loop watchdog (native/shim.c; src/supervisor/watchdog.ts), starting it the first time
+   * limitMs > 0: after limitMs without the loop turning, a native thread writes one line to fd 2, clears
+   * close-on-exec on `keep` and execve(file, argv, env + VIGIL_REEXEC_COLD=1;faults;now;blocked;note).
+   * limitMs 0: never fires. true while it runs.
+   */
+  watchdog(cfg: { limitMs: number; file: string; argv: string[]; env: string[]; faults: string; who: string; keep: number[] }): boolean;
+  /** the note carried in the marker (at most 255 bytes; no system call) */
+  watchdogNote(note: string): void;
   readonly constants: {
     RB_AUTOBOOT: number; RB_HALT_SYSTEM: number; RB_POWER_OFF: number; RB_ENABLE_CAD: number; RB_DISABLE_CAD: number;
     MS_RDONLY: number; MS_NOSUID: number; MS_NODEV: number; MS_NOEXEC: number; MS_REMOUNT: number; MS_BIND: number;

@@ -13,7 +13,8 @@
  *
  * Adoption: w.leave('/srv/a', { pid: 77 }) makes a process a dead supervisor left running (not a child of
  * this world: it never "exits" through the reaper), named in that dir's supervise/vigil-run; the next
- * w.add() of /srv/a finds it. w.gone(77) ends it (its pidfd, if one is watched, turns readable).
+ * w.add() of /srv/a finds it. w.gone(77) ends it (its pidfd, if one is watched, turns readable). With
+ * { child: true } it is our own child instead (a cold re-exec kept it): it ends through w.exit(77, wstat).
  */
 import type { SvStatus } from '../../src/formats/status';
 import { Tain, tainFromUnixMs } from '../../src/formats/tai64n';
@@ -60,6 +61,8 @@ export interface FakeOther {
   alive: boolean;
   /** pidfd_open on it fails with this errno name (e.g. 'ENOSYS') */
   pidfdError?: string;
+  /** it is this process's own child (a cold re-exec kept it): it ends through w.exit(), with a status */
+  child?: boolean;
 }
 
 type SpawnOutcome = { fail: 'exec' | 'fork' | 'removed'; code?: string } | null;
@@ -140,9 +143,10 @@ export class FakeWorld implements World {
    * A dead supervisor of dir left its run running: the process exists (start time 5000 unless given), its
    * record is in supervise/vigil-run, and (status given) supervise/status is what that supervisor wrote last.
    */
-  leave(dir: string, o: { pid: number; startTime?: number; pidfdError?: string; status?: SvStatus; recordedStartTime?: number }): void {
+  leave(dir: string, o: { pid: number; startTime?: number; pidfdError?: string; status?: SvStatus; recordedStartTime?: number; child?: boolean }): void {
     const startTime = o.startTime ?? 5000;
-    this.others.set(o.pid, { startTime, alive: true, pidfdError: o.pidfdError });
+    this.others.set(o.pid, { startTime, alive: true, pidfdError: o.pidfdError, child: o.child });
+    if (o.child) this.children.set(o.pid, null);
     const d = this.dir(dir);
     d.runRecord = { pid: o.pid, startTime: o.recordedStartTime ?? startTime, kind: 'own' };
     if (o.status) d.status = { ...o.status };
@@ -353,6 +357,8 @@ export class FakeWorld implements World {
         if (!rec || !sys.runAlive(rec)) return null;
         const o = w.others.get(rec.pid)!;
         const left = { pid: rec.pid, startTime: rec.startTime };
+        const st0 = w.dir(dir).status;
+        if (o.child) return { found: { ...left, adopt: true, prev: st0 ? { ...st0 } : null, child: true }, pidfd: -1 };
         if (o.pidfdError) return { found: { ...left, adopt: false, why: `${o.pidfdError} (pidfd_open)` }, pidfd: -1 };
         const fd = w.fd(`pidfd ${rec.pid}`);
         const st = w.dir(dir).status;

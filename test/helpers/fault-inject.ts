@@ -3,7 +3,9 @@
  * svscan ...`; node keeps -r in execArgv, so a re-exec'd image has it too). With VIGIL_TEST_FAULT_DIR=D it
  * watches D (inotify: no timer, no polling) and, when a file appears there:
  * - `throw`: an exception is thrown from the watcher's callback (uncaught: the supervisor's fault path);
- * - `reject`: a promise is rejected with nobody to catch it (an unhandled rejection).
+ * - `reject`: a promise is rejected with nobody to catch it (an unhandled rejection);
+ * - `block`: the event loop is blocked for good (an endless synchronous loop, run from a timer: a turn of
+ *   the loop that never ends, for the watchdog, src/supervisor/watchdog.ts, to notice).
  * Just before the fault, every pid listed in D/kill (whitespace-separated; write it before the trigger) is
  * SIGKILLed: those deaths happen while the faulting image hands over and execs, so the new image must reap
  * them and act on them. Each trigger file is consumed (unlinked) so it fires once.
@@ -22,7 +24,7 @@ if (dir) {
     }
   };
   const w = fs.watch(dir, () => {
-    const kind = take('throw') ? 'throw' : take('reject') ? 'reject' : '';
+    const kind = take('throw') ? 'throw' : take('reject') ? 'reject' : take('block') ? 'block' : '';
     if (!kind) return;
     let pids: number[] = [];
     try {
@@ -37,6 +39,14 @@ if (dir) {
       } catch {
         /* gone */
       }
+    }
+    if (kind === 'block') {
+      setTimeout(() => {
+        for (;;) {
+          /* blocked (test) */
+        }
+      }, 0);
+      return;
     }
     if (kind === 'throw') throw new Error('injected fault (test)');
     void Promise.reject(new Error('injected rejection (test)'));

@@ -19,7 +19,7 @@ export const FAULT_PRELOAD = path.join(__dirname, 'fault-inject.js');
 export const WRITER = '#!/bin/bash\n[ -p tick ] || mkfifo tick\nexec 3<>tick\ni=0\nwhile :; do i=$((i+1)); echo "line $i"; read -t 0.05 -u 3; done\n';
 
 /** trigger a fault in the supervisor (VIGIL_TEST_FAULT_DIR=dir), SIGKILLing `victims` (its pids) just before */
-export function injectFault(dir: string, kind: 'throw' | 'reject', victims: number[] = []): void {
+export function injectFault(dir: string, kind: 'throw' | 'reject' | 'block', victims: number[] = []): void {
   if (victims.length) {
     fs.writeFileSync(path.join(dir, 'kill.tmp'), victims.join(' '));
     fs.renameSync(path.join(dir, 'kill.tmp'), path.join(dir, 'kill'));

@@ -191,3 +191,36 @@ test('an adopted service carried across a re-exec (snapshot, detach, restore) st
   w.advance(1000);
   assert.equal(runs(w), 1);
 });
+
+test('after a cold re-exec the left run is our own child: taken back without a pidfd, its exit keeps its real status', () => {
+  const { w, sup, svc, d } = adopted({ finish: true }, { child: true });
+  assert.equal(svc.state, State.UP);
+  assert.equal(svc.runPid, LEFT);
+  assert.equal(runs(w), 0, 'never a second copy');
+  assert.deepEqual(pidfds(w), [], 'a child needs no pidfd');
+  assert.deepEqual(d.runRecord, { pid: LEFT, startTime: 5000, kind: 'own' });
+  assert.deepEqual(d.status, prev(), 'its status carried on');
+  // signals go to its pid (ours to reap: it cannot be recycled)
+  sup.control(svc, 't');
+  assert.deepEqual(w.acts('pidfd-kill', 'kill'), [`kill ${LEFT} ${TERM}`]);
+  // its death comes through the reaper, with its real status: finish gets it, the tally records it
+  w.exit(LEFT, TERM);
+  assert.equal(svc.state, State.FINISH);
+  assert.deepEqual(w.spawns[0].argv, ['finish', '256', String(TERM), 'a']);
+  assert.equal(d.status!.wstat, TERM);
+  assert.equal(d.tally.length, 1);
+  assert.notEqual(d.runRecord!.kind, 'exit-unknown');
+  w.exit(svc.finishPid, exited(0));
+  w.advance(1000);
+  assert.equal(runs(w), 1, 'restarted once, as after any death');
+});
+
+test('a child that died during the cold re-exec (a zombie) is taken back, then its exit is handled: exit code kept', () => {
+  const { w, svc, d } = adopted({ finish: true }, { child: true });
+  w.exit(LEFT, exited(3));
+  assert.deepEqual(w.spawns[0].argv, ['finish', '3', '0', 'a']);
+  assert.equal(d.status!.wstat, exited(3));
+  w.exit(svc.finishPid, exited(0));
+  w.advance(1000);
+  assert.equal(runs(w), 1);
+});

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REEXEC_ENV, takeHandover, writeHandover } from '../../src/sys/handover';
 import { native } from '../../src/sys/native';
-import { decideOnFault, recordFds, REPEAT_WINDOW_MS } from '../../src/supervisor/reexec';
+import { cmdOfNote, coldNote, decideOnFault, DEFAULT_WATCHDOG_MS, parseColdMarker, recordFds, REPEAT_WINDOW_MS, watchdogLimit } from '../../src/supervisor/reexec';
 import { FakeWorld } from '../helpers/fakeworld';
 import { State } from '../../src/supervisor/machine';
 
@@ -112,4 +112,38 @@ test('the handed-over state survives the trip through its unlinked file, bigints
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('watchdog: VIGIL_WATCHDOG_MS (default 10 s, 0 = off, at least 100 ms, garbage keeps the default with a warning)', () => {
+  assert.deepEqual(watchdogLimit(undefined), { ms: DEFAULT_WATCHDOG_MS, warning: null });
+  assert.equal(DEFAULT_WATCHDOG_MS, 10_000);
+  assert.deepEqual(watchdogLimit('0'), { ms: 0, warning: null });
+  assert.deepEqual(watchdogLimit('2500'), { ms: 2500, warning: null });
+  assert.deepEqual(watchdogLimit('5'), { ms: 100, warning: null });
+  const bad = watchdogLimit('10s');
+  assert.equal(bad.ms, DEFAULT_WATCHDOG_MS);
+  assert.match(bad.warning!, /VIGIL_WATCHDOG_MS=10s is not a number of ms/);
+  assert.equal(watchdogLimit('9'.repeat(20)).ms, DEFAULT_WATCHDOG_MS);
+});
+
+test('watchdog: the cold marker the native thread writes, read back; the repeat window applies to it (fake clock)', () => {
+  // first blocked loop: no history; at t = 50 s
+  const m1 = parseColdMarker('1;;50000;10003;cmd=42')!;
+  assert.deepEqual(m1, { faults: [], at: 50_000, blockedMs: 10_003, note: 'cmd=42' });
+  assert.equal(cmdOfNote(m1.note), 42);
+  assert.equal(cmdOfNote(coldNote(0)), 0);
+  assert.equal(cmdOfNote('x=1;cmd=7'), 7);
+  const d1 = decideOnFault(m1.faults, m1.at);
+  assert.equal(d1.reexec, true);
+  // a second one 20 s later, carrying the first: today's fault behaviour
+  const m2 = parseColdMarker(`1;${d1.faults.join(',')};70000;10001;`)!;
+  assert.deepEqual(m2.faults, [50_000]);
+  const d2 = decideOnFault(m2.faults, m2.at);
+  assert.equal(d2.reexec, false);
+  assert.match(d2.why, /20000 ms ago/);
+  // the same after the window: re-exec'd again
+  assert.equal(decideOnFault(m2.faults, 50_000 + REPEAT_WINDOW_MS).reexec, true);
+  // a note may hold ';'; anything else is not a marker
+  assert.equal(parseColdMarker('1;1,2;3;4;a;b')!.note, 'a;b');
+  for (const bad of ['', '2;;1;1;', '1;x;1;1;', '1;;;1;', 'garbage']) assert.equal(parseColdMarker(bad), null, bad);
 });
