@@ -5,6 +5,7 @@ import { INIT_USAGE, parseInitArgs, UsageError } from '../init/options';
 import { Init, InitHandover } from '../init/init';
 import { takeHandover } from '../sys/handover';
 import { REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
+import { takeColdMarker } from '../supervisor/watchdog';
 import { looksLikeOverlay } from '../init/overlay';
 import { isDir } from '../sys/stat';
 
@@ -39,8 +40,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     handed = e as Error;
   }
+  // or a cold one (the event-loop watchdog fired: no state, src/supervisor/watchdog.ts)
+  const cold = handed ? null : takeColdMarker();
   const init = new Init(o);
-  const code = await init.boot(handed);
+  const code = await init.boot(handed, cold);
   // leave at once: the tree is down, nothing is left to flush but our own console messages (synchronous)
   process.exit(code);
 }

@@ -39,7 +39,8 @@ import { Scanner, ScannerState } from '../scanner/scanner';
 import { JobResult, Manager, ManagerState } from '../rc/manager';
 import { copySink, InLog, InLogState } from '../scanner/inlog';
 import { reexecSelf, replaceEnv } from '../sys/handover';
-import { decideOnFault, REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
+import { ColdMarker, decideOnFault, initNote, parseInitNote, REEXEC_FORMAT, REEXEC_FORMAT_2 } from '../supervisor/reexec';
+import { armWatchdog, noteWatchdog } from '../supervisor/watchdog';
 import { reopenFdEx } from '../sys/fds';
 import { isDir } from '../sys/stat';
 import { Sink } from '../sys/sink';
@@ -52,7 +53,7 @@ import { FallbackReader } from './fallback';
 import {
   copyUserServices, LOGGER_SERVICE, writeEarlyGetty, writeInternalLoggerDir, writeLoggerService, writeShutdowndService,
 } from './services';
-import { RecordParser } from './protocol';
+import { RecordParser, SHUTDOWND_SERVICE } from './protocol';
 import { childrenOf, procMatchesUs, signalAll } from './procs';
 import { Effect, Event, initialState, MachineConfig, State, step, TimerId } from './machine';
 import { TimerHandle, TimerQueue } from '../supervisor/timers';
@@ -225,7 +226,7 @@ export class Init {
    * Runs stage 1 and resolves with the container's exit code (never, in machine mode: reboot(2) ends it).
    * With the state a previous image handed over (a re-exec), takes the running container back instead.
    */
-  boot(handed: InitHandover | Error | null = null): Promise<number> {
+  boot(handed: InitHandover | Error | null = null, cold: ColdMarker | null = null): Promise<number> {
     // PID 1 ends by reboot(2) or by finished(), never because its event loop ran dry: the SIGCHLD listener
     // does not hold the loop (Node's signal handles are unref'd), so while only a script (rc.shutdown.final)
     // runs, nothing else would. One ref'd timer holds it (it would fire once in 24.8 days, doing nothing).
@@ -256,6 +257,13 @@ export class Init {
       } catch (e) {
         this.console = this.console ?? ConsoleHolder.fromStdio();
         this.crash(new StageOneError(`unable to resume after a re-exec: ${(e as Error).stack ?? e}`));
+      }
+    } else if (cold) {
+      try {
+        this.coldResume(cold);
+      } catch (e) {
+        this.console = this.console ?? ConsoleHolder.fromStdio();
+        this.crash(new StageOneError(`unable to resume after the watchdog's re-exec: ${e instanceof StageOneError ? e.message : (e as Error).stack ?? e}`));
       }
     } else if (this.overlay) {
       try {
@@ -453,6 +461,7 @@ export class Init {
     // `1` copy): the container's stdout, so `docker logs` shows every uncaught line on the output stream
     this.consoleFd = this.console.freshOut() ?? undefined;
     this.stage1Tree();
+    this.armWatchdog();
   }
 
   /** --external-logger: the logger service's readiness and deaths, through its event/ fifodir */
@@ -529,8 +538,9 @@ export class Init {
   }
 
   /** the scanner over RUNDIR/service, services' output into the catch-all fifo (resume: a handed-over one) */
-  private newScanner(inlog: InLog, resume?: ScannerState): Scanner {
+  private newScanner(inlog: InLog, resume?: ScannerState, cold = false): Scanner {
     return new Scanner({
+      cold,
       ...(this.rc ? this.rc.scannerHooks(inlog.scannerHooks()) : inlog.scannerHooks()),
       scandir: this.scandir,
       consoleFd: this.consoleFd,
@@ -722,6 +732,96 @@ export class Init {
     this.log(`vigil init: re-executed ${h.why === 'fault' ? 'after an internal fault' : 'on request'}: ${n} supervisions${h.cmdPid > 0 ? ` and CMD (pid ${h.cmdPid})` : ''}${rcSaid} carried over`);
     this.scanner.start();
     this.rc?.resumed();
+    this.armWatchdog();
+  }
+
+  // ------------------------------------------------------------------------------ the watchdog (cold re-exec)
+
+  /** the watchdog is armed (src/supervisor/watchdog.ts): the note follows the machine */
+  private watchdogOn = false;
+
+  /**
+   * Arm the event-loop watchdog once the system runs (start-up is not watched), with the environment stage 1
+   * made and the console's fds kept across its exec. Only where a warm re-exec is possible too (no service
+   * manager, s6-overlay mode or --external-logger: their state would be lost).
+   */
+  private armWatchdog(): void {
+    if (this.overlay || this.rc || this.o.externalLogger) return;
+    const c = this.console;
+    const keep = [c.inFd, c.outFd, c.errFd, this.consoleFd ?? -1].filter((fd) => fd > 2);
+    this.watchdogOn = armWatchdog({ who: 'vigil init', faults: this.faults, keep, warn: (l) => this.warn(l) }) > 0;
+    if (this.watchdogOn) this.noteState();
+  }
+
+  /**
+   * what a cold re-exec needs (InitNote): after each step, no system call. In any phase but `cmd` and
+   * `running` (starting, shutting down) the new image does not resume: it does what a fault does (crash()),
+   * which ends a blocked PID 1 instead of leaving it hung.
+   */
+  private noteState(): void {
+    const st = this.state;
+    const c = this.console;
+    noteWatchdog(initNote({ cmd: this.cmdPid, cmdState: st.cmd, phase: st.phase, console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? -1 }));
+  }
+
+  /**
+   * boot() after a cold re-exec: the watchdog found the loop blocked and exec'd this command with no state,
+   * only its note (src/supervisor/reexec.ts). fds 0-2 are still the fifo trick's and the console holder's
+   * fds came across (the watchdog kept them); everything else is opened again by path (the catch-all and
+   * shutdownd fifos: the same fifos, so what they hold is kept), the machine is put back in the noted phase
+   * with the catch-all logger ready, CMD (still our child) gets its owner before anything is reaped, and the
+   * scanner takes every service back from supervise/vigil-run. Lost: the machine's timers, in-supervisor
+   * loggers' pipes (those services restart on their next write), what the old catch-all logger had read.
+   */
+  private coldResume(m: ColdMarker): void {
+    const n = parseInitNote(m.note);
+    const sh = native();
+    for (const fd of [...n.console, n.consoleFd]) {
+      try {
+        if (fd > 2) sh.setCloexec(fd, true);
+      } catch {
+        /* not open */
+      }
+    }
+    this.console = n.console.some((fd) => fd >= 0) ? ConsoleHolder.adopt(n.console[0], n.console[1], n.console[2]) : ConsoleHolder.fromStdio();
+    const d = decideOnFault(m.faults, m.at);
+    if (!d.reexec) throw new StageOneError(`not re-executing: ${d.why}`);
+    if (n.phase !== 'cmd' && n.phase !== 'running') throw new StageOneError(`a cold re-exec resumes a running system only, not the ${n.phase || 'unknown'} phase`);
+    this.faults = d.faults;
+    if (n.cmd > 0 && this.console.inFd >= 0 && isatty(this.console.inFd)) {
+      sh.ignoreSignal(SIGNALS.TTOU, true);
+      sh.ignoreSignal(SIGNALS.TTIN, true);
+    }
+    if (this.devnull < 0) this.devnull = fs.openSync('/dev/null', O_RDWR);
+    const probe = probeMode();
+    this.kernelInit = probe.pid === 1 && probe.pid2Comm === 'kthreadd';
+    this.useProc = procMatchesUs();
+    setReaperErrorHandler((e, pid) => this.warn(`exit handler for pid ${pid} failed: ${(e as Error).message}`));
+    this.fifo = path.join(this.scandir, LOGGER_SERVICE, 'fifo');
+    this.logSink = new Sink(2, { max: CONSOLE_MAX });
+    this.fallback = new FallbackReader(this.fifo, (b) => this.console.say(b.toString()), 1);
+    const sdFifo = path.join(this.scandir, SHUTDOWND_SERVICE, 'fifo');
+    this.sdRead = fs.openSync(sdFifo, O_RDONLY | O_NONBLOCK);
+    this.sdWrite = fs.openSync(sdFifo, O_WRONLY | O_NONBLOCK);
+    this.watchShutdownd();
+    this.installSignals();
+    const cmdState = n.cmdState === 'exited' || n.cmdState === 'failed' ? n.cmdState : 'none';
+    this.state = { ...initialState(), phase: n.phase, logger: 'ready', cmd: n.cmd > 0 ? 'running' : cmdState };
+    // the catch-all logger first: a reader, so that the services' description of the fifo can be opened
+    this.startCatchAll();
+    this.childFifoFd = fs.openSync(this.fifo, O_WRONLY | O_NONBLOCK);
+    sh.setNonblock(this.childFifoFd, false);
+    holdReaping();
+    if (n.cmd > 0) {
+      this.cmdPid = n.cmd;
+      onExit(n.cmd, (status) => this.onCmdExit(status));
+    }
+    this.consoleFd = n.consoleFd >= 0 ? n.consoleFd : undefined;
+    this.scanner = this.newScanner(this.newInLog(), undefined, true);
+    // said first: an exit reaped by the scanner's start (CMD's) may start the shutdown at once
+    this.log(`vigil init: re-executed after a blocked event loop (${m.blockedMs} ms, no state): taking back the running services${n.cmd > 0 ? ` and CMD (pid ${n.cmd})` : ''}`);
+    this.scanner.start();
+    this.armWatchdog();
   }
 
   /**
@@ -865,6 +965,7 @@ export class Init {
     } finally {
       this.stepping = false;
     }
+    if (this.watchdogOn) this.noteState();
   }
 
   /** The machine's phase (tests, diagnostics). */

@@ -21,7 +21,7 @@
  * synchronous call that never returns. No JS runs, so no state can be written: a native thread notices
  * that the loop has not turned for VIGIL_WATCHDOG_MS (default DEFAULT_WATCHDOG_MS, 0 = off) and execs the
  * same command itself, "cold": with no state file, only $VIGIL_REEXEC_COLD (the fault times and a short
- * note JS keeps up to date, e.g. init's CMD pid). The new image starts as a fresh one would, except that it
+ * note JS keeps up to date: init's CMD pid, phase and console fds, InitNote). The new image starts as a fresh one would, except that it
  * knows it is a cold re-exec: every service is taken back through the adoption path (supervise/vigil-run,
  * machine.ts): the runs are still OUR children after execve, so their exits come through waitpid with their
  * real status. Compared with a warm re-exec, a cold one loses what only lived in the old image's memory and
@@ -111,12 +111,34 @@ export function parseColdMarker(v: string): ColdMarker | null {
   return { faults, at: Number(m[2]), blockedMs: Number(m[3]), note: m[4] };
 }
 
-/** init's note: CMD's pid (0: none) */
-export function coldNote(cmdPid: number): string {
-  return `cmd=${cmdPid}`;
+/**
+ * What init keeps in the watchdog's note (updated after each step of its machine, no system call): enough
+ * for a cold re-exec to take a running system back: CMD's pid and the machine's view of it, the phase (only
+ * `cmd` and `running` are resumed), the console holder's fds and the scanner's console fd (kept open across
+ * the exec by the watchdog).
+ */
+export interface InitNote {
+  cmd: number;
+  cmdState: string;
+  phase: string;
+  console: [number, number, number];
+  consoleFd: number;
 }
 
-export function cmdOfNote(note: string): number {
-  const m = /(?:^|;)cmd=([0-9]+)(?:;|$)/.exec(note);
-  return m ? Number(m[1]) : 0;
+export function initNote(n: InitNote): string {
+  return `cmd=${n.cmd};cs=${n.cmdState};ph=${n.phase};con=${n.console.join(',')};cfd=${n.consoleFd}`;
+}
+
+/** the note back (fields missing or garbled: cmd 0, phase '', fds -1: the resume then refuses) */
+export function parseInitNote(s: string): InitNote {
+  const f = new Map(s.split(';').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const int = (v: string | undefined): number => (v !== undefined && /^-?[0-9]{1,9}$/.test(v) ? Number(v) : -1);
+  const con = (f.get('con') ?? '').split(',').map(int);
+  return {
+    cmd: Math.max(0, int(f.get('cmd'))),
+    cmdState: f.get('cs') ?? '',
+    phase: f.get('ph') ?? '',
+    console: con.length === 3 ? [con[0], con[1], con[2]] : [-1, -1, -1],
+    consoleFd: int(f.get('cfd')),
+  };
 }

@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bootInit } from './init-ns';
 import type { TestContext } from 'node:test';
 import { native } from '../../src/sys/native';
 import { makeTree, removeTree, tmpdir } from './scandir';
@@ -158,4 +159,47 @@ export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
     removeTree(faults);
   }
   return out;
+}
+
+/** the catch-all log, archives included (a current the previous image could not close cleanly is archived) */
+export const caughtLines = (b: { rundir: string }): string[] => logdirLines(path.join(b.rundir, 'uncaught-logs'));
+
+/**
+ * vigil init --machine (forced, in a PID namespace, a fake /dev/console) with two services: a fault of `kind`
+ * (k SIGKILLed just before) makes PID 1 re-execute (the line `said` in the catch-all log); the services stay,
+ * k's death is reaped with its real status, PID 1 is still PID 1 and poweroff still works.
+ */
+export async function machineModeCase(t: TestContext, kind: 'throw' | 'block', said: RegExp, env: Record<string, string> = {}): Promise<void> {
+  const [faults] = faultDirs(t);
+  const con = path.join(tmpdir('vigil-con-'), 'console');
+  fs.writeFileSync(con, '');
+  t.after(() => fs.rmSync(path.dirname(con), { recursive: true, force: true }));
+  const b = await bootInit(t, {
+    tree: {
+      'rc.shutdown.final!': '#!/bin/sh\necho "final $1" >> /dev/console\n',
+      'service/s/run!': '#!/bin/sh\nexec sleep 1000000\n',
+      'service/k/run!': '#!/bin/sh\nexec sleep 1000000\n',
+      'service/k/finish!': '#!/bin/sh\necho "$1 $2" > finished\n',
+    },
+    args: ['--machine', '--grace', '2000'],
+    fakeConsole: con,
+    nodeArgs: ['-r', FAULT_PRELOAD],
+    env: { VIGIL_TEST_FAULT_DIR: faults, ...env },
+  });
+  // the rundir is a tmpfs inside the namespace: seen through PID 1's root
+  const sd = `/proc/${b.pid1}/root${b.rundir}/service`;
+  const nsLog = `/proc/${b.pid1}/root${b.rundir}/uncaught-logs`;
+  await waitFor(() => ['s', 'k'].every((n) => (statusOf(path.join(sd, n))?.pid ?? 0) > 0), 20000, 's and k up');
+  const s0 = statusOf(path.join(sd, 's'))!.pid;
+  injectFault(faults, kind, [statusOf(path.join(sd, 'k'))!.pid]);
+  await waitFor(() => logdirLines(nsLog).some((l) => said.test(l)), 30000, `the re-exec\n${b.stderr()}`);
+  await waitFor(() => fs.existsSync(path.join(sd, 'k', 'finished')), 10000, 'k: finish after its SIGKILL');
+  assert.equal(fs.readFileSync(path.join(sd, 'k', 'finished'), 'utf8'), '256 9\n');
+  assert.equal(statusOf(path.join(sd, 's'))!.pid, s0);
+  assert.equal(nsPidOf(b.pid1), 1);
+  const r0 = await tool(process.execPath, [VIGIL, 'poweroff', '--rundir', `/proc/${b.pid1}/root${b.rundir}`]);
+  assert.equal(r0.code, 0, r0.stderr);
+  const r = await b.exited(15000);
+  assert.ok(r.signal === 'SIGINT' || r.code === 130, `ended with ${JSON.stringify(r)}\n${b.stderr()}`);
+  assert.match(fs.readFileSync(con, 'utf8'), /final poweroff/);
 }

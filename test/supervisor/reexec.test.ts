@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REEXEC_ENV, takeHandover, writeHandover } from '../../src/sys/handover';
 import { native } from '../../src/sys/native';
-import { cmdOfNote, coldNote, decideOnFault, DEFAULT_WATCHDOG_MS, parseColdMarker, recordFds, REPEAT_WINDOW_MS, watchdogLimit } from '../../src/supervisor/reexec';
+import { decideOnFault, initNote, parseInitNote, DEFAULT_WATCHDOG_MS, parseColdMarker, recordFds, REPEAT_WINDOW_MS, watchdogLimit } from '../../src/supervisor/reexec';
 import { FakeWorld } from '../helpers/fakeworld';
 import { State } from '../../src/supervisor/machine';
 
@@ -130,9 +130,10 @@ test('watchdog: the cold marker the native thread writes, read back; the repeat 
   // first blocked loop: no history; at t = 50 s
   const m1 = parseColdMarker('1;;50000;10003;cmd=42')!;
   assert.deepEqual(m1, { faults: [], at: 50_000, blockedMs: 10_003, note: 'cmd=42' });
-  assert.equal(cmdOfNote(m1.note), 42);
-  assert.equal(cmdOfNote(coldNote(0)), 0);
-  assert.equal(cmdOfNote('x=1;cmd=7'), 7);
+  assert.equal(parseInitNote(m1.note).cmd, 42);
+  const n = { cmd: 7, cmdState: 'running', phase: 'cmd', console: [5, 6, -1] as [number, number, number], consoleFd: 9 };
+  assert.deepEqual(parseInitNote(initNote(n)), n);
+  assert.deepEqual(parseInitNote('garbage'), { cmd: 0, cmdState: '', phase: '', console: [-1, -1, -1], consoleFd: -1 });
   const d1 = decideOnFault(m1.faults, m1.at);
   assert.equal(d1.reexec, true);
   // a second one 20 s later, carrying the first: today's fault behaviour
