@@ -1763,7 +1763,8 @@ static napi_value PollStop(napi_env env, napi_callback_info info) {
  *   supervisor makes no wake-up here. It wakes when the loop's epoll fd turns readable (the loop is woken by
  *   the same event) or when the loop, going busy, finds it asleep (`idle` set) and kicks the eventfd once.
  * - watching: it looks every WD_STEP_MS; `gen` moving means the loop turns; `gen` still after limit_ms while
- *   the loop is not asleep (busy, or in poll with events it does not take) means it is blocked: fire.
+ *   the loop is not asleep (busy, or in poll with events it does not take) means it is blocked: fire. The
+ *   time the loop thread spent waiting for a CPU (schedstat) is not counted: a starved loop is not blocked.
  * So the cost is one or two wake-ups of this thread per burst of activity (back to idle within WD_STEP_MS of
  * the loop going back to sleep), at most 1000/WD_STEP_MS a second under constant activity, none at idle.
  * What it cannot see: a Node-internal I/O callback (a JS signal listener, fs.watch) that has already drained
@@ -1814,18 +1815,29 @@ static void wd_kick(void) {
   while (r < 0 && errno == EINTR);
 }
 
+/*
+ * Only loads and stores (ldar/stlr, mov on x86), no read-modify-write atomics: `gen` has one writer (the loop
+ * thread), and those would be out-of-line calls on arm64 (libgcc's LSE helpers need __getauxval, which musl's
+ * libc does not export to the prebuilt shim).
+ */
+#define BUMP(x) STORE(x, LOAD(x) + 1)
+
 /* the loop is busy (poll returned): called on the loop thread, before any JS of this turn that could block */
 static void wd_busy(void) {
   if (!wd.started) return;
-  __atomic_add_fetch(&wd.gen, 1, __ATOMIC_SEQ_CST);
+  BUMP(wd.gen);
   STORE(wd.in_poll, 0);
-  /* the thread sleeps with no timeout: wake it, once (it clears `idle` itself when something else woke it) */
-  if (LOAD(wd.idle) && __atomic_exchange_n(&wd.idle, 0, __ATOMIC_SEQ_CST)) wd_kick();
+  /* the thread sleeps with no timeout: wake it, once (it clears `idle` itself when something else woke it;
+   * a kick it then finds is drained) */
+  if (LOAD(wd.idle)) {
+    STORE(wd.idle, 0);
+    wd_kick();
+  }
 }
 
 static void wd_prepare_cb(uv_prepare_t *h) {
   (void)h;
-  __atomic_add_fetch(&wd.gen, 1, __ATOMIC_SEQ_CST);
+  BUMP(wd.gen);
   STORE(wd.in_poll, 1);
 }
 
@@ -1859,7 +1871,7 @@ static void wd_say(const char *s) {
   }
 }
 
-static void wd_fire(int64_t blocked) {
+static void wd_fire(int64_t blocked, int64_t starved) {
   char line[768], marker[512];
   uv_mutex_lock(&wd.mu);
   if (!wd.file || wd.limit_ms <= 0 || LOAD(wd.closing)) {
@@ -1867,9 +1879,9 @@ static void wd_fire(int64_t blocked) {
     return;
   }
   snprintf(line, sizeof line,
-           "%s: fatal: the event loop has not turned for %lld ms (the watchdog allows %lld ms): re-executing "
-           "without a state file, services kept\n",
-           wd.who, (long long)blocked, (long long)wd.limit_ms);
+           "%s: fatal: the event loop has not turned for %lld ms (%lld ms of it waiting for a CPU; the watchdog "
+           "allows %lld ms): re-executing without a state file, services kept\n",
+           wd.who, (long long)blocked, (long long)starved, (long long)wd.limit_ms);
   wd_say(line);
   /* VIGIL_REEXEC_COLD=1;<previous fault times>;<this fault's time>;<blocked ms>;<note> (src/supervisor/watchdog.ts) */
   snprintf(marker, sizeof marker, "VIGIL_REEXEC_COLD=1;%s;%lld;%lld;%s", wd.faults, (long long)mono_ms(),
@@ -1887,16 +1899,40 @@ static void wd_fire(int64_t blocked) {
   }
   sigprocmask(SIG_SETMASK, &wd.mask, NULL);
   execve(wd.file, wd.argv, wd.envp);
-  snprintf(line, sizeof line, "%s: fatal: unable to re-execute: execve %s: %s - exiting 111\n", wd.who, wd.file,
-           strerror(errno));
+  /* PID 1 must not exit (a machine's kernel panics): it stays as it is, unwatched; anything else ends as a
+   * fault used to (111) */
+  int pid1 = getpid() == 1;
+  snprintf(line, sizeof line, "%s: fatal: unable to re-execute: execve %s: %s - %s\n", wd.who, wd.file,
+           strerror(errno), pid1 ? "PID 1 stays as it is, no longer watched" : "exiting 111");
   wd_say(line);
-  _exit(111);
+  if (!pid1) _exit(111);
+  wd.limit_ms = 0;
+  uv_mutex_unlock(&wd.mu);
+}
+
+/*
+ * How long the loop thread has waited for a CPU so far (ms; /proc/self/task/PID/schedstat, its 2nd field;
+ * 0 when unknown). A loop that is starved, not blocked, does not count against the limit: on a machine
+ * loaded far beyond its cores (load 18 on 2 cores is seen in CI) a turn that needs 1 s of CPU can take 9 s.
+ */
+static int64_t wd_waited_ms(void) {
+  char p[64], b[160];
+  snprintf(p, sizeof p, "/proc/self/task/%d/schedstat", (int)getpid()); /* the loop's thread: the main one */
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, b, sizeof b - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  b[n] = 0;
+  unsigned long long run, wait;
+  if (sscanf(b, "%llu %llu", &run, &wait) != 2) return 0;
+  return (int64_t)(wait / 1000000ULL);
 }
 
 static void wd_thread(void *arg) {
   (void)arg;
   unsigned long last = LOAD(wd.gen);
-  int64_t since = mono_ms();
+  int64_t since = mono_ms(), waited = -1, starved = 0;
   for (;;) {
     if (LOAD(wd.closing)) return;
     if (LOAD(wd.in_poll) && !wd_readable(wd.backend)) {
@@ -1912,6 +1948,8 @@ static void wd_thread(void *arg) {
       wd_drain_kick();
       last = LOAD(wd.gen);
       since = mono_ms();
+      waited = -1; /* read when it matters: only a long turn needs it */
+      starved = 0;
       continue;
     }
     uv_mutex_lock(&wd.mu);
@@ -1919,7 +1957,8 @@ static void wd_thread(void *arg) {
     uv_mutex_unlock(&wd.mu);
     int64_t now = mono_ms();
     int64_t step = WD_STEP_MS;
-    if (lim > 0 && lim - (now - since) < step) step = lim - (now - since) > 1 ? lim - (now - since) : 1;
+    int64_t rem = lim - (now - since - starved);
+    if (lim > 0 && rem < step) step = rem > 1 ? rem : 1;
     struct pollfd k = {wd.kick, POLLIN, 0};
     if (poll(&k, 1, (int)step) > 0) wd_drain_kick();
     unsigned long g = LOAD(wd.gen);
@@ -1927,9 +1966,15 @@ static void wd_thread(void *arg) {
     if (g != last) {
       last = g;
       since = now;
-    } else if (lim > 0 && now - since >= lim && !(LOAD(wd.in_poll) && !wd_readable(wd.backend))) {
-      wd_fire(now - since);
+      waited = -1;
+      starved = 0;
+      continue;
     }
+    /* a turn longer than a step: from now on, count the loop thread's waits for a CPU out */
+    if (waited < 0) waited = wd_waited_ms();
+    if (lim <= 0 || now - since - starved < lim || (LOAD(wd.in_poll) && !wd_readable(wd.backend))) continue;
+    starved = wd_waited_ms() - waited;
+    if (now - since - starved >= lim) wd_fire(now - since, starved);
   }
 }
 

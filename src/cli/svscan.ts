@@ -311,7 +311,8 @@ export function run(argv: string[]): Promise<number> | number {
     writeErr(`vigil svscan: re-executed after a blocked event loop (${cold.blockedMs} ms, no state): ${n} running services taken back`);
   }
   // the watchdog: from here on (start-up is not watched); not with --rc (its state would be lost)
-  if (!rc) armWatchdog({ who: 'vigil svscan', faults, warn: (l) => writeErr(`vigil svscan: warning: ${l}`) });
+  // (-X's console fd is used by number: kept open across its exec, as across a warm one)
+  if (!rc) armWatchdog({ who: 'vigil svscan', faults, keep: p.consoleFd !== undefined ? [p.consoleFd] : [], warn: (l) => writeErr(`vigil svscan: warning: ${l}`) });
   if (rc && !handed?.rc) {
     rc.attach(sc);
     if (p.rcUp !== undefined) rc.up(p.rcUp).then(rcUpDone, () => {});

@@ -748,7 +748,7 @@ export class Init {
   private armWatchdog(): void {
     if (this.overlay || this.rc || this.o.externalLogger) return;
     const c = this.console;
-    const keep = [c.inFd, c.outFd, c.errFd, this.consoleFd ?? -1].filter((fd) => fd > 2);
+    const keep = [c.inFd, c.outFd, c.errFd, this.consoleFd ?? -1, this.catchAll?.fifoFd ?? -1].filter((fd) => fd > 2);
     this.watchdogOn = armWatchdog({ who: 'vigil init', faults: this.faults, keep, warn: (l) => this.warn(l) }) > 0;
     if (this.watchdogOn) this.noteState();
   }
@@ -761,22 +761,25 @@ export class Init {
   private noteState(): void {
     const st = this.state;
     const c = this.console;
-    noteWatchdog(initNote({ cmd: this.cmdPid, cmdState: st.cmd, phase: st.phase, console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? -1 }));
+    noteWatchdog(initNote({
+      cmd: this.cmdPid, cmdState: st.cmd, phase: st.phase, console: [c.inFd, c.outFd, c.errFd], consoleFd: this.consoleFd ?? -1, catchAllFd: this.catchAll?.fifoFd ?? -1,
+    }));
   }
 
   /**
    * boot() after a cold re-exec: the watchdog found the loop blocked and exec'd this command with no state,
-   * only its note (src/supervisor/reexec.ts). fds 0-2 are still the fifo trick's and the console holder's
-   * fds came across (the watchdog kept them); everything else is opened again by path (the catch-all and
-   * shutdownd fifos: the same fifos, so what they hold is kept), the machine is put back in the noted phase
+   * only its note (src/supervisor/reexec.ts). fds 0-2 are still the fifo trick's; the console holder's fds
+   * and the catch-all logger's read end came across (the watchdog kept them); the rest is opened again by
+   * path (the catch-all and shutdownd fifos: the same fifos, so what they hold is kept), the machine is put back in the noted phase
    * with the catch-all logger ready, CMD (still our child) gets its owner before anything is reaped, and the
-   * scanner takes every service back from supervise/vigil-run. Lost: the machine's timers, in-supervisor
-   * loggers' pipes (those services restart on their next write), what the old catch-all logger had read.
+   * scanner takes every service back from supervise/vigil-run. Lost: the machine's timers, the pipes of
+   * in-supervisor loggers (their read ends closed at the exec: those services die of SIGPIPE at their next
+   * write and restart), what the old catch-all logger had read but not written.
    */
   private coldResume(m: ColdMarker): void {
     const n = parseInitNote(m.note);
     const sh = native();
-    for (const fd of [...n.console, n.consoleFd]) {
+    for (const fd of [...n.console, n.consoleFd, n.catchAllFd]) {
       try {
         if (fd > 2) sh.setCloexec(fd, true);
       } catch {
@@ -807,8 +810,9 @@ export class Init {
     this.installSignals();
     const cmdState = n.cmdState === 'exited' || n.cmdState === 'failed' ? n.cmdState : 'none';
     this.state = { ...initialState(), phase: n.phase, logger: 'ready', cmd: n.cmd > 0 ? 'running' : cmdState };
-    // the catch-all logger first: a reader, so that the services' description of the fifo can be opened
-    this.startCatchAll();
+    // the catch-all logger first, on the read end the watchdog kept (the fifo never lacked a reader: no
+    // service died of SIGPIPE), so that the services' description of the fifo can be opened
+    this.startCatchAll(n.catchAllFd >= 0 ? n.catchAllFd : undefined);
     this.childFifoFd = fs.openSync(this.fifo, O_WRONLY | O_NONBLOCK);
     sh.setNonblock(this.childFifoFd, false);
     holdReaping();

@@ -215,9 +215,9 @@ export function takeRunPipe(dir: string, fd: number): [number, number] | null {
   let w = -1;
   try {
     if (!fs.statSync(p).isFIFO()) return null;
-    // non-blocking opens: a pipe with no reader left gives ENXIO instead of blocking the loop
-    w = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    // non-blocking opens (never a wait for the other side), the read end first: then the write end opens
     r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    w = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     native().setNonblock(r, false);
     native().setNonblock(w, false);
     if (!recordIsOurChild(rec)) throw new Error('gone meanwhile');

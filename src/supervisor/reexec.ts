@@ -28,14 +28,19 @@
  * close-on-exec fds: deadlines (a pending restart throttle or timeout-kill starts again from the status
  * file's view: an adopted run is UP with no deadline), a finish script that was running (its run is then
  * found dead and started again while finish may still run), readiness not yet reported (an adopted run is
- * ready only if its status file said so), in-supervisor loggers' unwritten input, and the service → logger
+ * ready only if its status file said so), in-supervisor loggers' pipes (their read ends close at the exec:
+ * a service logged in the supervisor dies of SIGPIPE at its next write and restarts), and the service → logger
  * pipes the scanner held: those are taken back from the running logger (/proc/PID/fd/0 opens the same pipe),
  * else the adopted pair keeps logging to each other and moves onto a new pipe when either restarts. A
  * watchdog fault counts in the same repeat window as any other: a second one within REPEAT_WINDOW_MS does
  * what a fault did before re-exec existed, in the new image (which can run JS: decideOnFault there).
  *
- * Why 10 s by default: a turn of vigil's loop is short (a scan of 1000 service directories takes well under
- * a second of CPU); 10 s is far beyond any legitimate turn even on a loaded machine, and short enough that
+ * The limit does not count the time the loop's thread waited for a CPU (its schedstat): on a machine loaded
+ * far beyond its cores a turn is slow, not blocked, and a re-exec would only add work.
+ *
+ * Why 10 s by default: a turn of vigil's loop does a bounded piece of work (one scan, one drain of exits,
+ * one control byte), and start-up, where the big first scan happens, is not watched; 10 s of the loop's
+ * own time is far beyond any legitimate turn, and short enough that
  * a hung PID 1 (nothing reaped, no signal answered) is back before an orchestrator's usual stop timeout
  * (docker stop waits 10 s) gives up on it. A false alarm costs only a cold re-exec (services kept).
  */
@@ -114,8 +119,8 @@ export function parseColdMarker(v: string): ColdMarker | null {
 /**
  * What init keeps in the watchdog's note (updated after each step of its machine, no system call): enough
  * for a cold re-exec to take a running system back: CMD's pid and the machine's view of it, the phase (only
- * `cmd` and `running` are resumed), the console holder's fds and the scanner's console fd (kept open across
- * the exec by the watchdog).
+ * `cmd` and `running` are resumed), the console holder's fds, the scanner's console fd and the catch-all
+ * logger's fifo fd (kept open across the exec by the watchdog).
  */
 export interface InitNote {
   cmd: number;
@@ -123,10 +128,12 @@ export interface InitNote {
   phase: string;
   console: [number, number, number];
   consoleFd: number;
+  /** the catch-all logger's read end of its fifo: kept, so that the fifo never lacks a reader (SIGPIPE) */
+  catchAllFd: number;
 }
 
 export function initNote(n: InitNote): string {
-  return `cmd=${n.cmd};cs=${n.cmdState};ph=${n.phase};con=${n.console.join(',')};cfd=${n.consoleFd}`;
+  return `cmd=${n.cmd};cs=${n.cmdState};ph=${n.phase};con=${n.console.join(',')};cfd=${n.consoleFd};caf=${n.catchAllFd}`;
 }
 
 /** the note back (fields missing or garbled: cmd 0, phase '', fds -1: the resume then refuses) */
@@ -140,5 +147,6 @@ export function parseInitNote(s: string): InitNote {
     phase: f.get('ph') ?? '',
     console: con.length === 3 ? [con[0], con[1], con[2]] : [-1, -1, -1],
     consoleFd: int(f.get('cfd')),
+    catchAllFd: int(f.get('caf')),
   };
 }

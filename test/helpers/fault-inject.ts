@@ -7,8 +7,9 @@
  * - `block`: the event loop is blocked for good (an endless synchronous loop, run from a timer: a turn of
  *   the loop that never ends, for the watchdog, src/supervisor/watchdog.ts, to notice).
  * Just before the fault, every pid listed in D/kill (whitespace-separated; write it before the trigger) is
- * SIGKILLed: those deaths happen while the faulting image hands over and execs, so the new image must reap
- * them and act on them. Each trigger file is consumed (unlinked) so it fires once.
+ * SIGKILLed: those deaths happen while the faulting image hands over and execs (or, for `block`, while the
+ * loop is blocked), so the new image must reap them and act on them. Each trigger file is consumed
+ * (unlinked) so it fires once.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -33,21 +34,26 @@ if (dir) {
     } catch {
       pids = [];
     }
-    for (const p of pids) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* gone */
+    const kill = (): void => {
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-    }
+    };
     if (kind === 'block') {
+      // the kills and the block in one callback: no turn of the loop in between handles those deaths
       setTimeout(() => {
+        kill();
         for (;;) {
           /* blocked (test) */
         }
       }, 0);
       return;
     }
+    kill();
     if (kind === 'throw') throw new Error('injected fault (test)');
     void Promise.reject(new Error('injected rejection (test)'));
   });

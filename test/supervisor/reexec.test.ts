@@ -131,9 +131,9 @@ test('watchdog: the cold marker the native thread writes, read back; the repeat 
   const m1 = parseColdMarker('1;;50000;10003;cmd=42')!;
   assert.deepEqual(m1, { faults: [], at: 50_000, blockedMs: 10_003, note: 'cmd=42' });
   assert.equal(parseInitNote(m1.note).cmd, 42);
-  const n = { cmd: 7, cmdState: 'running', phase: 'cmd', console: [5, 6, -1] as [number, number, number], consoleFd: 9 };
+  const n = { cmd: 7, cmdState: 'running', phase: 'cmd', console: [5, 6, -1] as [number, number, number], consoleFd: 9, catchAllFd: 12 };
   assert.deepEqual(parseInitNote(initNote(n)), n);
-  assert.deepEqual(parseInitNote('garbage'), { cmd: 0, cmdState: '', phase: '', console: [-1, -1, -1], consoleFd: -1 });
+  assert.deepEqual(parseInitNote('garbage'), { cmd: 0, cmdState: '', phase: '', console: [-1, -1, -1], consoleFd: -1, catchAllFd: -1 });
   const d1 = decideOnFault(m1.faults, m1.at);
   assert.equal(d1.reexec, true);
   // a second one 20 s later, carrying the first: today's fault behaviour
