@@ -32,6 +32,8 @@ export interface Bg {
   hasExited(): boolean;
   /** SIGKILL the process and every descendant (idempotent) */
   kill(): void;
+  /** stop tracking it (it is dead and its descendants are dealt with): nothing is killed at exit */
+  forget(): void;
   signal(sig: NodeJS.Signals): void;
 }
 
@@ -107,9 +109,16 @@ export function startBg(cmd: string, args: string[], opts: { cwd?: string; env?:
     hasExited: () => done,
     kill() {
       live.delete(bg);
-      if (proc.pid !== undefined) killTree(proc.pid);
+      // once it has exited and been reaped its pid may already name another process (pid_max can be 32768,
+      // and the orphan tests go through thousands of pids a second), and what it left was re-parented:
+      // nothing to kill through that pid any more
+      if (proc.pid !== undefined && !done) killTree(proc.pid);
+    },
+    forget() {
+      live.delete(bg);
     },
     signal(sig) {
+      if (done) return;
       try {
         process.kill(proc.pid as number, sig);
       } catch {
@@ -121,9 +130,13 @@ export function startBg(cmd: string, args: string[], opts: { cwd?: string; env?:
   return bg;
 }
 
-/** `vigil svscan ARGS DIR` in the background; waits until .s6-svscan/control has a reader. */
-export async function startVigilSvscan(scandir: string, args: string[] = [], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Bg> {
-  const bg = startBg(process.execPath, [VIGIL, 'svscan', ...args, scandir], { env: opts.env });
+/**
+ * `vigil svscan ARGS DIR` in the background; waits until .s6-svscan/control has a reader. opts.vigil: the
+ * [node, bin/vigil] to run (default: this node, this checkout) — the bench passes its frozen copy.
+ */
+export async function startVigilSvscan(scandir: string, args: string[] = [], opts: { env?: NodeJS.ProcessEnv; vigil?: [string, string] } = {}): Promise<Bg> {
+  const [node, bin] = opts.vigil ?? [process.execPath, VIGIL];
+  const bg = startBg(node, [bin, 'svscan', ...args, scandir], { env: opts.env });
   await waitListening(scandir, bg);
   return bg;
 }
