@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { removeTree } from './scandir';
-import { startVigilSvscan } from './svscan';
+import { startVigilSvscan, startS6Svscan, descendants } from './svscan';
+import { procsIn, killAll } from './adopt';
 import { waitFor, statusOf, sleep, runqueueMs } from './wait';
 import { isUp } from '../../src/formats/status';
 
@@ -178,13 +179,28 @@ export interface FuzzRunResult {
   stopOwnMs: number;
 }
 
+/** a process's peak RSS (VmHWM of /proc/PID/status), bytes; null when it is gone */
+export function peakRssBytes(pid: number): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** a fresh directory for a hostile tree: on a tmpfs when there is one (see fuzzRun) */
+function fuzzRoot(): string {
+  return fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'vigil-fuzz-'));
+}
+
 /**
  * One run of the hostile-tree scenario (test/scanner/fuzz.test.ts, `npm run stress -- fuzz`): make the tree
  * under a fresh temp dir, start vigil svscan over it, wait for the good services and for one line per bad one,
  * wait `settleMs` more (past the 10 s spawn retry and the 3 s rescans: nothing may be said twice), read the
  * peak RSS, SIGTERM it. Returns the figures; the caller asserts. The tree is removed.
  */
-export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: string; beforeStop?: (pid: number) => Promise<void> } = {}): Promise<FuzzRunResult> {
+export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: string; beforeStop?: (pid: number) => Promise<void>; vigil?: [string, string] } = {}): Promise<FuzzRunResult> {
   // The scan directory is on a tmpfs, as /run/service is under vigil init, s6-linux-init and s6-overlay (the bench
   // does the same). On ext4 the stop of the ~250 running services measures the file system, not the supervisor's
   // answer to SIGTERM: each still makes 2 status writes and a death_tally write (s6's protocol: a new .new file
@@ -193,11 +209,11 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
   // each rename over a file starts its write-back (9 %). Measured 2026-12-02, load 15.5–17: 2200–2367 ms on
   // /var/tmp against 644–1037 ms on /dev/shm. `dir` chooses another place (measurements); beforeStop runs just
   // before the SIGTERM (e.g. to attach strace).
-  const root = fs.mkdtempSync(path.join(opts.dir ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()), 'vigil-fuzz-'));
+  const root = opts.dir ? fs.mkdtempSync(path.join(opts.dir, 'vigil-fuzz-')) : fuzzRoot();
   try {
     const tree = makeFuzzTree(root, { good: opts.good ?? 20 });
     const t0 = Date.now();
-    const sv = await startVigilSvscan(root, [`-c${tree.bad.length + tree.good.length + 10}`], {});
+    const sv = await startVigilSvscan(root, [`-c${tree.bad.length + tree.good.length + 10}`], { vigil: opts.vigil });
     try {
       // the scanner's waits for a CPU, sampled at each poll: on a loaded machine they are the machine's time, not its own
       const rq0 = runqueueMs(sv.pid) ?? 0;
@@ -223,7 +239,7 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
       }
       await sleep(opts.settleMs ?? 11000);
       const lines = sv.stderr().split('\n').filter(Boolean);
-      const hwmBytes = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${sv.pid}/status`, 'utf8'))![1]) * 1024;
+      const hwmBytes = peakRssBytes(sv.pid) ?? 0;
       const goodStillUp = allUp();
       if (opts.beforeStop) await opts.beforeStop(sv.pid);
       sample();
@@ -254,6 +270,70 @@ export async function fuzzRun(opts: { good?: number; settleMs?: number; dir?: st
       };
     } finally {
       sv.kill();
+    }
+  } finally {
+    removeTree(root);
+  }
+}
+
+export interface S6FuzzRunResult {
+  bad: number;
+  good: number;
+  /** ms from starting s6-svscan until every good service was up (-1: not within upWaitMs) */
+  upMs: number;
+  /** s6-svscan's peak RSS, bytes */
+  scannerHwmBytes: number;
+  /** the sum of the peak RSS of s6-svscan and of every s6-supervise alive at the end, bytes */
+  allHwmBytes: number;
+  /** s6-supervise processes alive at the end */
+  supervisors: number;
+  /** ms from SIGTERM until s6-svscan exited (-1: not within stopWaitMs) */
+  stopMs: number;
+}
+
+/**
+ * The same hostile tree under Debian's s6-svscan (the bench's peer column): time until the good services are
+ * up, then, settleMs later, the peak RSS of s6-svscan and of its s6-supervise processes, then SIGTERM. The
+ * tree and every process left in it are removed.
+ */
+export async function s6FuzzRun(opts: { good?: number; settleMs?: number; upWaitMs?: number; stopWaitMs?: number } = {}): Promise<S6FuzzRunResult> {
+  const root = fuzzRoot();
+  try {
+    const tree = makeFuzzTree(root, { good: opts.good ?? 20 });
+    const t0 = Date.now();
+    const sv = await startS6Svscan(root, ['-c', String(tree.bad.length + tree.good.length + 10)]);
+    try {
+      const allUp = (): boolean => tree.good.every((g) => { const s = statusOf(path.join(root, g)); return !!s && isUp(s); });
+      let upMs = -1;
+      try {
+        await waitFor(allUp, opts.upWaitMs ?? 60000, 'the good services up');
+        upMs = Date.now() - t0;
+      } catch {
+        /* upMs stays -1 */
+      }
+      await sleep(opts.settleMs ?? 3000);
+      const scannerHwmBytes = peakRssBytes(sv.pid) ?? 0;
+      const sups = descendants(sv.pid).filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/comm`, 'latin1').trim() === 's6-supervise';
+        } catch {
+          return false;
+        }
+      });
+      const allHwmBytes = sups.reduce((a, p) => a + (peakRssBytes(p) ?? 0), scannerHwmBytes);
+      const ts = Date.now();
+      sv.signal('SIGTERM');
+      let stopMs = -1;
+      try {
+        await waitFor(() => sv.hasExited(), opts.stopWaitMs ?? 5000, 's6-svscan to exit after SIGTERM');
+        stopMs = Date.now() - ts;
+      } catch {
+        /* stopMs stays -1 */
+      }
+      return { bad: tree.bad.length, good: tree.good.length, upMs, scannerHwmBytes, allHwmBytes, supervisors: sups.length, stopMs };
+    } finally {
+      sv.kill();
+      killAll(procsIn(root));
     }
   } finally {
     removeTree(root);

@@ -12,6 +12,7 @@ import { native } from '../../src/sys/native';
 import { makeTree, removeTree, tmpdir } from './scandir';
 import { startBg, tool, VIGIL, waitListening } from './svscan';
 import { statusOf, waitFor } from './wait';
+import { SVSCAN_REEXEC } from '../../src/formats/control';
 
 /** `node -r FAULT_PRELOAD ...`: test/helpers/fault-inject.ts, compiled */
 export const FAULT_PRELOAD = path.join(__dirname, 'fault-inject.js');
@@ -102,11 +103,26 @@ export interface ReexecRunResult {
   errors: string[];
 }
 
+export interface ReexecRunOptions {
+  /** the [node, bin/vigil] to run (default: this node, this checkout; the bench passes its frozen copy) */
+  vigil?: [string, string];
+  /**
+   * how the on-request re-execs are asked for: 'cli' (default) runs `vigil reexec DIR`, so each time includes
+   * that client's start; 'fifo' writes the R byte into .s6-svscan/control itself (what the client does), so
+   * the time is the supervisor's alone
+   */
+  request?: 'cli' | 'fifo';
+}
+
 /**
- * `npm run stress -- reexec`: n services under vigil svscan (10 of them writing numbered lines logged inside
- * the supervisor), one fault then times-1 `vigil reexec` in a row; pids, logs and timings checked.
+ * `npm run stress -- reexec` (and the bench): n services under vigil svscan (10 of them writing numbered
+ * lines logged inside the supervisor), one fault then times-1 on-request re-execs in a row; pids, logs and
+ * timings checked.
  */
-export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
+export async function reexecRun(n = 100, times = 20, opts: ReexecRunOptions = {}): Promise<ReexecRunResult> {
+  const [node, bin] = opts.vigil ?? [process.execPath, VIGIL];
+  // the preload of the same build as bin (a frozen copy has its own dist/test)
+  const preload = opts.vigil ? path.join(path.dirname(bin), '..', 'dist', 'test', 'helpers', 'fault-inject.js') : FAULT_PRELOAD;
   const tree: Record<string, string> = {};
   const writers: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -120,7 +136,7 @@ export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
   const sd = makeTree(tree);
   const faults = tmpdir('vigil-fault-');
   const out: ReexecRunResult = { services: n, reexecs: 0, ms: [], restarted: 0, badLogs: 0, errors: [] };
-  const bg = startBg(process.execPath, ['-r', FAULT_PRELOAD, VIGIL, 'svscan', `-c${n + 10}`, sd], { env: { ...process.env, VIGIL_TEST_FAULT_DIR: faults } });
+  const bg = startBg(node, ['-r', preload, bin, 'svscan', `-c${n + 10}`, sd], { env: { ...process.env, VIGIL_TEST_FAULT_DIR: faults } });
   try {
     await waitListening(sd, bg, 10000);
     const names = Object.keys(tree).map((k) => k.split('/')[0]).filter((v, i, a) => a.indexOf(v) === i);
@@ -130,8 +146,15 @@ export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
     for (let i = 1; i <= times; i++) {
       const t0 = Date.now();
       if (i === 1) injectFault(faults, 'throw');
-      else {
-        const r = await tool(process.execPath, [VIGIL, 'reexec', sd]);
+      else if (opts.request === 'fifo') {
+        const fd = fs.openSync(path.join(sd, '.s6-svscan', 'control'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        try {
+          fs.writeSync(fd, SVSCAN_REEXEC);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } else {
+        const r = await tool(node, [bin, 'reexec', sd]);
         if (r.code !== 0) out.errors.push(`vigil reexec exited ${r.code}: ${r.stderr.trim()}`);
       }
       await waitFor(() => done() >= i, 20000, `re-exec ${i}`, 5);
@@ -139,7 +162,7 @@ export async function reexecRun(n = 100, times = 20): Promise<ReexecRunResult> {
       out.reexecs = i;
     }
     out.restarted = names.filter((s) => statusOf(path.join(sd, s))?.pid !== before.get(s)).length;
-    const r = await tool(process.execPath, [VIGIL, 'svscanctl', '-t', sd]);
+    const r = await tool(node, [bin, 'svscanctl', '-t', sd]);
     if (r.code !== 0) out.errors.push(`svscanctl -t exited ${r.code}`);
     await waitFor(() => bg.hasExited(), 20000, 'the scanner exited');
     for (const w of writers) {
