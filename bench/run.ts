@@ -9,7 +9,8 @@
  * there; NODE24=/path/to/node for the vigil@node24 column (NODE24=none: no such column); BENCH_VIGIL_OPT=0
  * removes the vigil+opt column (V8's optimizer left on); BENCH_SCAN_ROOT where the scan directories go
  * (default /dev/shm when it is a tmpfs); BENCH_VIGIL_ALT=/other/checkout/bin/vigil
- * adds a vigil-alt column (a candidate build measured next to this one).
+ * adds a vigil-alt column (a candidate build measured next to this one); BENCH_RELIABILITY=logkill,reexec,adopt,fuzz
+ * picks some of the reliability groups.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
     emit(await optional('./rc', 'benchRc'));
   }
   if (run('reliability')) {
-    progress('reliability: logger SIGKILLs');
+    progress('reliability: logger SIGKILLs, re-exec, adoption after a kill, hostile tree');
     emit(await optional('./reliability', 'benchReliability'));
   }
   const footer = `ended ${new Date().toISOString()}, load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`;
